@@ -1,0 +1,3 @@
+module github.com/hibiki-sfu/hibiki
+
+go 1.26.8
