@@ -1,0 +1,206 @@
+package signaling
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Message types sent by clients. Each request may carry an "id"; the server
+// echoes it on the reply (or on the error) so a client can match them.
+const (
+	TypeJoin         = "join"
+	TypeOffer        = "offer"
+	TypeAnswer       = "answer"
+	TypeCandidate    = "candidate"
+	TypePublish      = "publish"
+	TypeUnpublish    = "unpublish"
+	TypeMute         = "mute"
+	TypeSubscribe    = "subscribe"
+	TypeUnsubscribe  = "unsubscribe"
+	TypeSetVideoSize = "setVideoSize"
+	TypeLeave        = "leave"
+	TypePing         = "ping"
+)
+
+// Message types sent by the server: replies and events.
+const (
+	TypeJoined             = "joined"
+	TypeOK                 = "ok"
+	TypePublished          = "published"
+	TypeError              = "error"
+	TypePong               = "pong"
+	TypeParticipantJoined  = "participantJoined"
+	TypeParticipantLeft    = "participantLeft"
+	TypeTrackPublished     = "trackPublished"
+	TypeTrackUnpublished   = "trackUnpublished"
+	TypeTrackMuted         = "trackMuted"
+	TypeLayersChanged      = "layersChanged"
+	TypeSubscriptionPaused = "subscriptionPaused"
+)
+
+// Targets name which of a participant's two peer connections an SDP or ICE
+// message belongs to. The client offers on the publish connection and the
+// server offers on the subscribe connection, so the two never meet in glare.
+const (
+	TargetPublish   = "publish"
+	TargetSubscribe = "subscribe"
+)
+
+// Track sources let a page lay out tiles (a screen share is shown large) and
+// let the allocator rank tracks without guessing from the kind.
+const (
+	SourceCamera      = "camera"
+	SourceMicrophone  = "microphone"
+	SourceScreen      = "screen"
+	SourceScreenAudio = "screen_audio"
+)
+
+// Message is the envelope of every frame in both directions. Only the fields
+// that belong to a type are set; unknown fields are ignored so that older
+// clients keep working when the protocol grows.
+type Message struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+
+	// join
+	Token  string `json:"token,omitempty"`
+	Resume string `json:"resume,omitempty"`
+
+	// offer / answer / candidate
+	Target    string        `json:"target,omitempty"`
+	SDP       string        `json:"sdp,omitempty"`
+	Candidate *ICECandidate `json:"candidate,omitempty"`
+
+	// publish / unpublish / mute / subscribe / setVideoSize
+	Track    *TrackInfo `json:"track,omitempty"`
+	TrackSID string     `json:"trackSid,omitempty"`
+	Muted    *bool      `json:"muted,omitempty"`
+	Width    int        `json:"width,omitempty"`
+	Height   int        `json:"height,omitempty"`
+	MaxLayer *int       `json:"maxLayer,omitempty"`
+
+	// joined / events
+	Room           string             `json:"room,omitempty"`
+	SessionID      string             `json:"sessionId,omitempty"`
+	Participant    *ParticipantInfo   `json:"participant,omitempty"`
+	Participants   []*ParticipantInfo `json:"participants,omitempty"`
+	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	ParticipantSID string             `json:"participantSid,omitempty"`
+	Active         []bool             `json:"active,omitempty"`
+	Paused         *bool              `json:"paused,omitempty"`
+
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ICECandidate mirrors the browser's RTCIceCandidateInit so the JS client can
+// pass candidates through untouched.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ICEServer mirrors the browser's RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// ParticipantInfo is what others know of a participant.
+type ParticipantInfo struct {
+	SID      string       `json:"sid"`
+	Identity string       `json:"identity"`
+	Name     string       `json:"name,omitempty"`
+	Tracks   []*TrackInfo `json:"tracks,omitempty"`
+}
+
+// TrackInfo describes a published track. On publish the client fills
+// ClientID (the MediaStreamTrack id, which appears as the msid track id in
+// its SDP), Kind, Source and Name; the server assigns SID.
+type TrackInfo struct {
+	SID       string  `json:"sid,omitempty"`
+	ClientID  string  `json:"cid,omitempty"`
+	Kind      string  `json:"kind,omitempty"`
+	Source    string  `json:"source,omitempty"`
+	Name      string  `json:"name,omitempty"`
+	Muted     bool    `json:"muted,omitempty"`
+	Simulcast bool    `json:"simulcast,omitempty"`
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
+	MimeType  string  `json:"mimeType,omitempty"`
+	Layers    []Layer `json:"layers,omitempty"`
+}
+
+// Layer describes one simulcast encoding the client sends, in order from
+// lowest to highest ("q", "h", "f" by convention).
+type Layer struct {
+	RID    string `json:"rid"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
+// Error codes. They are stable strings so clients can switch on them.
+const (
+	CodeBadJSON      = "bad_json"
+	CodeUnknownType  = "unknown_type"
+	CodeTooLarge     = "too_large"
+	CodeBadRequest   = "bad_request"
+	CodeBadToken     = "bad_token"
+	CodeTokenExpired = "token_expired"
+	CodeForbidden    = "forbidden"
+	CodeNotJoined    = "not_joined"
+	CodeNotFound     = "not_found"
+	CodeRoomFull     = "room_full"
+	CodeRateLimited  = "rate_limited"
+	CodeInternal     = "internal"
+)
+
+// Error is the typed error every handler returns for a refused request; its
+// Code goes on the wire unchanged.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap lets errors.Is reach the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(code, msg string, err error) *Error {
+	return &Error{Code: code, Message: msg, Err: err}
+}
+
+// ErrMessageTooLarge is returned by Decode for frames above the size limit.
+var ErrMessageTooLarge = errors.New("signaling: message too large")
+
+// Decode parses one client frame. It never panics on hostile input and
+// returns an *Error whose code tells the client what was wrong.
+func Decode(data []byte, limit int) (*Message, error) {
+	if limit > 0 && len(data) > limit {
+		return nil, newError(CodeTooLarge, fmt.Sprintf("message of %d bytes exceeds the %d byte limit", len(data), limit), ErrMessageTooLarge)
+	}
+	var m Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, newError(CodeBadJSON, "message is not valid JSON", err)
+	}
+	if m.Type == "" {
+		return nil, newError(CodeBadRequest, "message has no type", nil)
+	}
+	if len(m.ID) > 64 {
+		return nil, newError(CodeBadRequest, "id longer than 64 characters", nil)
+	}
+	return &m, nil
+}
