@@ -106,3 +106,11 @@ func (ks KeySet) Verify(token string) (*Claims, error) {
 	}
 	return &claims, nil
 }
+
+// The development key pair is built in so that `go run ./cmd/hibiki` and the
+// bots work with nothing configured. The server logs a loud warning while it
+// is in use; production configs must replace it.
+const (
+	DevAPIKey    = "devkey"
+	DevAPISecret = "hibiki-development-secret-do-not-use-in-production"
+)
