@@ -1,0 +1,356 @@
+package sfu
+
+import (
+	"sync"
+
+	"github.com/pion/rtp"
+)
+
+// MaxSpatialLayers is the number of simulcast layers a Forwarder handles
+// (q/h/f). Packets of other layers are dropped.
+const MaxSpatialLayers = 3
+
+// maxTemporal is the highest VP8 temporal layer id (TID is two bits).
+const maxTemporal = 3
+
+// layerAbsentAfter is how long after the first packet of a track a layer
+// that has never sent anything is treated as not published, so a
+// non-simulcast or partly simulcast publisher does not leave a subscriber
+// that targets a missing layer with black video forever.
+const layerAbsentAfter = int64(1e9)
+
+// Packet is one parsed publisher packet as the Receiver hands it to every
+// subscriber's Forwarder. It is shared: nothing downstream may modify it.
+type Packet struct {
+	// Header is the parsed source RTP header (read only).
+	Header *rtp.Header
+	// Payload is the RTP payload (read only, shared by all subscribers).
+	Payload []byte
+	// Layer is the spatial layer index, 0 (low) .. 2 (high); 0 for
+	// non-simulcast tracks and audio.
+	Layer int
+	// Keyframe is set by the Receiver (ParseVP8 / H264IsKeyframe) on the
+	// packet(s) that start a keyframe; switches are gated on it.
+	Keyframe bool
+	// VP8 is the parsed descriptor, valid when HasVP8.
+	VP8 VP8Descriptor
+	// HasVP8 reports that the payload is VP8 and VP8 is valid.
+	HasVP8 bool
+	// ArrivalNanos is the receive time (any monotonic clock, nanoseconds);
+	// it sizes the timestamp step at a switch.
+	ArrivalNanos int64
+}
+
+// Decision is what a DownTrack must do with one Packet for one subscriber.
+// It is a value so the decision can be tested without any I/O.
+type Decision struct {
+	// Drop means do not send the packet.
+	Drop bool
+	// SequenceNumber is the rewritten sequence number to send.
+	SequenceNumber uint16
+	// Timestamp is the rewritten RTP timestamp to send.
+	Timestamp uint32
+	// RewriteVP8 asks the DownTrack to call RewriteVP8 with PictureID and
+	// TL0PICIDX; when false the payload can be sent unchanged.
+	RewriteVP8 bool
+	// PictureID is the 15-bit picture id to write.
+	PictureID uint16
+	// TL0PICIDX is the TL0PICIDX to write (when the source has one).
+	TL0PICIDX uint8
+	// Switched is set on the first packet of a new source layer (or of a
+	// resume after pause/mute), e.g. to reset per-layer statistics.
+	Switched bool
+	// Marker is the source marker bit, passed through.
+	Marker bool
+}
+
+// Forwarder decides, for one subscriber of one published track, which
+// packets to forward and how to rewrite them so the subscriber sees one
+// continuous stream while layers switch underneath. Each layer's Receiver
+// goroutine calls Forward, so all state is behind one mutex; Forward never
+// blocks on anything else and does not allocate.
+type Forwarder struct {
+	mu        sync.Mutex
+	kind      Kind
+	muted     bool
+	paused    bool
+	spatial   int // target spatial layer
+	temporal  int // target temporal layer, maxTemporal for "all"
+	current   int // layer being forwarded, -1 when none
+	curTID    int // temporal layers currently forwarded (<= temporal)
+	frameTs   uint32
+	stopped   [MaxSpatialLayers]bool
+	seen      [MaxSpatialLayers]bool
+	firstSeen int64
+	anySeen   bool
+	m         munger
+}
+
+// NewForwarder returns a Forwarder for a track of the given kind and RTP
+// clock rate. Video starts targeting the highest layer and all temporal
+// layers; the allocator lowers the target with SetTarget.
+func NewForwarder(kind Kind, clockRate uint32) *Forwarder {
+	f := &Forwarder{
+		kind:     kind,
+		spatial:  MaxSpatialLayers - 1,
+		temporal: maxTemporal,
+		current:  -1,
+	}
+	if kind != KindVideo {
+		f.spatial = 0
+	}
+	f.m.clockRate = clockRate
+	return f
+}
+
+// SetTarget sets the spatial layer to forward (clamped to 0..2) and the
+// highest temporal layer (-1 or anything above 3 means all). A spatial
+// change takes effect at the next keyframe of the new layer; a temporal
+// decrease at the next frame, an increase at the next layer-sync frame.
+func (f *Forwarder) SetTarget(spatial, temporal int) {
+	spatial = max(0, min(spatial, MaxSpatialLayers-1))
+	if temporal < 0 || temporal > maxTemporal {
+		temporal = maxTemporal
+	}
+	f.mu.Lock()
+	if f.kind == KindVideo {
+		f.spatial = spatial
+	}
+	f.temporal = temporal
+	f.mu.Unlock()
+}
+
+// Target returns the target set by SetTarget; temporal is -1 for "all".
+func (f *Forwarder) Target() (spatial, temporal int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	temporal = f.temporal
+	if temporal == maxTemporal {
+		temporal = -1
+	}
+	return f.spatial, temporal
+}
+
+// Current returns the spatial layer being forwarded, or -1 when nothing is
+// (not started yet, muted or paused).
+func (f *Forwarder) Current() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.muted || f.paused {
+		return -1
+	}
+	return f.current
+}
+
+// NeedsKeyframe reports the layer the Forwarder waits for a keyframe on:
+// video that is not forwarding the layer it should. The caller asks the
+// publisher for a keyframe through a KeyframeThrottle.
+func (f *Forwarder) NeedsKeyframe() (layer int, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kind != KindVideo || f.muted || f.paused {
+		return 0, false
+	}
+	want := f.effectiveTarget()
+	if f.current == want {
+		return 0, false
+	}
+	return want, true
+}
+
+// SetMuted stops (true) or resumes (false) forwarding because the
+// publisher muted the track. Resumed video waits for a keyframe.
+func (f *Forwarder) SetMuted(muted bool) {
+	f.mu.Lock()
+	f.setStopped(muted, f.paused)
+	f.mu.Unlock()
+}
+
+// SetPaused stops (true) or resumes (false) forwarding because the
+// subscriber does not need the track (hidden tile, no bandwidth). Resumed
+// video waits for a keyframe.
+func (f *Forwarder) SetPaused(paused bool) {
+	f.mu.Lock()
+	f.setStopped(f.muted, paused)
+	f.mu.Unlock()
+}
+
+// setStopped applies mute/pause; video forgets its layer so that resuming
+// goes through the keyframe-gated start.
+func (f *Forwarder) setStopped(muted, paused bool) {
+	f.muted, f.paused = muted, paused
+	if (muted || paused) && f.kind == KindVideo {
+		f.current = -1
+	}
+}
+
+// LayerStopped tells the Forwarder that a layer stopped arriving
+// (publisher uplink trouble, paused encoding). If it is the layer being
+// forwarded, the Forwarder switches at the first keyframe of any live
+// layer up to the target instead of freezing. A layer counts as live again
+// as soon as one of its packets arrives.
+func (f *Forwarder) LayerStopped(layer int) {
+	if layer < 0 || layer >= MaxSpatialLayers {
+		return
+	}
+	f.mu.Lock()
+	f.stopped[layer] = true
+	f.mu.Unlock()
+}
+
+// effectiveTarget is the highest layer up to the target that is live.
+func (f *Forwarder) effectiveTarget() int {
+	for l := f.spatial; l >= 0; l-- {
+		if !f.stopped[l] {
+			return l
+		}
+	}
+	return f.spatial
+}
+
+// live reports whether layer l may be forwarded: not reported stopped and
+// not missing for longer than layerAbsentAfter.
+func (f *Forwarder) live(l int) bool {
+	return !f.stopped[l]
+}
+
+// observe records that layer l delivered a packet at arrival, and marks
+// layers that never delivered anything within layerAbsentAfter as stopped.
+func (f *Forwarder) observe(l int, arrival int64) {
+	f.stopped[l] = false
+	f.seen[l] = true
+	if !f.anySeen {
+		f.anySeen, f.firstSeen = true, arrival
+		return
+	}
+	if arrival-f.firstSeen < layerAbsentAfter {
+		return
+	}
+	for i := range f.seen {
+		if !f.seen[i] {
+			f.stopped[i] = true
+		}
+	}
+}
+
+// Forward decides what to do with p for this subscriber.
+func (f *Forwarder) Forward(p *Packet) Decision {
+	if p == nil || p.Header == nil || p.Layer < 0 || p.Layer >= MaxSpatialLayers {
+		return Decision{Drop: true}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kind != KindVideo {
+		return f.forwardAudio(p)
+	}
+	return f.forwardVideo(p)
+}
+
+// forwardAudio passes everything through; muted packets are dropped
+// without leaving a sequence number hole.
+func (f *Forwarder) forwardAudio(p *Packet) Decision {
+	if f.muted || f.paused {
+		f.m.drop(p)
+		return Decision{Drop: true}
+	}
+	switched := false
+	if f.current < 0 {
+		f.m.switchTo(p)
+		f.current = p.Layer
+		switched = true
+	} else if p.Layer != f.current {
+		return Decision{Drop: true}
+	}
+	return f.emit(p, switched)
+}
+
+// forwardVideo applies keyframe gating, layer switching and temporal
+// dropping.
+func (f *Forwarder) forwardVideo(p *Packet) Decision {
+	f.observe(p.Layer, p.ArrivalNanos)
+	if f.muted || f.paused {
+		return Decision{Drop: true}
+	}
+	if f.shouldSwitch(p) {
+		f.m.switchTo(p)
+		f.current = p.Layer
+		f.curTID = f.temporal
+		f.frameTs = p.Header.Timestamp
+		return f.emit(p, true)
+	}
+	if f.current < 0 {
+		return Decision{Drop: true} // waiting for a keyframe
+	}
+	if p.Layer != f.current {
+		// Late packets of the layer forwarded before a switch still fit
+		// in the range it used; the munger drops anything else.
+		if len(p.Payload) == 0 || (p.HasVP8 && p.VP8.HasTID && int(p.VP8.TID) > f.curTID) {
+			return Decision{Drop: true}
+		}
+		return f.emit(p, false)
+	}
+	if len(p.Payload) == 0 || f.temporalDrop(p) {
+		f.m.drop(p)
+		return Decision{Drop: true}
+	}
+	return f.emit(p, false)
+}
+
+// shouldSwitch reports whether p is the first packet of a keyframe that
+// the Forwarder should start forwarding from.
+func (f *Forwarder) shouldSwitch(p *Packet) bool {
+	if !p.Keyframe || (p.HasVP8 && (!p.VP8.S || p.VP8.PartitionID != 0)) {
+		return false
+	}
+	l := p.Layer
+	if l == f.current {
+		return false
+	}
+	if l == f.effectiveTarget() {
+		return true
+	}
+	// The forwarded layer stopped arriving: take the first keyframe of any
+	// live layer up to the target rather than freezing until the
+	// effective target sends one.
+	return f.current >= 0 && !f.live(f.current) && l <= f.spatial && f.live(l)
+}
+
+// temporalDrop applies the temporal target to a packet of the current
+// layer. The forwarded temporal set changes only at a new frame: down at
+// once, up one layer at a time at layer-sync frames.
+func (f *Forwarder) temporalDrop(p *Packet) bool {
+	if !p.HasVP8 || !p.VP8.HasTID {
+		return false
+	}
+	if ts := p.Header.Timestamp; int32(ts-f.frameTs) > 0 {
+		f.frameTs = ts
+		switch {
+		case f.curTID > f.temporal:
+			f.curTID = f.temporal
+		case f.curTID < f.temporal && p.VP8.LayerSync && int(p.VP8.TID) == f.curTID+1:
+			f.curTID++
+		}
+	}
+	return int(p.VP8.TID) > f.curTID
+}
+
+// emit maps p through the munger into a forwarding Decision.
+func (f *Forwarder) emit(p *Packet, switched bool) Decision {
+	out, ok := f.m.forward(p)
+	if !ok {
+		return Decision{Drop: true}
+	}
+	d := Decision{
+		SequenceNumber: out.seq,
+		Timestamp:      out.ts,
+		Switched:       switched,
+		Marker:         p.Header.Marker,
+	}
+	if out.vp8 {
+		d.PictureID, d.TL0PICIDX = out.pictureID, out.tl0
+		v := &p.VP8
+		d.RewriteVP8 = !v.PictureID15 || v.PictureID != out.pictureID ||
+			(v.HasTL0PICIDX && v.TL0PICIDX != out.tl0)
+	}
+	return d
+}
