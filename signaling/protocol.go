@@ -37,6 +37,7 @@ const (
 	TypeTrackMuted         = "trackMuted"
 	TypeLayersChanged      = "layersChanged"
 	TypeSubscriptionPaused = "subscriptionPaused"
+	TypeRemoved            = "removed"
 )
 
 // Targets name which of a participant's two peer connections an SDP or ICE
@@ -64,13 +65,15 @@ type Message struct {
 	ID   string `json:"id,omitempty"`
 
 	// join
-	Token  string `json:"token,omitempty"`
-	Resume string `json:"resume,omitempty"`
+	Token         string `json:"token,omitempty"`
+	Resume        string `json:"resume,omitempty"`
+	AutoSubscribe *bool  `json:"autoSubscribe,omitempty"`
 
 	// offer / answer / candidate
-	Target    string        `json:"target,omitempty"`
-	SDP       string        `json:"sdp,omitempty"`
-	Candidate *ICECandidate `json:"candidate,omitempty"`
+	Target    string            `json:"target,omitempty"`
+	SDP       string            `json:"sdp,omitempty"`
+	Candidate *ICECandidate     `json:"candidate,omitempty"`
+	Mids      map[string]string `json:"mids,omitempty"`
 
 	// publish / unpublish / mute / subscribe / setVideoSize
 	Track    *TrackInfo `json:"track,omitempty"`

@@ -1,0 +1,18 @@
+package sfu
+
+import "sync/atomic"
+
+// Counters are node-wide media counters. They are atomics updated on the
+// packet path and read by metrics and benchmarks without locks.
+type Counters struct {
+	PacketsIn      atomic.Uint64
+	BytesIn        atomic.Uint64
+	PacketsOut     atomic.Uint64
+	BytesOut       atomic.Uint64
+	PacketsDropped atomic.Uint64
+	KeyframeReqs   atomic.Uint64
+	PLIsReceived   atomic.Uint64
+	NACKsReceived  atomic.Uint64
+	LayerSwitches  atomic.Uint64
+	WriteErrors    atomic.Uint64
+}

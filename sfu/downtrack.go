@@ -1,0 +1,257 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrack is one published track as one subscriber receives it: a pion
+// TrackLocal with the subscriber's own SSRC and payload type, fed by the
+// publisher's receivers through a Forwarder that decides what to send.
+type DownTrack struct {
+	track *PublishedTrack
+	sub   *Participant
+
+	sender *webrtc.RTPSender
+
+	mu       sync.Mutex
+	fwd      *Forwarder
+	writer   webrtc.TrackLocalWriter
+	ssrc     uint32
+	pt       uint8
+	bound    bool
+	closed   bool
+	hdr      rtp.Header
+	buf      [1500]byte
+	wantW    int
+	wantH    int
+	maxLayer int
+	sized    bool
+}
+
+func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
+	return &DownTrack{
+		track:    t,
+		sub:      sub,
+		fwd:      NewForwarder(t.kind, t.codec.ClockRate),
+		maxLayer: -1,
+	}
+}
+
+// ID is the published track's SID, so msid names it on the subscriber side.
+func (d *DownTrack) ID() string { return d.track.sid }
+
+// RID is empty: a subscriber always receives one stream.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID is the publisher's SID, grouping its tracks in one MediaStream.
+func (d *DownTrack) StreamID() string { return d.track.owner.sid }
+
+// Kind returns the pion codec type.
+func (d *DownTrack) Kind() webrtc.RTPCodecType {
+	if d.track.kind == KindVideo {
+		return webrtc.RTPCodecTypeVideo
+	}
+	return webrtc.RTPCodecTypeAudio
+}
+
+// Bind is called by pion when the subscribe connection negotiated this
+// track; it picks the codec matching the publisher's.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := d.track.codec
+	var pick *webrtc.RTPCodecParameters
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, want.MimeType) {
+			continue
+		}
+		if pick == nil || c.SDPFmtpLine == want.SDPFmtpLine {
+			c := c
+			pick = &c
+		}
+	}
+	if pick == nil {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: subscriber cannot receive %s", webrtc.ErrUnsupportedCodec, want.MimeType)
+	}
+	d.mu.Lock()
+	d.writer = ctx.WriteStream()
+	d.ssrc = uint32(ctx.SSRC())
+	d.pt = uint8(pick.PayloadType)
+	d.bound = true
+	d.mu.Unlock()
+	if d.track.kind == KindVideo {
+		d.track.requestKeyframe(d.targetLayer())
+	}
+	return *pick, nil
+}
+
+// Unbind is called by pion when the track is removed from the connection.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.mu.Lock()
+	d.bound = false
+	d.mu.Unlock()
+	return nil
+}
+
+// WriteRTP forwards one source packet, rewritten for this subscriber. It is
+// called by up to one receiver goroutine per layer; the mutex is this
+// subscriber's own, so subscribers never wait on each other.
+func (d *DownTrack) WriteRTP(p *Packet) {
+	d.mu.Lock()
+	if !d.bound || d.closed {
+		d.mu.Unlock()
+		return
+	}
+	dec := d.fwd.Forward(p)
+	if dec.Drop {
+		layer, need := d.fwd.NeedsKeyframe()
+		d.mu.Unlock()
+		if need {
+			d.track.requestKeyframe(layer)
+		}
+		return
+	}
+	h := &d.hdr
+	*h = *p.Header
+	h.SSRC = d.ssrc
+	h.PayloadType = d.pt
+	h.SequenceNumber = dec.SequenceNumber
+	h.Timestamp = dec.Timestamp
+	h.Marker = dec.Marker
+	h.Extension = false
+	h.Extensions = h.Extensions[:0]
+	h.ExtensionProfile = 0
+	h.Padding = false
+	h.PaddingSize = 0
+	payload := p.Payload
+	if dec.RewriteVP8 {
+		n, err := RewriteVP8(d.buf[:], p.Payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
+		if err != nil {
+			d.mu.Unlock()
+			return
+		}
+		payload = d.buf[:n]
+	}
+	_, err := d.writer.WriteRTP(h, payload)
+	d.mu.Unlock()
+	stats := d.track.owner.room.sfu.opts.stats
+	if err != nil {
+		stats.WriteErrors.Add(1)
+		return
+	}
+	stats.PacketsOut.Add(1)
+	stats.BytesOut.Add(uint64(len(payload) + 12))
+	if dec.Switched {
+		stats.LayerSwitches.Add(1)
+	}
+}
+
+// readRTCP handles the subscriber's feedback: keyframe requests go to the
+// publisher (coalesced); NACKs are answered by pion's responder interceptor
+// from its cache of what this DownTrack sent.
+func (d *DownTrack) readRTCP() {
+	stats := d.track.owner.room.sfu.opts.stats
+	for {
+		pkts, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+				d.sub.logger.Debug("subscriber rtcp ended", "err", err)
+			}
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				stats.PLIsReceived.Add(1)
+				d.track.requestKeyframe(d.currentLayer())
+			case *rtcp.TransportLayerNack:
+				stats.NACKsReceived.Add(1)
+			}
+		}
+	}
+}
+
+func (d *DownTrack) currentLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.fwd.Current(); l >= 0 {
+		return l
+	}
+	l, _ := d.fwd.Target()
+	return l
+}
+
+func (d *DownTrack) targetLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l, _ := d.fwd.Target()
+	return l
+}
+
+func (d *DownTrack) setMuted(muted bool) {
+	d.mu.Lock()
+	d.fwd.SetMuted(muted)
+	d.mu.Unlock()
+}
+
+// setWanted records the subscriber's tile size and re-selects the layer.
+func (d *DownTrack) setWanted(w, h, maxLayer int) {
+	d.mu.Lock()
+	d.wantW, d.wantH, d.maxLayer, d.sized = w, h, maxLayer, true
+	d.fwd.SetPaused(w == 0 && h == 0)
+	d.mu.Unlock()
+	d.reselect(d.track.layerInfos())
+}
+
+// desiredLayer is the layer this subscriber would take if every layer were
+// live: what the publisher should keep encoding for it.
+func (d *DownTrack) desiredLayer() int {
+	infos := d.track.layerInfos()
+	for i := range infos {
+		infos[i].Live = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sized && d.wantW == 0 && d.wantH == 0 {
+		return -1
+	}
+	return SelectLayer(infos, d.wantW, d.wantH, d.maxLayer, 0)
+}
+
+// reselect applies the layer policy to the current layer infos.
+func (d *DownTrack) reselect(infos []LayerInfo) {
+	if d.track.kind != KindVideo {
+		return
+	}
+	d.mu.Lock()
+	w, h := d.wantW, d.wantH
+	if !d.sized {
+		// No size yet: start with the middle of what a tile needs.
+		w, h = 640, 360
+	}
+	layer := SelectLayer(infos, w, h, d.maxLayer, 0)
+	cur := d.fwd.Current()
+	old, _ := d.fwd.Target()
+	if layer >= 0 {
+		d.fwd.SetTarget(layer, -1)
+	}
+	if cur >= 0 && cur < len(infos) && !infos[cur].Live {
+		d.fwd.LayerStopped(cur)
+	}
+	d.mu.Unlock()
+	if layer >= 0 && layer != old {
+		d.track.requestKeyframe(layer)
+	}
+}
+
+func (d *DownTrack) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+}

@@ -1,0 +1,100 @@
+package sfu
+
+import "github.com/pion/webrtc/v4"
+
+// Event is something a participant must be told. The SFU hands events to the
+// participant's Notifier and never waits on the network, so a slow client
+// cannot hold a room lock; the signaling layer turns them into messages.
+type Event interface{ isEvent() }
+
+// Notifier receives a participant's events. Notify must not block: the
+// signaling session queues the event or, when its queue is full, drops the
+// connection.
+type Notifier interface {
+	Notify(ev Event)
+}
+
+// ParticipantJoined tells the others that someone entered the room.
+type ParticipantJoined struct{ Participant ParticipantInfo }
+
+// ParticipantLeft tells the others that someone is gone.
+type ParticipantLeft struct{ SID string }
+
+// TrackPublished announces a track once its media arrives, so subscribers
+// never wait on a track that has nothing to forward.
+type TrackPublished struct {
+	ParticipantSID string
+	Track          TrackInfo
+}
+
+// TrackUnpublished announces that a track went away.
+type TrackUnpublished struct{ ParticipantSID, TrackSID string }
+
+// TrackMuted announces a mute change so tiles can show the muted icon.
+type TrackMuted struct {
+	ParticipantSID, TrackSID string
+	Muted                    bool
+}
+
+// SubscribeOffer carries the server's offer on the subscribe connection.
+// Mids maps each m-line's mid to the track SID it carries.
+type SubscribeOffer struct {
+	SDP  string
+	Mids map[string]string
+}
+
+// LocalCandidate is a trickled server ICE candidate for one connection.
+type LocalCandidate struct {
+	Target    Target
+	Candidate webrtc.ICECandidateInit
+}
+
+// LayersChanged tells a publisher which simulcast encodings anyone needs.
+type LayersChanged struct {
+	TrackSID string
+	Active   []bool
+}
+
+// SubscriptionPaused tells a subscriber that a video track stopped (or
+// resumed) being forwarded for lack of bandwidth or a hidden tile.
+type SubscriptionPaused struct {
+	TrackSID string
+	Paused   bool
+}
+
+// Removed tells a participant the server closed it (its identity joined
+// again, or a room was closed); the session should end.
+type Removed struct{ Reason string }
+
+func (ParticipantJoined) isEvent()  {}
+func (ParticipantLeft) isEvent()    {}
+func (TrackPublished) isEvent()     {}
+func (TrackUnpublished) isEvent()   {}
+func (TrackMuted) isEvent()         {}
+func (SubscribeOffer) isEvent()     {}
+func (LocalCandidate) isEvent()     {}
+func (LayersChanged) isEvent()      {}
+func (SubscriptionPaused) isEvent() {}
+func (Removed) isEvent()            {}
+
+// Target names one of a participant's two peer connections.
+type Target uint8
+
+// The publish connection carries a participant's own media (client offers);
+// the subscribe connection carries everyone else's (server offers).
+const (
+	TargetPublish Target = iota + 1
+	TargetSubscribe
+)
+
+// String returns the wire name.
+func (t Target) String() string {
+	switch t {
+	case TargetPublish:
+		return "publish"
+	case TargetSubscribe:
+		return "subscribe"
+	default:
+		return "unknown"
+	}
+}

@@ -1,0 +1,377 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Grants are the permissions a participant holds, checked on each request.
+type Grants struct {
+	CanPublish     bool
+	CanSubscribe   bool
+	CanPublishData bool
+}
+
+// JoinRequest is what a verified token says about a participant.
+type JoinRequest struct {
+	Identity      string
+	Name          string
+	Grants        Grants
+	AutoSubscribe bool
+}
+
+// Participant is one client in a room with its two peer connections: pub
+// carries its own media (client offers), sub carries the media of others
+// (server offers), so negotiations never collide.
+type Participant struct {
+	room          *Room
+	sid           string
+	identity      string
+	name          string
+	grants        Grants
+	autoSubscribe bool
+	notifier      Notifier
+	logger        *slog.Logger
+
+	pub *webrtc.PeerConnection
+	sub *webrtc.PeerConnection
+
+	mu         sync.Mutex
+	published  map[string]*PublishedTrack // by SID
+	pending    map[string]TrackRequest    // announced, not yet arrived; by client id
+	pendingSID map[string]string          // client id -> SID assigned at announce
+	subs       map[string]*DownTrack      // by published track SID
+	pubCands   []webrtc.ICECandidateInit  // arrived before the first offer
+	closed     bool
+
+	neg negotiator
+}
+
+func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) {
+	p := &Participant{
+		room:          r,
+		sid:           newID("PA_"),
+		identity:      req.Identity,
+		name:          req.Name,
+		grants:        req.Grants,
+		autoSubscribe: req.AutoSubscribe,
+		notifier:      n,
+		published:     make(map[string]*PublishedTrack),
+		pending:       make(map[string]TrackRequest),
+		pendingSID:    make(map[string]string),
+		subs:          make(map[string]*DownTrack),
+	}
+	p.logger = r.logger.With("participant", p.sid)
+	p.neg.p = p
+	api, err := r.sfu.transport.newAPI(nil)
+	if err != nil {
+		return nil, err
+	}
+	if p.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		return nil, fmt.Errorf("publish connection: %w", err)
+	}
+	subAPI, err := r.sfu.transport.newAPI(nil)
+	if err != nil {
+		p.closePeers()
+		return nil, err
+	}
+	if p.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		p.closePeers()
+		return nil, fmt.Errorf("subscribe connection: %w", err)
+	}
+	p.wirePeer(p.pub, TargetPublish)
+	p.wirePeer(p.sub, TargetSubscribe)
+	p.pub.OnTrack(p.onTrack)
+	return p, nil
+}
+
+func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		p.notify(LocalCandidate{Target: target, Candidate: c.ToJSON()})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.logger.Debug("connection state", "target", target, "state", s)
+	})
+}
+
+// SID returns the participant's server-assigned id.
+func (p *Participant) SID() string { return p.sid }
+
+// Identity returns the identity from the participant's token.
+func (p *Participant) Identity() string { return p.identity }
+
+// Grants returns the participant's permissions.
+func (p *Participant) Grants() Grants { return p.grants }
+
+// Room returns the participant's room.
+func (p *Participant) Room() *Room { return p.room }
+
+// Info returns the public view of the participant with its announced tracks.
+func (p *Participant) Info() ParticipantInfo {
+	info := ParticipantInfo{SID: p.sid, Identity: p.identity, Name: p.name}
+	for _, t := range p.announcedTracks() {
+		info.Tracks = append(info.Tracks, t.Info())
+	}
+	return info
+}
+
+func (p *Participant) notify(ev Event) {
+	if p.notifier != nil {
+		p.notifier.Notify(ev)
+	}
+}
+
+// announcedTracks returns the tracks whose media has arrived.
+func (p *Participant) announcedTracks() []*PublishedTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*PublishedTrack, 0, len(p.published))
+	for _, t := range p.published {
+		if t.isAnnounced() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (p *Participant) publishedTrack(sid string) *PublishedTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.published[sid]
+}
+
+// Publish announces a track the client is about to send. The SID returned
+// is the one the room will know the track by once its media arrives.
+func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
+	if req.Kind != KindAudio && req.Kind != KindVideo {
+		return TrackInfo{}, ErrBadKind
+	}
+	if req.ClientID == "" {
+		return TrackInfo{}, fmt.Errorf("%w: track has no client id", ErrBadKind)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return TrackInfo{}, ErrClosed
+	}
+	max := p.room.sfu.opts.maxTracks
+	if max > 0 && len(p.published)+len(p.pending) >= max {
+		return TrackInfo{}, ErrTooManyTracks
+	}
+	sid, ok := p.pendingSID[req.ClientID]
+	if !ok {
+		sid = newID("TR_")
+	}
+	p.pending[req.ClientID] = req
+	p.pendingSID[req.ClientID] = sid
+	return TrackInfo{
+		SID: sid, ClientID: req.ClientID, Kind: req.Kind, Source: req.Source, Name: req.Name,
+		Muted: req.Muted, Simulcast: len(req.Layers) > 1, Width: req.Width, Height: req.Height, Layers: req.Layers,
+	}, nil
+}
+
+// HandleOffer applies the client's offer on the publish connection and
+// returns the answer.
+func (p *Participant) HandleOffer(sdp string) (string, error) {
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
+	p.mu.Lock()
+	cands := p.pubCands
+	p.pubCands = nil
+	p.mu.Unlock()
+	for _, c := range cands {
+		if err := p.pub.AddICECandidate(c); err != nil {
+			p.logger.Debug("queued candidate refused", "err", err)
+		}
+	}
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: create answer: %w", ErrBadSDP, err)
+	}
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("%w: set answer: %w", ErrBadSDP, err)
+	}
+	return p.pub.LocalDescription().SDP, nil
+}
+
+// AddCandidate adds a trickled remote candidate to one connection.
+func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) error {
+	switch target {
+	case TargetPublish:
+		if p.pub.RemoteDescription() == nil {
+			p.mu.Lock()
+			if len(p.pubCands) < 64 {
+				p.pubCands = append(p.pubCands, c)
+			}
+			p.mu.Unlock()
+			return nil
+		}
+		if err := p.pub.AddICECandidate(c); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadCandidate, err)
+		}
+	case TargetSubscribe:
+		return p.neg.addCandidate(c)
+	default:
+		return fmt.Errorf("%w: unknown target", ErrBadCandidate)
+	}
+	return nil
+}
+
+// onTrack attaches arriving media (one call per simulcast layer) to the
+// published track it belongs to.
+func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	t, first := p.trackFor(remote)
+	if t == nil {
+		return
+	}
+	t.addLayer(remote, recv)
+	if first {
+		p.room.trackPublished(p, t)
+	}
+}
+
+// trackFor finds or creates the published track a remote track belongs to.
+// first reports that this call created it (its media just arrived).
+func (p *Participant) trackFor(remote *webrtc.TrackRemote) (t *PublishedTrack, first bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false
+	}
+	for _, t := range p.published {
+		if t.cid == remote.ID() {
+			return t, false
+		}
+	}
+	req, ok := p.pending[remote.ID()]
+	sid := p.pendingSID[remote.ID()]
+	if !ok {
+		// Media without an announcement: accept it as the kind says, as a
+		// WHIP-style client would send it.
+		kind := KindAudio
+		source := "microphone"
+		if remote.Kind() == webrtc.RTPCodecTypeVideo {
+			kind, source = KindVideo, "camera"
+		}
+		req = TrackRequest{ClientID: remote.ID(), Kind: kind, Source: source}
+		sid = newID("TR_")
+	}
+	delete(p.pending, remote.ID())
+	delete(p.pendingSID, remote.ID())
+	t = newPublishedTrack(p, sid, req, remote.Codec())
+	p.published[sid] = t
+	return t, true
+}
+
+// Unpublish stops a track and ends every subscription to it.
+func (p *Participant) Unpublish(sid string) error {
+	p.mu.Lock()
+	t, ok := p.published[sid]
+	delete(p.published, sid)
+	p.mu.Unlock()
+	if !ok {
+		return ErrTrackNotFound
+	}
+	t.close()
+	p.room.trackUnpublished(p, t)
+	return nil
+}
+
+// SetMuted mutes or unmutes one of the participant's tracks. A muted track
+// forwards nothing; unmuting waits for a keyframe for video.
+func (p *Participant) SetMuted(sid string, muted bool) error {
+	t := p.publishedTrack(sid)
+	if t == nil {
+		// A track announced but not yet arrived can be muted too.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for cid, s := range p.pendingSID {
+			if s == sid {
+				req := p.pending[cid]
+				req.Muted = muted
+				p.pending[cid] = req
+				return nil
+			}
+		}
+		return ErrTrackNotFound
+	}
+	if t.setMuted(muted) {
+		p.room.trackMuted(p, t, muted)
+	}
+	return nil
+}
+
+// Leave removes the participant from its room and closes its connections.
+func (p *Participant) Leave() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	tracks := make([]*PublishedTrack, 0, len(p.published))
+	for _, t := range p.published {
+		tracks = append(tracks, t)
+	}
+	p.published = map[string]*PublishedTrack{}
+	subs := make([]*DownTrack, 0, len(p.subs))
+	for _, d := range p.subs {
+		subs = append(subs, d)
+	}
+	p.subs = map[string]*DownTrack{}
+	p.mu.Unlock()
+
+	p.room.leave(p)
+	for _, t := range tracks {
+		t.close()
+		p.room.trackUnpublished(p, t)
+	}
+	for _, d := range subs {
+		d.track.removeDownTrack(d)
+	}
+	p.neg.stop()
+	p.closePeers()
+}
+
+func (p *Participant) closePeers() {
+	for _, pc := range []*webrtc.PeerConnection{p.pub, p.sub} {
+		if pc != nil {
+			if err := pc.Close(); err != nil {
+				p.logger.Debug("close peer connection", "err", err)
+			}
+		}
+	}
+}
+
+// layerIndex maps a simulcast RID to a spatial layer index: the order the
+// publisher announced, else the q/h/f convention, else a trailing digit.
+func layerIndex(rid string, announced []LayerSpec) int {
+	if rid == "" {
+		return 0
+	}
+	for i, l := range announced {
+		if l.RID == rid {
+			return i
+		}
+	}
+	switch strings.ToLower(rid) {
+	case "q", "l", "low":
+		return 0
+	case "h", "m", "mid", "medium":
+		return 1
+	case "f", "high", "full":
+		return 2
+	}
+	if c := rid[len(rid)-1]; c >= '0' && c <= '2' {
+		return int(c - '0')
+	}
+	return 0
+}

@@ -1,0 +1,225 @@
+package sfu
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+var errRoomClosing = errors.New("sfu: room closing")
+
+// Room is the unit of state: its participants and their published tracks.
+// Lock order: Room.mu before Participant.mu; events are handed to notifiers
+// (which never block) and pion calls are made outside the room lock.
+type Room struct {
+	sfu    *SFU
+	name   string
+	logger *slog.Logger
+
+	mu           sync.Mutex
+	participants map[string]*Participant // by SID
+	order        []*Participant          // join order, for stable listings
+	closeTimer   *time.Timer
+	closed       bool
+}
+
+func newRoom(s *SFU, name string) *Room {
+	return &Room{
+		sfu:          s,
+		name:         name,
+		logger:       s.logger.With("room", name),
+		participants: make(map[string]*Participant),
+	}
+}
+
+// Name returns the room name.
+func (r *Room) Name() string { return r.name }
+
+// Participants returns the current participants in join order.
+func (r *Room) Participants() []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Participant(nil), r.order...)
+}
+
+// Participant returns the participant with that SID, or nil.
+func (r *Room) Participant(sid string) *Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.participants[sid]
+}
+
+func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+	p, err := newParticipant(r, req, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		p.closePeers()
+		return nil, nil, errRoomClosing
+	}
+	var replaced *Participant
+	for _, q := range r.order {
+		if q.identity == req.Identity {
+			replaced = q
+		}
+	}
+	max := r.sfu.opts.maxParticipants
+	if max > 0 && len(r.order) >= max && replaced == nil {
+		r.mu.Unlock()
+		p.closePeers()
+		return nil, nil, ErrRoomFull
+	}
+	if r.closeTimer != nil {
+		r.closeTimer.Stop()
+		r.closeTimer = nil
+	}
+	r.mu.Unlock()
+	if replaced != nil {
+		// One identity is one seat: the newest connection wins, as when a
+		// user reloads the page before the old socket timed out.
+		replaced.notify(Removed{Reason: "the same identity joined again"})
+		replaced.Leave()
+	}
+
+	r.mu.Lock()
+	r.participants[p.sid] = p
+	r.order = append(r.order, p)
+	others := make([]*Participant, 0, len(r.order)-1)
+	for _, q := range r.order {
+		if q != p {
+			others = append(others, q)
+		}
+	}
+	r.mu.Unlock()
+
+	info := p.Info()
+	infos := make([]ParticipantInfo, 0, len(others))
+	var tracks []*PublishedTrack
+	for _, q := range others {
+		q.notify(ParticipantJoined{Participant: info})
+		infos = append(infos, q.Info())
+		tracks = append(tracks, q.announcedTracks()...)
+	}
+	if p.autoSubscribe && p.grants.CanSubscribe {
+		for _, t := range tracks {
+			if err := p.subscribe(t); err != nil {
+				p.logger.Warn("auto-subscribe failed", "track", t.sid, "err", err)
+			}
+		}
+	}
+	p.logger.Info("participant joined", "identity", p.identity)
+	return p, infos, nil
+}
+
+// leave removes p and everything it published. It is idempotent.
+func (r *Room) leave(p *Participant) {
+	r.mu.Lock()
+	if _, ok := r.participants[p.sid]; !ok {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.participants, p.sid)
+	for i, q := range r.order {
+		if q == p {
+			r.order = append(r.order[:i], r.order[i+1:]...)
+			break
+		}
+	}
+	others := append([]*Participant(nil), r.order...)
+	if len(r.order) == 0 && !r.closed {
+		grace := r.sfu.opts.emptyRoomGrace
+		r.closeTimer = time.AfterFunc(grace, r.closeIfEmpty)
+	}
+	r.mu.Unlock()
+
+	for _, q := range others {
+		q.notify(ParticipantLeft{SID: p.sid})
+	}
+	p.logger.Info("participant left")
+}
+
+func (r *Room) closeIfEmpty() {
+	r.mu.Lock()
+	if len(r.order) > 0 || r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.mu.Unlock()
+	r.sfu.removeRoom(r)
+}
+
+// Close removes every participant and forgets the room.
+func (r *Room) Close(reason string) {
+	r.mu.Lock()
+	r.closed = true
+	if r.closeTimer != nil {
+		r.closeTimer.Stop()
+	}
+	ps := append([]*Participant(nil), r.order...)
+	r.mu.Unlock()
+	for _, p := range ps {
+		p.notify(Removed{Reason: reason})
+		p.Leave()
+	}
+	r.sfu.removeRoom(r)
+}
+
+// others returns every participant except p.
+func (r *Room) others(p *Participant) []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Participant, 0, len(r.order))
+	for _, q := range r.order {
+		if q != p {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// trackPublished announces t to the room and subscribes everyone who
+// subscribes automatically.
+func (r *Room) trackPublished(pub *Participant, t *PublishedTrack) {
+	info := t.Info()
+	for _, q := range r.others(pub) {
+		q.notify(TrackPublished{ParticipantSID: pub.sid, Track: info})
+		if q.autoSubscribe && q.grants.CanSubscribe {
+			if err := q.subscribe(t); err != nil && !errors.Is(err, ErrAlreadySubscribed) {
+				q.logger.Warn("auto-subscribe failed", "track", t.sid, "err", err)
+			}
+		}
+	}
+}
+
+// trackUnpublished tells the room t is gone; subscriptions were already
+// closed by the track.
+func (r *Room) trackUnpublished(pub *Participant, t *PublishedTrack) {
+	for _, q := range r.others(pub) {
+		q.notify(TrackUnpublished{ParticipantSID: pub.sid, TrackSID: t.sid})
+	}
+}
+
+// trackMuted tells the room about a mute change.
+func (r *Room) trackMuted(pub *Participant, t *PublishedTrack, muted bool) {
+	for _, q := range r.others(pub) {
+		q.notify(TrackMuted{ParticipantSID: pub.sid, TrackSID: t.sid, Muted: muted})
+	}
+}
+
+// findTrack looks a published track up by SID across the room.
+func (r *Room) findTrack(sid string) *PublishedTrack {
+	r.mu.Lock()
+	ps := append([]*Participant(nil), r.order...)
+	r.mu.Unlock()
+	for _, p := range ps {
+		if t := p.publishedTrack(sid); t != nil {
+			return t
+		}
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// RTCConfig is the media-plane network configuration. Its zero value is not
+// useful; start from DefaultRTCConfig, which keeps all media on loopback.
+type RTCConfig struct {
+	// IPs is the allow-list of local addresses used for ICE candidates. Empty
+	// means every address of the machine; the default is loopback only, so a
+	// development server never announces (or sends to) other interfaces.
+	IPs []string
+	// UDPPort, when non-zero, multiplexes every session on this one UDP port.
+	UDPPort int
+	// UDPPortMin and UDPPortMax bound the ephemeral ports used without a mux.
+	UDPPortMin, UDPPortMax uint16
+	// PublicIPs replace host candidate addresses (1:1 NAT, cloud VMs).
+	PublicIPs []string
+	// ICEServers are handed to clients in the join answer.
+	ICEServers []webrtc.ICEServer
+}
+
+// DefaultRTCConfig keeps media on loopback, which is what a newcomer running
+// the demo on one machine wants and what the tests require.
+func DefaultRTCConfig() RTCConfig {
+	return RTCConfig{IPs: []string{"127.0.0.1"}}
+}
+
+// mediaEngine registers the codecs an SFU must carry (Opus, VP8, H264) and
+// the header extensions simulcast and audio levels rely on.
+func mediaEngine() (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("register codecs: %w", err)
+	}
+	exts := []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{"urn:ietf:params:rtp-hdrext:sdes:mid", webrtc.RTPCodecTypeVideo},
+		{"urn:ietf:params:rtp-hdrext:sdes:mid", webrtc.RTPCodecTypeAudio},
+		{"urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", webrtc.RTPCodecTypeVideo},
+		{"urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", webrtc.RTPCodecTypeVideo},
+		{AudioLevelURI, webrtc.RTPCodecTypeAudio},
+	}
+	for _, e := range exts {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return nil, fmt.Errorf("register extension %s: %w", e.uri, err)
+		}
+	}
+	return m, nil
+}
+
+// AudioLevelURI is the RFC 6464 client-to-mixer audio level extension, read
+// for speaker detection without decoding audio.
+const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// transport is the shared network state of all peer connections: the
+// setting engine and, when configured, the one UDP mux.
+type transport struct {
+	settings webrtc.SettingEngine
+	mux      *ice.MultiUDPMuxDefault
+}
+
+func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
+	t := &transport{}
+	s := &t.settings
+	allowed := make(map[string]bool, len(cfg.IPs))
+	v6 := false
+	for _, ip := range cfg.IPs {
+		parsed := net.ParseIP(ip)
+		if parsed == nil {
+			return nil, fmt.Errorf("%w: %q", ErrBadIP, ip)
+		}
+		allowed[parsed.String()] = true
+		if parsed.To4() == nil {
+			v6 = true
+		}
+	}
+	filter := func(ip net.IP) bool { return len(allowed) == 0 || allowed[ip.String()] }
+	s.SetIPFilter(filter)
+	s.SetIncludeLoopbackCandidate(true)
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if v6 || len(allowed) == 0 {
+		networks = append(networks, webrtc.NetworkTypeUDP6)
+	}
+	s.SetNetworkTypes(networks)
+	// AEAD GCM costs a quarter of CM-SHA1 per packet (see docs/benchmarks.md);
+	// browsers support both, so offer GCM first.
+	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	if len(cfg.PublicIPs) > 0 {
+		s.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if cfg.UDPPortMin > 0 && cfg.UDPPortMax >= cfg.UDPPortMin {
+		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("udp port range: %w", err)
+		}
+	}
+	if cfg.UDPPort > 0 {
+		iceNets := []ice.NetworkType{ice.NetworkTypeUDP4}
+		if v6 || len(allowed) == 0 {
+			iceNets = append(iceNets, ice.NetworkTypeUDP6)
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort,
+			ice.UDPMuxFromPortWithIPFilter(filter),
+			ice.UDPMuxFromPortWithLoopback(),
+			ice.UDPMuxFromPortWithNetworks(iceNets...),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("udp mux on port %d: %w", cfg.UDPPort, err)
+		}
+		s.SetICEUDPMux(mux)
+		t.mux = mux
+		logger.Debug("media on one UDP port", "port", cfg.UDPPort)
+	}
+	return t, nil
+}
+
+// newAPI builds a pion API for one peer connection. Each connection gets its
+// own media engine and interceptor registry because pion binds negotiated
+// state (payload types, extension ids) to them.
+func (t *transport) newAPI(extra func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
+	m, err := mediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+	if extra != nil {
+		if err := extra(m, reg); err != nil {
+			return nil, err
+		}
+	}
+	return webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(reg),
+		webrtc.WithSettingEngine(t.settings),
+	), nil
+}
+
+func (t *transport) close() error {
+	if t.mux != nil {
+		if err := t.mux.Close(); err != nil {
+			return fmt.Errorf("close udp mux: %w", err)
+		}
+	}
+	return nil
+}

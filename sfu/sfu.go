@@ -1,0 +1,177 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// SFU owns the rooms of one node. It is safe for concurrent use; every room
+// and participant it creates ends when Close is called.
+type SFU struct {
+	opts      options
+	logger    *slog.Logger
+	transport *transport
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Option configures an SFU.
+type Option func(*options)
+
+type options struct {
+	logger          *slog.Logger
+	emptyRoomGrace  time.Duration
+	maxParticipants int
+	maxTracks       int
+	stats           *Counters
+}
+
+// WithLogger sets the logger; component ids are attached with slog.With.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithEmptyRoomGrace keeps an empty room (and its id) alive for d, so a
+// participant reloading its page finds the same room state.
+func WithEmptyRoomGrace(d time.Duration) Option { return func(o *options) { o.emptyRoomGrace = d } }
+
+// WithMaxParticipants bounds participants per room (0 = unlimited).
+func WithMaxParticipants(n int) Option { return func(o *options) { o.maxParticipants = n } }
+
+// WithMaxTracks bounds published tracks per participant (0 = unlimited).
+func WithMaxTracks(n int) Option { return func(o *options) { o.maxTracks = n } }
+
+// WithCounters makes the SFU count forwarded packets and bytes into c, which
+// the metrics endpoint and benchmarks read.
+func WithCounters(c *Counters) Option { return func(o *options) { o.stats = c } }
+
+// New starts an SFU with the given media network configuration.
+func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
+	o := options{
+		logger:         slog.Default(),
+		emptyRoomGrace: 10 * time.Second,
+		maxTracks:      16,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.stats == nil {
+		o.stats = &Counters{}
+	}
+	t, err := newTransport(rtc, o.logger)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &SFU{
+		opts:      o,
+		logger:    o.logger,
+		transport: t,
+		ctx:       ctx,
+		cancel:    cancel,
+		rooms:     make(map[string]*Room),
+	}, nil
+}
+
+// Counters returns the SFU's packet counters.
+func (s *SFU) Counters() *Counters { return s.opts.stats }
+
+// room returns the named room, creating it on first use.
+func (s *SFU) room(name string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r, ok := s.rooms[name]
+	if !ok {
+		r = newRoom(s, name)
+		s.rooms[name] = r
+		s.logger.Info("room created", "room", name)
+	}
+	return r, nil
+}
+
+// Room returns an existing room or nil.
+func (s *SFU) Room(name string) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[name]
+}
+
+// Rooms lists the current rooms.
+func (s *SFU) Rooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// removeRoom forgets r if it is still the room registered under its name.
+func (s *SFU) removeRoom(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.name] == r {
+		delete(s.rooms, r.name)
+		s.logger.Info("room closed", "room", r.name)
+	}
+}
+
+// Join adds a participant to a room (created on demand). The notifier
+// receives the participant's events until it leaves. The returned list holds
+// the other participants present at join time.
+func (s *SFU) Join(room string, req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+	for {
+		r, err := s.room(room)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, others, err := r.join(req, n)
+		if err == errRoomClosing {
+			continue // lost a race with the room's close timer; a new room is made
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("join %s: %w", room, err)
+		}
+		return p, others, nil
+	}
+}
+
+// Close ends every room and waits for the media goroutines.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.Close("server shutting down")
+	}
+	s.cancel()
+	s.wg.Wait()
+	return s.transport.close()
+}
+
+// goroutine runs f tracked by the SFU's wait group, so Close can wait for it.
+func (s *SFU) goroutine(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}

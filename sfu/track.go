@@ -1,0 +1,308 @@
+package sfu
+
+import (
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// layerTimeout is how long a layer may be silent before subscribers fall
+// back to a live one (a publisher whose uplink cannot carry its top layer).
+const layerTimeout = time.Second
+
+// monitorInterval is how often layer liveness and bitrates are refreshed.
+const monitorInterval = 250 * time.Millisecond
+
+// PublishedTrack is one source (microphone, camera, screen) of a publisher
+// with up to three simulcast layers, and the list of its subscribers.
+type PublishedTrack struct {
+	owner  *Participant
+	sid    string
+	cid    string
+	kind   Kind
+	source string
+	name   string
+	codec  webrtc.RTPCodecParameters
+	spec   []LayerSpec
+	logger *slog.Logger
+	vp8    bool
+	h264   bool
+
+	// downs is the fan-out list, replaced (never mutated) under mu so the
+	// packet path reads it without a lock shared by all subscribers.
+	downs atomic.Pointer[[]*DownTrack]
+
+	mu        sync.Mutex
+	receivers [MaxSpatialLayers]*receiver
+	infos     [MaxSpatialLayers]LayerInfo
+	muted     bool
+	closed    bool
+	kf        KeyframeThrottle
+	active    []bool // layers last requested from the publisher
+	done      chan struct{}
+}
+
+func newPublishedTrack(p *Participant, sid string, req TrackRequest, codec webrtc.RTPCodecParameters) *PublishedTrack {
+	mime := strings.ToLower(codec.MimeType)
+	t := &PublishedTrack{
+		owner:  p,
+		sid:    sid,
+		cid:    req.ClientID,
+		kind:   req.Kind,
+		source: req.Source,
+		name:   req.Name,
+		codec:  codec,
+		spec:   req.Layers,
+		muted:  req.Muted,
+		logger: p.logger.With("track", sid),
+		vp8:    mime == "video/vp8",
+		h264:   mime == "video/h264",
+		done:   make(chan struct{}),
+	}
+	t.downs.Store(&[]*DownTrack{})
+	if t.kind == KindVideo {
+		p.room.sfu.goroutine(t.monitor)
+	}
+	return t
+}
+
+// SID returns the track's server-assigned id.
+func (t *PublishedTrack) SID() string { return t.sid }
+
+// Kind returns audio or video.
+func (t *PublishedTrack) Kind() Kind { return t.kind }
+
+// Owner returns the publishing participant.
+func (t *PublishedTrack) Owner() *Participant { return t.owner }
+
+// Info returns the public view of the track.
+func (t *PublishedTrack) Info() TrackInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	info := TrackInfo{
+		SID: t.sid, ClientID: t.cid, Kind: t.kind, Source: t.source, Name: t.name,
+		Muted: t.muted, MimeType: t.codec.MimeType, Layers: t.spec,
+	}
+	n := 0
+	for i, r := range t.receivers {
+		if r != nil {
+			n++
+			if t.infos[i].Width > info.Width {
+				info.Width, info.Height = t.infos[i].Width, t.infos[i].Height
+			}
+		}
+	}
+	info.Simulcast = n > 1 || len(t.spec) > 1
+	return info
+}
+
+func (t *PublishedTrack) isAnnounced() bool { return true }
+
+// addLayer starts reading one arriving layer.
+func (t *PublishedTrack) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	idx := layerIndex(remote.RID(), t.spec)
+	r := newReceiver(t, idx, remote, recv)
+	t.mu.Lock()
+	if t.closed || t.receivers[idx] != nil {
+		t.mu.Unlock()
+		t.logger.Warn("duplicate or late layer ignored", "rid", remote.RID())
+		return
+	}
+	t.receivers[idx] = r
+	t.infos[idx].Live = true
+	t.mu.Unlock()
+	s := t.owner.room.sfu
+	s.goroutine(r.run)
+	s.goroutine(r.drainRTCP)
+	t.reselectAll()
+}
+
+// layerInfos returns a snapshot of what is known about each layer.
+func (t *PublishedTrack) layerInfos() []LayerInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]LayerInfo, MaxSpatialLayers)
+	copy(out, t.infos[:])
+	return out
+}
+
+func (t *PublishedTrack) addDownTrack(d *DownTrack) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	old := *t.downs.Load()
+	next := make([]*DownTrack, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, d)
+	t.downs.Store(&next)
+	muted := t.muted
+	t.mu.Unlock()
+	d.setMuted(muted)
+	d.reselect(t.layerInfos())
+}
+
+// removeDownTrack stops forwarding to d and removes it from its subscriber.
+func (t *PublishedTrack) removeDownTrack(d *DownTrack) {
+	t.mu.Lock()
+	old := *t.downs.Load()
+	next := make([]*DownTrack, 0, len(old))
+	for _, x := range old {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	t.downs.Store(&next)
+	t.mu.Unlock()
+	d.close()
+	d.sub.dropSubscription(d)
+}
+
+// setMuted reports whether the state changed.
+func (t *PublishedTrack) setMuted(muted bool) bool {
+	t.mu.Lock()
+	if t.muted == muted {
+		t.mu.Unlock()
+		return false
+	}
+	t.muted = muted
+	t.mu.Unlock()
+	for _, d := range *t.downs.Load() {
+		d.setMuted(muted)
+	}
+	return true
+}
+
+// requestKeyframe asks the publisher for a keyframe on one layer, coalescing
+// the requests of all subscribers through the throttle.
+func (t *PublishedTrack) requestKeyframe(layer int) {
+	if t.kind != KindVideo || layer < 0 || layer >= MaxSpatialLayers {
+		return
+	}
+	t.mu.Lock()
+	r := t.receivers[layer]
+	ok := r != nil && !t.closed && t.kf.Allow(layer, time.Now())
+	t.mu.Unlock()
+	if !ok {
+		return
+	}
+	t.owner.room.sfu.opts.stats.KeyframeReqs.Add(1)
+	pli := &rtcp.PictureLossIndication{MediaSSRC: r.ssrc}
+	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{pli}); err != nil {
+		t.logger.Debug("send PLI", "err", err)
+	}
+}
+
+// close ends the track's subscriptions and stops its monitor.
+func (t *PublishedTrack) close() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	close(t.done)
+	downs := *t.downs.Load()
+	t.downs.Store(&[]*DownTrack{})
+	t.mu.Unlock()
+	for _, d := range downs {
+		d.close()
+		d.sub.dropSubscription(d)
+	}
+}
+
+// monitor refreshes layer liveness and bitrate, and re-selects layers when
+// one stops or comes back.
+func (t *PublishedTrack) monitor() {
+	tick := time.NewTicker(monitorInterval)
+	defer tick.Stop()
+	var lastBytes [MaxSpatialLayers]uint64
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-t.owner.room.sfu.ctx.Done():
+			return
+		case now := <-tick.C:
+			if t.refreshLayers(now, &lastBytes) {
+				t.reselectAll()
+			}
+			t.updateActiveLayers()
+		}
+	}
+}
+
+// refreshLayers updates infos and reports whether liveness changed.
+func (t *PublishedTrack) refreshLayers(now time.Time, lastBytes *[MaxSpatialLayers]uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	changed := false
+	for i, r := range t.receivers {
+		if r == nil {
+			continue
+		}
+		b := r.bytes.Load()
+		rate := int(float64(b-lastBytes[i]) * 8 / monitorInterval.Seconds())
+		lastBytes[i] = b
+		info := &t.infos[i]
+		info.BitrateBps = (info.BitrateBps*3 + rate) / 4
+		if w, h := r.size(); w > 0 {
+			info.Width, info.Height = w, h
+		}
+		live := now.UnixNano()-r.lastNanos.Load() < int64(layerTimeout)
+		if live != info.Live {
+			info.Live = live
+			changed = true
+			t.logger.Debug("layer liveness", "layer", i, "live", live)
+		}
+	}
+	return changed
+}
+
+func (t *PublishedTrack) reselectAll() {
+	infos := t.layerInfos()
+	for _, d := range *t.downs.Load() {
+		d.reselect(infos)
+	}
+}
+
+// updateActiveLayers tells a simulcast publisher which encodings anyone
+// needs, so it can stop encoding the others. The lowest layer always stays
+// on: a new subscriber can then start at once.
+func (t *PublishedTrack) updateActiveLayers() {
+	t.mu.Lock()
+	n := 0
+	for _, r := range t.receivers {
+		if r != nil {
+			n++
+		}
+	}
+	if n < 2 && len(t.spec) < 2 {
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	active := make([]bool, MaxSpatialLayers)
+	active[0] = true
+	for _, d := range *t.downs.Load() {
+		if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
+			active[l] = true
+		}
+	}
+	t.mu.Lock()
+	same := len(t.active) == len(active)
+	for i := range active {
+		same = same && t.active[i] == active[i]
+	}
+	t.active = active
+	t.mu.Unlock()
+	if !same {
+		t.owner.notify(LayersChanged{TrackSID: t.sid, Active: active})
+	}
+}

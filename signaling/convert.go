@@ -1,0 +1,105 @@
+package signaling
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/hibiki-sfu/hibiki/sfu"
+)
+
+// maxNameLen bounds client-supplied names and ids echoed to other clients.
+const maxNameLen = 128
+
+func participantInfo(p sfu.ParticipantInfo) *ParticipantInfo {
+	out := &ParticipantInfo{SID: p.SID, Identity: p.Identity, Name: p.Name}
+	for _, t := range p.Tracks {
+		out.Tracks = append(out.Tracks, trackInfo(t))
+	}
+	return out
+}
+
+func trackInfo(t sfu.TrackInfo) *TrackInfo {
+	out := &TrackInfo{
+		SID: t.SID, ClientID: t.ClientID, Kind: t.Kind.String(), Source: t.Source, Name: t.Name,
+		Muted: t.Muted, Simulcast: t.Simulcast, MimeType: t.MimeType, Width: t.Width, Height: t.Height,
+	}
+	for _, l := range t.Layers {
+		out.Layers = append(out.Layers, Layer{RID: l.RID, Width: l.Width, Height: l.Height})
+	}
+	return out
+}
+
+func validText(s string) bool { return len(s) <= maxNameLen && utf8.ValidString(s) }
+
+// trackRequest validates a client's publish request.
+func trackRequest(t *TrackInfo) (sfu.TrackRequest, error) {
+	var kind sfu.Kind
+	switch t.Kind {
+	case "audio":
+		kind = sfu.KindAudio
+	case "video":
+		kind = sfu.KindVideo
+	default:
+		return sfu.TrackRequest{}, newError(CodeBadRequest, `kind must be "audio" or "video"`, nil)
+	}
+	if t.ClientID == "" || !validText(t.ClientID) || !validText(t.Name) {
+		return sfu.TrackRequest{}, newError(CodeBadRequest, "cid missing or cid/name too long", nil)
+	}
+	switch t.Source {
+	case "":
+		t.Source = SourceCamera
+		if kind == sfu.KindAudio {
+			t.Source = SourceMicrophone
+		}
+	case SourceCamera, SourceMicrophone, SourceScreen, SourceScreenAudio:
+	default:
+		return sfu.TrackRequest{}, newError(CodeBadRequest, fmt.Sprintf("unknown source %q", t.Source), nil)
+	}
+	if len(t.Layers) > sfu.MaxSpatialLayers {
+		return sfu.TrackRequest{}, newError(CodeBadRequest, "at most 3 simulcast layers", nil)
+	}
+	req := sfu.TrackRequest{
+		ClientID: t.ClientID, Kind: kind, Source: t.Source, Name: t.Name, Muted: t.Muted,
+		Width: t.Width, Height: t.Height,
+	}
+	for _, l := range t.Layers {
+		if l.RID == "" || len(l.RID) > 16 {
+			return sfu.TrackRequest{}, newError(CodeBadRequest, "layer rid missing or too long", nil)
+		}
+		req.Layers = append(req.Layers, sfu.LayerSpec{RID: l.RID, Width: l.Width, Height: l.Height})
+	}
+	return req, nil
+}
+
+// eventMessage turns an SFU event into the message the client receives.
+func eventMessage(ev sfu.Event) *Message {
+	switch e := ev.(type) {
+	case sfu.ParticipantJoined:
+		return &Message{Type: TypeParticipantJoined, Participant: participantInfo(e.Participant)}
+	case sfu.ParticipantLeft:
+		return &Message{Type: TypeParticipantLeft, ParticipantSID: e.SID}
+	case sfu.TrackPublished:
+		return &Message{Type: TypeTrackPublished, ParticipantSID: e.ParticipantSID, Track: trackInfo(e.Track)}
+	case sfu.TrackUnpublished:
+		return &Message{Type: TypeTrackUnpublished, ParticipantSID: e.ParticipantSID, TrackSID: e.TrackSID}
+	case sfu.TrackMuted:
+		muted := e.Muted
+		return &Message{Type: TypeTrackMuted, ParticipantSID: e.ParticipantSID, TrackSID: e.TrackSID, Muted: &muted}
+	case sfu.SubscribeOffer:
+		return &Message{Type: TypeOffer, Target: TargetSubscribe, SDP: e.SDP, Mids: e.Mids}
+	case sfu.LocalCandidate:
+		c := e.Candidate
+		return &Message{Type: TypeCandidate, Target: e.Target.String(), Candidate: &ICECandidate{
+			Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+		}}
+	case sfu.LayersChanged:
+		return &Message{Type: TypeLayersChanged, TrackSID: e.TrackSID, Active: e.Active}
+	case sfu.SubscriptionPaused:
+		paused := e.Paused
+		return &Message{Type: TypeSubscriptionPaused, TrackSID: e.TrackSID, Paused: &paused}
+	case sfu.Removed:
+		return &Message{Type: TypeRemoved, Message: e.Reason}
+	default:
+		return nil
+	}
+}

@@ -1,0 +1,272 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hibiki-sfu/hibiki/sfu"
+	"github.com/pion/webrtc/v4"
+)
+
+// handler serves one request type. It returns the reply to send (nil for
+// none) or an error, which becomes an error message with the request id.
+type handler func(s *session, m *Message) (*Message, error)
+
+// handlers is the dispatch table; a function per message type keeps each
+// request's rules in one small place.
+func handlers() map[string]handler {
+	return map[string]handler{
+		TypeJoin:         handleJoin,
+		TypeOffer:        joined(handleOffer),
+		TypeAnswer:       joined(handleAnswer),
+		TypeCandidate:    joined(handleCandidate),
+		TypePublish:      joined(handlePublish),
+		TypeUnpublish:    joined(handleUnpublish),
+		TypeMute:         joined(handleMute),
+		TypeSubscribe:    joined(handleSubscribe),
+		TypeUnsubscribe:  joined(handleUnsubscribe),
+		TypeSetVideoSize: joined(handleSetVideoSize),
+		TypeLeave:        joined(handleLeave),
+		TypePing:         func(*session, *Message) (*Message, error) { return &Message{Type: TypePong}, nil },
+	}
+}
+
+// errLeave tells the read loop to end the session after replying.
+var errLeave = errors.New("signaling: leave")
+
+// handle decodes and dispatches one frame; false ends the session.
+func (s *session) handle(data []byte) bool {
+	m, err := Decode(data, s.srv.cfg.MaxMessageSize)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			s.sendError("", e, int64(len(data)))
+		}
+		return true
+	}
+	h, ok := s.srv.handlers[m.Type]
+	if !ok {
+		s.sendError(m.ID, newError(CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type), nil), 0)
+		return true
+	}
+	reply, err := h(s, m)
+	if errors.Is(err, errLeave) {
+		s.send(&Message{Type: TypeOK, ID: m.ID})
+		return false
+	}
+	if err != nil {
+		e := toError(err)
+		s.sendError(m.ID, e, 0)
+		// A failed join leaves nothing to talk about.
+		return m.Type != TypeJoin || s.p != nil
+	}
+	if reply != nil {
+		reply.ID = m.ID
+		s.send(reply)
+	}
+	return true
+}
+
+// toError maps SFU and token errors to wire codes.
+func toError(err error) *Error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, ErrTokenExpired):
+		return newError(CodeTokenExpired, "token expired", err)
+	case errors.Is(err, ErrTokenInvalid):
+		return newError(CodeBadToken, "token invalid", err)
+	case errors.Is(err, sfu.ErrRoomFull):
+		return newError(CodeRoomFull, "room is full", err)
+	case errors.Is(err, sfu.ErrTrackNotFound):
+		return newError(CodeNotFound, "no such track", err)
+	case errors.Is(err, sfu.ErrBadSDP), errors.Is(err, sfu.ErrBadCandidate), errors.Is(err, sfu.ErrBadKind),
+		errors.Is(err, sfu.ErrNoOfferInFlight), errors.Is(err, sfu.ErrAlreadySubscribed):
+		return newError(CodeBadRequest, err.Error(), err)
+	case errors.Is(err, sfu.ErrTooManyTracks):
+		return newError(CodeRateLimited, "too many tracks", err)
+	default:
+		return newError(CodeInternal, "internal error", err)
+	}
+}
+
+func joined(h handler) handler {
+	return func(s *session, m *Message) (*Message, error) {
+		if s.p == nil {
+			return nil, newError(CodeNotJoined, "join first", nil)
+		}
+		return h(s, m)
+	}
+}
+
+func handleJoin(s *session, m *Message) (*Message, error) {
+	if s.p != nil {
+		return nil, newError(CodeBadRequest, "already joined", nil)
+	}
+	if m.Token == "" {
+		return nil, newError(CodeBadToken, "token missing", nil)
+	}
+	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
+	if err != nil {
+		return nil, toError(err)
+	}
+	auto := m.AutoSubscribe == nil || *m.AutoSubscribe
+	req := sfu.JoinRequest{
+		Identity: claims.Identity(),
+		Name:     claims.Name,
+		Grants: sfu.Grants{
+			CanPublish:     claims.Grants.CanPublish,
+			CanSubscribe:   claims.Grants.CanSubscribe,
+			CanPublishData: claims.Grants.CanPublishData,
+		},
+		AutoSubscribe: auto,
+	}
+	// Join notifies the others and may queue a subscribe offer; the joined
+	// reply must reach the client first, so it is sent from inside.
+	p, others, err := s.srv.sfu.Join(claims.Room, req, s)
+	if err != nil {
+		return nil, toError(err)
+	}
+	s.p, s.claims = p, claims
+	s.logger = s.logger.With("participant", p.SID())
+	self := participantInfo(p.Info())
+	reply := &Message{
+		Type:        TypeJoined,
+		Room:        claims.Room,
+		SessionID:   p.SID(),
+		Participant: self,
+		ICEServers:  s.srv.cfg.ICEServers,
+	}
+	reply.Participants = make([]*ParticipantInfo, 0, len(others))
+	for _, o := range others {
+		reply.Participants = append(reply.Participants, participantInfo(o))
+	}
+	return reply, nil
+}
+
+func parseTarget(t string) (sfu.Target, error) {
+	switch t {
+	case TargetPublish:
+		return sfu.TargetPublish, nil
+	case TargetSubscribe:
+		return sfu.TargetSubscribe, nil
+	default:
+		return 0, newError(CodeBadRequest, fmt.Sprintf("target must be %q or %q", TargetPublish, TargetSubscribe), nil)
+	}
+}
+
+func handleOffer(s *session, m *Message) (*Message, error) {
+	if m.Target != TargetPublish {
+		return nil, newError(CodeBadRequest, "offers are accepted on the publish connection only", nil)
+	}
+	if m.SDP == "" {
+		return nil, newError(CodeBadRequest, "sdp missing", nil)
+	}
+	answer, err := s.p.HandleOffer(m.SDP)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypeAnswer, Target: TargetPublish, SDP: answer}, nil
+}
+
+func handleAnswer(s *session, m *Message) (*Message, error) {
+	if m.Target != TargetSubscribe {
+		return nil, newError(CodeBadRequest, "answers are accepted on the subscribe connection only", nil)
+	}
+	if m.SDP == "" {
+		return nil, newError(CodeBadRequest, "sdp missing", nil)
+	}
+	return nil, s.p.HandleAnswer(m.SDP)
+}
+
+func handleCandidate(s *session, m *Message) (*Message, error) {
+	target, err := parseTarget(m.Target)
+	if err != nil {
+		return nil, err
+	}
+	if m.Candidate == nil {
+		return nil, newError(CodeBadRequest, "candidate missing", nil)
+	}
+	if m.Candidate.Candidate == "" {
+		return nil, nil // end of candidates
+	}
+	c := webrtc.ICECandidateInit{
+		Candidate:        m.Candidate.Candidate,
+		SDPMid:           m.Candidate.SDPMid,
+		SDPMLineIndex:    m.Candidate.SDPMLineIndex,
+		UsernameFragment: m.Candidate.UsernameFragment,
+	}
+	return nil, s.p.AddCandidate(target, c)
+}
+
+func handlePublish(s *session, m *Message) (*Message, error) {
+	if !s.p.Grants().CanPublish {
+		return nil, newError(CodeForbidden, "token does not grant canPublish", nil)
+	}
+	if m.Track == nil {
+		return nil, newError(CodeBadRequest, "track missing", nil)
+	}
+	req, err := trackRequest(m.Track)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.p.Publish(req)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypePublished, Track: trackInfo(info)}, nil
+}
+
+func handleUnpublish(s *session, m *Message) (*Message, error) {
+	if err := s.p.Unpublish(m.TrackSID); err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypeOK}, nil
+}
+
+func handleMute(s *session, m *Message) (*Message, error) {
+	if m.Muted == nil {
+		return nil, newError(CodeBadRequest, "muted missing", nil)
+	}
+	if err := s.p.SetMuted(m.TrackSID, *m.Muted); err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypeOK}, nil
+}
+
+func handleSubscribe(s *session, m *Message) (*Message, error) {
+	if !s.p.Grants().CanSubscribe {
+		return nil, newError(CodeForbidden, "token does not grant canSubscribe", nil)
+	}
+	if err := s.p.Subscribe(m.TrackSID); err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypeOK}, nil
+}
+
+func handleUnsubscribe(s *session, m *Message) (*Message, error) {
+	if err := s.p.Unsubscribe(m.TrackSID); err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypeOK}, nil
+}
+
+func handleSetVideoSize(s *session, m *Message) (*Message, error) {
+	if m.Width < 0 || m.Height < 0 || m.Width > 16384 || m.Height > 16384 {
+		return nil, newError(CodeBadRequest, "width and height must be within 0..16384", nil)
+	}
+	maxLayer := -1
+	if m.MaxLayer != nil {
+		if *m.MaxLayer < 0 || *m.MaxLayer >= sfu.MaxSpatialLayers {
+			return nil, newError(CodeBadRequest, "maxLayer must be 0, 1 or 2", nil)
+		}
+		maxLayer = *m.MaxLayer
+	}
+	if err := s.p.SetVideoSize(m.TrackSID, m.Width, m.Height, maxLayer); err != nil {
+		return nil, err
+	}
+	return &Message{Type: TypeOK}, nil
+}
+
+func handleLeave(*session, *Message) (*Message, error) { return nil, errLeave }
