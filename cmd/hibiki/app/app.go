@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiki-sfu/hibiki/sfu"
+	"github.com/hibiki-sfu/hibiki/signaling"
+)
+
+// App is a running hibiki server: SFU, signaling and HTTP routes.
+type App struct {
+	cfg    Config
+	logger *slog.Logger
+	sfu    *sfu.SFU
+	sig    *signaling.Server
+	keys   signaling.KeySet
+	mux    *http.ServeMux
+	http   *http.Server
+}
+
+// New builds a server from cfg. static, when non-nil, is served at "/"
+// (the conference page).
+func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	rtc := sfu.RTCConfig{
+		IPs:        cfg.RTC.IPs,
+		UDPPort:    cfg.RTC.UDPPort,
+		UDPPortMin: cfg.RTC.UDPPortMin,
+		UDPPortMax: cfg.RTC.UDPPortMax,
+		PublicIPs:  cfg.RTC.PublicIPs,
+	}
+	s, err := sfu.New(rtc,
+		sfu.WithLogger(logger),
+		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
+		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
+		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start sfu: %w", err)
+	}
+	keys := signaling.KeySet(cfg.Keys)
+	ice := make([]signaling.ICEServer, 0, len(cfg.RTC.ICEServers))
+	for _, s := range cfg.RTC.ICEServers {
+		ice = append(ice, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	a := &App{
+		cfg:    cfg,
+		logger: logger,
+		sfu:    s,
+		keys:   keys,
+		sig: signaling.NewServer(s, signaling.Config{
+			Verifier:       keys,
+			MaxMessageSize: cfg.Signaling.MaxMessageSize,
+			PingInterval:   cfg.Signaling.PingInterval,
+			PongTimeout:    cfg.Signaling.PongTimeout,
+			ICEServers:     ice,
+			Logger:         logger,
+		}),
+		mux: http.NewServeMux(),
+	}
+	a.routes(static)
+	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+func (a *App) routes(static fs.FS) {
+	a.mux.Handle("/ws", a.sig)
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	if a.cfg.Dev {
+		a.mux.HandleFunc("GET /dev/token", a.devToken)
+	}
+	if static != nil {
+		a.mux.Handle("/", http.FileServerFS(static))
+	}
+}
+
+// devToken mints a token for the demo page. It exists only in development
+// mode: anyone who can reach it can join any room.
+func (a *App) devToken(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	room, identity := q.Get("room"), q.Get("identity")
+	if room == "" || identity == "" || len(room) > 128 || len(identity) > 128 || len(q.Get("name")) > 128 {
+		http.Error(w, "room and identity are required (at most 128 bytes each)", http.StatusBadRequest)
+		return
+	}
+	key, secret := a.cfg.SigningKey()
+	tok, err := signaling.NewToken(key, secret, room, identity, q.Get("name"), signaling.AllGrants(), 6*time.Hour)
+	if err != nil {
+		http.Error(w, "cannot mint token", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
+}
+
+// Handler returns the HTTP routes, for mounting under another server.
+func (a *App) Handler() http.Handler { return a.mux }
+
+// SFU returns the media core, for tests and embedding.
+func (a *App) SFU() *sfu.SFU { return a.sfu }
+
+// Signaling returns the signaling server.
+func (a *App) Signaling() *signaling.Server { return a.sig }
+
+// Serve answers HTTP on ln until ctx ends or Close is called.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { _ = a.Close() })
+	defer stop()
+	if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting, ends every session and room, and waits for them.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.http.Shutdown(ctx)
+	a.sig.Close()
+	if cerr := a.sfu.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+// Package app wires hibiki's packages into a server: configuration, the
+// HTTP mux (signaling, health, static page) and the SFU. cmd/hibiki and the
+// end-to-end tests both build servers through it.
+package app
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiki-sfu/hibiki/signaling"
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Config is the whole server configuration.
+type Config struct {
+	Listen    string            `yaml:"listen"`
+	LogLevel  string            `yaml:"log_level"`
+	Dev       bool              `yaml:"dev"`
+	Keys      map[string]string `yaml:"keys"`
+	RTC       RTCConfig         `yaml:"rtc"`
+	Signaling SignalingConfig   `yaml:"signaling"`
+	Room      RoomConfig        `yaml:"room"`
+
+	// APIKey and APISecret, set by flag or environment, replace Keys with
+	// this one pair; both must be given.
+	APIKey    string `yaml:"-"`
+	APISecret string `yaml:"-"`
+}
+
+// RTCConfig is the media network part of the configuration.
+type RTCConfig struct {
+	IPs        []string    `yaml:"ips"`
+	UDPPort    int         `yaml:"udp_port"`
+	UDPPortMin uint16      `yaml:"udp_port_min"`
+	UDPPortMax uint16      `yaml:"udp_port_max"`
+	PublicIPs  []string    `yaml:"public_ips"`
+	ICEServers []ICEServer `yaml:"ice_servers"`
+}
+
+// ICEServer is a STUN or TURN server handed to clients.
+type ICEServer struct {
+	URLs       []string `yaml:"urls"`
+	Username   string   `yaml:"username"`
+	Credential string   `yaml:"credential"`
+}
+
+// SignalingConfig holds the WebSocket limits.
+type SignalingConfig struct {
+	MaxMessageSize int           `yaml:"max_message_size"`
+	PingInterval   time.Duration `yaml:"ping_interval"`
+	PongTimeout    time.Duration `yaml:"pong_timeout"`
+}
+
+// RoomConfig holds per-room limits.
+type RoomConfig struct {
+	EmptyGrace      time.Duration `yaml:"empty_grace"`
+	MaxParticipants int           `yaml:"max_participants"`
+	MaxTracks       int           `yaml:"max_tracks"`
+}
+
+// ErrConfig wraps every configuration problem.
+var ErrConfig = errors.New("config")
+
+// DefaultConfig returns the built-in configuration.
+func DefaultConfig() Config {
+	var c Config
+	if err := yaml.Unmarshal(defaultYAML, &c); err != nil {
+		// The embedded file is part of the binary and covered by tests.
+		panic(fmt.Sprintf("embedded default config: %v", err))
+	}
+	return c
+}
+
+// LoadFile overlays the YAML file at path onto c.
+func (c *Config) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	}
+	return nil
+}
+
+// Setter applies one named override (from an environment variable or a
+// flag) to the configuration.
+type Setter func(c *Config, value string) error
+
+// Overrides lists the settings that environment variables (HIBIKI_ plus the
+// upper-cased name) and flags (--name) can change.
+func Overrides() map[string]Setter {
+	return map[string]Setter{
+		"listen":    func(c *Config, v string) error { c.Listen = v; return nil },
+		"log-level": func(c *Config, v string) error { c.LogLevel = v; return nil },
+		"dev": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Dev = b
+			return err
+		},
+		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
+		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
+		"public-ip":  func(c *Config, v string) error { c.RTC.PublicIPs = splitList(v); return nil },
+		"rtc-ips":    func(c *Config, v string) error { c.RTC.IPs = splitList(v); return nil },
+		"udp-port": func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			c.RTC.UDPPort = n
+			return err
+		},
+		"udp-port-range": func(c *Config, v string) error {
+			lo, hi, ok := strings.Cut(v, "-")
+			a, err1 := strconv.ParseUint(lo, 10, 16)
+			b, err2 := strconv.ParseUint(hi, 10, 16)
+			if !ok || err1 != nil || err2 != nil || a > b {
+				return fmt.Errorf("want MIN-MAX, got %q", v)
+			}
+			c.RTC.UDPPortMin, c.RTC.UDPPortMax, c.RTC.UDPPort = uint16(a), uint16(b), 0
+			return nil
+		},
+	}
+}
+
+// ApplyEnv applies HIBIKI_* environment variables.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	for name, set := range Overrides() {
+		env := "HIBIKI_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if v, ok := lookup(env); ok {
+			if err := set(c, v); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrConfig, env, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks the configuration once all overrides are applied, and
+// folds a flag- or environment-given key pair into Keys.
+func (c *Config) Validate() error {
+	if c.APIKey != "" || c.APISecret != "" {
+		if c.APIKey == "" || c.APISecret == "" {
+			return fmt.Errorf("%w: api key and api secret must be given together", ErrConfig)
+		}
+		c.Keys = map[string]string{c.APIKey: c.APISecret}
+	}
+	if len(c.Keys) == 0 {
+		return fmt.Errorf("%w: no API key configured", ErrConfig)
+	}
+	for k, s := range c.Keys {
+		if s == "" {
+			return fmt.Errorf("%w: api key %q has no secret", ErrConfig, k)
+		}
+	}
+	if _, err := c.level(); err != nil {
+		return err
+	}
+	if c.Listen == "" {
+		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	return nil
+}
+
+// SigningKey returns the key (the first in sorted order) and secret that
+// tokens minted by this server are signed with.
+func (c *Config) SigningKey() (key, secret string) {
+	keys := make([]string, 0, len(c.Keys))
+	for k := range c.Keys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return "", ""
+	}
+	return keys[0], c.Keys[keys[0]]
+}
+
+// UsesDevKey reports whether the public development secret can sign tokens.
+func (c *Config) UsesDevKey() bool {
+	for _, s := range c.Keys {
+		if s == signaling.DevAPISecret {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("%w: log level %q: %w", ErrConfig, c.LogLevel, err)
+	}
+	return l, nil
+}
+
+// Level returns the configured log level (info when invalid).
+func (c *Config) Level() slog.Level {
+	l, err := c.level()
+	if err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
