@@ -1,0 +1,42 @@
+# hibiki: `make test` installs what the tests need on a fresh Debian machine
+# (as root) and runs every test, including the real-Chromium ones.
+
+GO      ?= go
+WEB     := examples/web
+FUZZTIME ?= 30s
+
+.PHONY: test deps vet unit jscheck fuzz bench build
+
+test: deps vet jscheck unit
+
+# System packages: Chromium for the browser tests, iproute2 for the network
+# namespaces they run in. Installed only when missing.
+deps:
+	@command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium iproute2 util-linux fonts-liberation >/dev/null; }
+	$(GO) mod download
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -timeout 15m ./...
+
+# JSDoc types of the browser client, checked by TypeScript from npm.
+jscheck:
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p tsconfig.json
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+# Every fuzz target for FUZZTIME each (go test runs one target at a time).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./signaling/
