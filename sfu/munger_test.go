@@ -21,6 +21,7 @@ type layerStream struct {
 	perFrm  int     // packets per frame
 	pattern []uint8 // TID per frame, e.g. {0, 2, 1, 2}; nil: no TID
 	noVP8   bool    // plain payload, no VP8 descriptor (e.g. audio)
+	pid7    bool    // source sends 7-bit picture ids
 }
 
 // next returns the packets of the next frame, arriving at now.
@@ -29,8 +30,12 @@ func (s *layerStream) next(key bool, now int64) []*Packet {
 	if len(s.pattern) > 0 {
 		i := s.frame % len(s.pattern)
 		tid = s.pattern[i]
-		// Y on the first frame of each TID > 0 after the base frame.
-		sync = tid > 0 && i <= int(tid)
+		// Y on the first frame of each TID > 0 after the base frame: it
+		// references only the base layer.
+		sync = tid > 0
+		for j := 1; j < i; j++ {
+			sync = sync && s.pattern[j] != tid
+		}
 		if key {
 			tid, sync = 0, false
 		}
@@ -51,7 +56,7 @@ func (s *layerStream) next(key bool, now int64) []*Packet {
 		if !s.noVP8 {
 			p.HasVP8 = true
 			p.VP8 = VP8Descriptor{
-				HeaderSize: 6, S: i == 0, HasPictureID: true, PictureID15: true, PictureID: s.pid,
+				HeaderSize: 6, S: i == 0, HasPictureID: true, PictureID15: !s.pid7, PictureID: s.pid,
 				HasTL0PICIDX: len(s.pattern) > 0, TL0PICIDX: s.tl0,
 				HasTID: len(s.pattern) > 0, TID: tid, LayerSync: sync,
 				IsKeyframe: key && i == 0,
@@ -63,6 +68,9 @@ func (s *layerStream) next(key bool, now int64) []*Packet {
 	}
 	s.ts += 3000
 	s.pid = (s.pid + 1) & 0x7fff
+	if s.pid7 {
+		s.pid &= 0x7f
+	}
 	s.frame++
 	return out
 }
