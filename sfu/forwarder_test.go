@@ -308,13 +308,19 @@ func TestForwarderConcurrentLayers(t *testing.T) {
 	f.SetTarget(1, -1)
 	var wg sync.WaitGroup
 	results := make([][]Decision, 3)
-	for l := range 3 {
+	streams := make([]*layerStream, 3)
+	for l := range streams {
+		streams[l] = &layerStream{layer: l, seq: uint16(l * 7000), perFrm: 3}
+		// All layers are known before the goroutines race, so a slow
+		// goroutine's layer is not taken for absent.
+		f.Forward(streams[l].next(false, 0)[0])
+	}
+	for l, ls := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ls := &layerStream{layer: l, seq: uint16(l * 7000), perFrm: 3}
-			for i := range 200 {
-				for _, p := range ls.next(i%50 == 0, int64(i)*frameNanos) {
+			for i := 1; i <= 200; i++ {
+				for _, p := range ls.next(i%50 == 1, int64(i)*frameNanos) {
 					if d := f.Forward(p); !d.Drop {
 						results[l] = append(results[l], d)
 					}
