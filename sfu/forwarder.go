@@ -208,8 +208,8 @@ func (f *Forwarder) effectiveTarget() int {
 	return f.spatial
 }
 
-// live reports whether layer l may be forwarded: not reported stopped and
-// not missing for longer than layerAbsentAfter.
+// live reports whether layer l may be forwarded: not reported stopped by
+// LayerStopped and not absent (see observe) since its last packet.
 func (f *Forwarder) live(l int) bool {
 	return !f.stopped[l]
 }
@@ -326,6 +326,8 @@ func (f *Forwarder) temporalDrop(p *Packet) bool {
 		f.frameTs = ts
 		switch {
 		case f.curTID > f.temporal:
+			f.curTID = f.temporal
+		case f.curTID < f.temporal && p.Keyframe:
 			f.curTID = f.temporal
 		case f.curTID < f.temporal && p.VP8.LayerSync && int(p.VP8.TID) == f.curTID+1:
 			f.curTID++

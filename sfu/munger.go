@@ -132,6 +132,7 @@ func (m *offsetMap) next() int64 {
 type mungerSource struct {
 	layer    int
 	valid    bool
+	firstTs  uint32 // output timestamp of the first packet
 	seq      unwrapper
 	seqMap   offsetMap
 	tsOffset uint32
@@ -195,6 +196,7 @@ func (m *munger) switchTo(p *Packet) {
 	if !m.started {
 		s.tsOffset = 0
 	}
+	s.firstTs = h.Timestamp + s.tsOffset
 	if p.HasVP8 && p.VP8.HasPictureID {
 		s.pid.reset(uint32(p.VP8.PictureID), pidBits(&p.VP8))
 		out := s.pid.high
@@ -301,6 +303,11 @@ func (m *munger) mapPrev(p *Packet) (mungerOut, bool) {
 		return mungerOut{}, false
 	}
 	out := mungerOut{seq: uint16(outSeq), ts: p.Header.Timestamp + s.tsOffset}
+	if m.cur.valid && int32(out.ts-m.cur.firstTs) >= 0 {
+		// A frame the old source had not started before the switch: its
+		// timestamp would land after the new source's first frame.
+		return mungerOut{}, false
+	}
 	if !m.mapVP8(s, p, &out, false) {
 		return mungerOut{}, false
 	}
