@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+	"go.uber.org/goleak"
 )
 
 func TestForwarderKeyframeGating(t *testing.T) {
@@ -44,6 +45,10 @@ func TestForwarderKeyframeGating(t *testing.T) {
 			}
 			if _, ok := s.f.NeedsKeyframe(); ok {
 				t.Fatal("NeedsKeyframe after starting on the target")
+			}
+			// The first layer keeps its own numbering: nothing to rewrite.
+			if s.out[0].d.RewriteVP8 || s.out[0].d.PictureID != s.out[0].src.VP8.PictureID {
+				t.Fatalf("first layer rewritten: %+v", s.out[0].d)
 			}
 			for _, o := range s.out {
 				if o.src.Layer != tt.target {
@@ -98,7 +103,7 @@ func TestForwarderSwitch(t *testing.T) {
 				before++
 			}
 			sw, last := s.out[before], s.out[before-1]
-			if sw.src.Layer != tt.to || !sw.src.Keyframe {
+			if sw.src.Layer != tt.to || !sw.src.Keyframe || !sw.d.RewriteVP8 {
 				t.Fatalf("first packet after switch: %+v from layer %d", sw.d, sw.src.Layer)
 			}
 			// The new layer's keyframe lands the arrival time difference
@@ -125,8 +130,8 @@ func TestForwarderLayerStopped(t *testing.T) {
 		target   int
 		stop     []int
 		keyLayer int
-		want     int  // layer forwarded after the keyframe
-		wantNeed int  // NeedsKeyframe layer after stopping
+		want     int // layer forwarded after the keyframe
+		wantNeed int // NeedsKeyframe layer after stopping
 	}{
 		{"fallback to next lower", 2, []int{2}, 1, 1, 1},
 		{"fallback to any lower keyframe first", 2, []int{2}, 0, 0, 1},
@@ -304,6 +309,7 @@ func TestForwarderAudio(t *testing.T) {
 }
 
 func TestForwarderConcurrentLayers(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	f := NewForwarder(KindVideo, 90000)
 	f.SetTarget(1, -1)
 	var wg sync.WaitGroup

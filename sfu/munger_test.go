@@ -78,12 +78,12 @@ func (s *layerStream) next(key bool, now int64) []*Packet {
 // sim drives a Forwarder with interleaved layers on a shared clock and
 // records what it forwarded.
 type sim struct {
-	t       *testing.T
-	f       *Forwarder
-	layers  []*layerStream
-	now     int64
-	out     []fwd
-	drops   int
+	t      *testing.T
+	f      *Forwarder
+	layers []*layerStream
+	now    int64
+	out    []fwd
+	drops  int
 }
 
 // fwd is one forwarded packet: the source and the decision.
