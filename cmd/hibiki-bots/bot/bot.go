@@ -1,0 +1,311 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/pion/webrtc/v4"
+)
+
+// Bot states, as shown by Stats().State.
+const (
+	StateNew        = "new"
+	StateConnecting = "connecting"
+	StateJoined     = "joined"
+	StateClosed     = "closed"
+)
+
+// ErrAlreadyConnected is returned by a second Connect.
+var ErrAlreadyConnected = errors.New("bot: already connected")
+
+// Bot is one simulated participant. Create it with New, start it with
+// Connect (or Run), end it with Close, Leave, or by cancelling Run's ctx.
+// All methods are safe for concurrent use.
+type Bot struct {
+	cfg    Config
+	log    *slog.Logger
+	api    *webrtc.API
+	room   *roomState
+	notify *notifier
+
+	// life bounds every goroutine of the bot; Close cancels it.
+	life   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
+
+	connectMu sync.Mutex // serializes Connect
+	connected bool
+
+	// partsMu guards the parts Connect creates, so that Stats, Close and the
+	// control methods may run while Connect is still in progress.
+	partsMu   sync.Mutex
+	sig       *Signal
+	pub       *publisher
+	sub       *subscriber
+	self      signaling.ParticipantInfo
+	sessionID string
+
+	state     atomic.Value // string
+	errMu     sync.Mutex
+	err       error
+	closeOnce sync.Once
+}
+
+// New prepares a bot; it does not connect.
+func New(cfg Config) (*Bot, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	api, err := newAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	life, cancel := context.WithCancel(context.Background())
+	b := &Bot{
+		cfg: cfg, log: cfg.Logger, api: api,
+		room: newRoomState(), notify: newNotifier(),
+		life: life, cancel: cancel, done: make(chan struct{}),
+	}
+	b.state.Store(StateNew)
+	return b, nil
+}
+
+// Connect dials the server, joins, and (if configured) publishes; it
+// returns once the publish offer is answered. ctx bounds only this setup:
+// the bot keeps running until Close, Leave, or the server ends the session.
+func (b *Bot) Connect(ctx context.Context) error {
+	b.connectMu.Lock()
+	defer b.connectMu.Unlock()
+	if b.connected {
+		return ErrAlreadyConnected
+	}
+	b.connected = true
+	b.state.Store(StateConnecting)
+	if err := b.connect(ctx); err != nil {
+		b.fail(err)
+		_ = b.Close()
+		return err
+	}
+	return nil
+}
+
+func (b *Bot) connect(ctx context.Context) error {
+	sig, err := dialSignal(ctx, b.cfg.URL, b.log)
+	if err != nil {
+		return err
+	}
+	// Both connections exist before join, so that an offer or a candidate
+	// right behind the joined reply has somewhere to go.
+	pubPeer, err := newPeer(b.api, nil, signaling.TargetPublish, sig, b.log)
+	if err != nil {
+		return err
+	}
+	subPeer, err := newPeer(b.api, nil, signaling.TargetSubscribe, sig, b.log)
+	if err != nil {
+		_ = pubPeer.close()
+		return err
+	}
+	b.partsMu.Lock()
+	b.sig = sig
+	b.pub = newPublisher(pubPeer, sig, b.log)
+	b.sub = newSubscriber(subPeer, sig, b.room, b.notify, b.cfg.Now, b.log)
+	b.partsMu.Unlock()
+
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		err := sig.readLoop(b.handle)
+		if b.life.Err() == nil {
+			b.fail(fmt.Errorf("signaling ended: %w", err))
+			go b.Close() //nolint:errcheck // the session is over either way
+		}
+	}()
+
+	auto := b.cfg.Subscribe
+	reply, err := sig.Request(ctx, &signaling.Message{Type: signaling.TypeJoin, Token: b.cfg.Token, AutoSubscribe: &auto})
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	if reply.Type != signaling.TypeJoined {
+		return fmt.Errorf("%w: join answered with %q", ErrProtocol, reply.Type)
+	}
+	if err := b.joined(reply); err != nil {
+		return err
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.sub.run(b.life, &b.wg)
+	}()
+	if b.cfg.Publish {
+		if err := b.pub.publish(ctx, b.life, &b.wg, b.cfg, b.cfg.Identity); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Bot) joined(m *signaling.Message) error {
+	b.partsMu.Lock()
+	if m.Participant != nil {
+		b.self = *m.Participant
+	}
+	b.sessionID = m.SessionID
+	b.partsMu.Unlock()
+	if len(m.ICEServers) > 0 {
+		conf := webrtc.Configuration{}
+		for _, s := range m.ICEServers {
+			conf.ICEServers = append(conf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		for _, p := range []*peer{b.pub.peer, b.sub.peer} {
+			if err := p.pc.SetConfiguration(conf); err != nil {
+				return fmt.Errorf("apply ice servers: %w", err)
+			}
+		}
+	}
+	b.room.joined(m, b.cfg.Now())
+	b.state.Store(StateJoined)
+	b.log.Info("joined", "room", m.Room, "participant", b.self.SID, "others", len(m.Participants))
+	b.notify.notify()
+	return nil
+}
+
+// handle runs on the signaling reader for every frame that is not the
+// reply to a pending request.
+func (b *Bot) handle(m *signaling.Message) {
+	switch m.Type {
+	case signaling.TypeOffer:
+		if m.Target == signaling.TargetSubscribe {
+			select {
+			case b.sub.offers <- m:
+			case <-b.life.Done():
+			}
+		}
+	case signaling.TypeAnswer:
+		if m.Target == signaling.TargetPublish {
+			select {
+			case b.pub.answers <- m:
+			default:
+				b.log.Warn("publish answer nobody waits for")
+			}
+		}
+	case signaling.TypeCandidate:
+		p := b.sub.peer
+		if m.Target == signaling.TargetPublish {
+			p = b.pub.peer
+		}
+		if err := p.addRemoteCandidate(m.Candidate); err != nil {
+			b.log.Warn("remote candidate", "err", err)
+		}
+		return // candidates are not events anyone awaits
+	case signaling.TypeLayersChanged:
+		b.pub.layersChanged(m.TrackSID, m.Active)
+	case signaling.TypeError:
+		b.log.Warn("server error", "code", m.Code, "message", m.Message, "id", m.ID)
+	case signaling.TypeRemoved:
+		b.log.Info("removed by the server", "reason", m.Message)
+	}
+	now := b.cfg.Now()
+	b.room.apply(m, now)
+	if m.Type == signaling.TypeTrackMuted || m.Type == signaling.TypeSubscriptionPaused {
+		t := b.room.trackInfo(m.TrackSID)
+		b.sub.setPaused(m.TrackSID, t.Muted, t.Paused)
+	}
+	b.notify.notify()
+}
+
+// Run connects if Connect was not called and then blocks until ctx ends or
+// the session does; either way the bot is closed when Run returns. It
+// returns nil when ctx ended it, else why the session ended.
+func (b *Bot) Run(ctx context.Context) error {
+	b.connectMu.Lock()
+	connected := b.connected
+	b.connectMu.Unlock()
+	if !connected {
+		if err := b.Connect(ctx); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return b.Close()
+	case <-b.life.Done():
+		_ = b.Close()
+		return b.Err()
+	}
+}
+
+// Close tears the bot down and waits for all its goroutines.
+func (b *Bot) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.state.Store(StateClosed)
+		b.cancel()
+		sig, pub, sub := b.parts()
+		if sig != nil {
+			err = errors.Join(err, sig.Close())
+		}
+		if pub != nil {
+			err = errors.Join(err, pub.peer.close())
+		}
+		if sub != nil {
+			err = errors.Join(err, sub.peer.close())
+		}
+		b.wg.Wait()
+		close(b.done)
+		b.notify.notify()
+	})
+	<-b.done
+	return err
+}
+
+// Done is closed when the bot has closed.
+func (b *Bot) Done() <-chan struct{} { return b.done }
+
+// Err is the error that ended the session, if any.
+func (b *Bot) Err() error {
+	b.errMu.Lock()
+	defer b.errMu.Unlock()
+	return b.err
+}
+
+func (b *Bot) fail(err error) {
+	b.errMu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.errMu.Unlock()
+}
+
+// Leave sends leave, waits for the reply (or the server closing the
+// socket) and closes the bot.
+func (b *Bot) Leave(ctx context.Context) error {
+	sig := b.signal()
+	if sig == nil {
+		return b.Close()
+	}
+	_, err := sig.Request(ctx, &signaling.Message{Type: signaling.TypeLeave})
+	if errors.Is(err, ErrClosed) {
+		err = nil
+	}
+	return errors.Join(err, b.Close())
+}
+
+func (b *Bot) signal() *Signal {
+	sig, _, _ := b.parts()
+	return sig
+}
+
+// parts returns what Connect has created so far (nil before).
+func (b *Bot) parts() (*Signal, *publisher, *subscriber) {
+	b.partsMu.Lock()
+	defer b.partsMu.Unlock()
+	return b.sig, b.pub, b.sub
+}

@@ -1,0 +1,128 @@
+// Command hibiki-bots is hibiki's load generator: it starts publisher and
+// subscriber bots (package bot) against a running server, shows a live table
+// on stderr and reports whether the room stayed healthy.
+//
+//	go run ./cmd/hibiki-bots --url ws://127.0.0.1:7880/ws --room demo \
+//	    --publishers 2 --subscribers 3 --duration 20s [--simulcast] [--json FILE]
+//
+// Publishers publish a microphone and a camera and, unless
+// --publishers-subscribe is given, receive nothing; subscribers publish
+// nothing and auto-subscribe to everything. So a healthy run receives
+// publishers*2*subscribers tracks (plus publishers*(publishers-1)*2 with
+// --publishers-subscribe). The exit status is 1 when fewer tracks arrived
+// than expected or any received video froze.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hibiki-sfu/hibiki/signaling"
+)
+
+// options are the parsed flags.
+type options struct {
+	url, room           string
+	publishers          int
+	subscribers         int
+	duration            time.Duration
+	simulcast           bool
+	publishersSubscribe bool
+	jsonPath            string
+	key, secret         string
+	allowIPs            []netip.Prefix
+	logLevel            slog.Level
+	connectTimeout      time.Duration
+	quiet               bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("hibiki-bots", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:7880/ws", "signaling WebSocket URL")
+	fs.StringVar(&o.room, "room", "demo", "room to join")
+	fs.IntVar(&o.publishers, "publishers", 2, "bots that publish audio and video")
+	fs.IntVar(&o.subscribers, "subscribers", 3, "bots that only subscribe")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run")
+	fs.BoolVar(&o.simulcast, "simulcast", false, "publish video as three simulcast layers (q/h/f)")
+	fs.BoolVar(&o.publishersSubscribe, "publishers-subscribe", false, "publishers also subscribe to each other")
+	fs.StringVar(&o.jsonPath, "json", "", "write the summary as JSON to this file")
+	fs.StringVar(&o.key, "key", signaling.DevAPIKey, "API key for minting tokens")
+	fs.StringVar(&o.secret, "secret", signaling.DevAPISecret, "API secret for minting tokens")
+	allow := fs.String("allow-ips", "", "comma-separated CIDRs admitted for ICE besides loopback (e.g. 10.77.0.0/24)")
+	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "time allowed for one bot to join and publish")
+	fs.BoolVar(&o.quiet, "quiet", false, "no live table")
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("parse flags: %w", err)
+	}
+	if o.publishers < 0 || o.subscribers < 0 || o.publishers+o.subscribers == 0 {
+		return o, fmt.Errorf("%w: need at least one bot", errUsage)
+	}
+	if o.duration <= 0 {
+		return o, fmt.Errorf("%w: --duration must be positive", errUsage)
+	}
+	for _, s := range strings.Split(*allow, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return o, fmt.Errorf("%w: --allow-ips %q: %w", errUsage, s, err)
+		}
+		o.allowIPs = append(o.allowIPs, p)
+	}
+	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return o, fmt.Errorf("%w: --log-level: %w", errUsage, err)
+	}
+	return o, nil
+}
+
+var errUsage = errors.New("usage")
+
+// errUnhealthy is returned when the run finished but missed its targets.
+var errUnhealthy = errors.New("unhealthy run")
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o, log, stderr)
+	if rep != nil {
+		writeSummary(stdout, rep)
+		if o.jsonPath != "" {
+			if werr := writeJSON(o.jsonPath, rep); werr != nil {
+				fmt.Fprintln(stderr, werr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
