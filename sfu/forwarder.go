@@ -88,7 +88,10 @@ type Forwarder struct {
 
 // NewForwarder returns a Forwarder for a track of the given kind and RTP
 // clock rate. Video starts targeting the highest layer and all temporal
-// layers; the allocator lowers the target with SetTarget.
+// layers; the allocator lowers the target with SetTarget. A layer that has
+// sent nothing within 1 s of the first packet counts as absent, so a
+// non-simulcast track starts on layer 0 after at most a second even if
+// nobody calls SetTarget(0, -1).
 func NewForwarder(kind Kind, clockRate uint32) *Forwarder {
 	f := &Forwarder{
 		kind:     kind,
