@@ -85,7 +85,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.pt = uint8(pick.PayloadType)
 	d.bound = true
 	d.mu.Unlock()
-	if d.track.kind == KindVideo {
+	if d.track.kind == KindVideo && d.sub.subReady.Load() {
 		d.track.requestKeyframe(d.targetLayer())
 	}
 	return *pick, nil
@@ -103,6 +103,9 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // called by up to one receiver goroutine per layer; the mutex is this
 // subscriber's own, so subscribers never wait on each other.
 func (d *DownTrack) WriteRTP(p *Packet) {
+	if !d.sub.subReady.Load() {
+		return
+	}
 	d.mu.Lock()
 	if !d.bound || d.closed {
 		d.mu.Unlock()
@@ -221,7 +224,7 @@ func (d *DownTrack) desiredLayer() int {
 	if d.sized && d.wantW == 0 && d.wantH == 0 {
 		return -1
 	}
-	return SelectLayer(infos, d.wantW, d.wantH, d.maxLayer, 0)
+	return SelectLayer(infos, d.wantW, d.wantH, d.layerCap(), 0)
 }
 
 // reselect applies the layer policy to the current layer infos.
@@ -235,7 +238,7 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 		// No size yet: start with the middle of what a tile needs.
 		w, h = 640, 360
 	}
-	layer := SelectLayer(infos, w, h, d.maxLayer, 0)
+	layer := SelectLayer(infos, w, h, d.layerCap(), 0)
 	cur := d.fwd.Current()
 	old, _ := d.fwd.Target()
 	if layer >= 0 {
@@ -248,6 +251,14 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 	if layer >= 0 && layer != old {
 		d.track.requestKeyframe(layer)
 	}
+}
+
+// layerCap is the highest layer the subscriber allows; d.mu must be held.
+func (d *DownTrack) layerCap() int {
+	if d.maxLayer < 0 {
+		return MaxSpatialLayers - 1
+	}
+	return d.maxLayer
 }
 
 func (d *DownTrack) close() {

@@ -35,7 +35,9 @@ func benchTrack(n int) (*PublishedTrack, []*DownTrack) {
 	}
 	downs := make([]*DownTrack, n)
 	for i := range downs {
-		d := newDownTrack(t, &Participant{room: room})
+		sub := &Participant{room: room}
+		sub.subReady.Store(true)
+		d := newDownTrack(t, sub)
 		d.writer = &discardWriter{}
 		d.ssrc = uint32(1000 + i)
 		d.pt = 96

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -39,6 +40,10 @@ type Participant struct {
 
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
+	// subReady is set once the subscribe connection's DTLS is up: pion
+	// silently drops what is written before, so forwarding (and the first
+	// keyframe request) waits for it.
+	subReady atomic.Bool
 
 	mu         sync.Mutex
 	published  map[string]*PublishedTrack // by SID
@@ -98,6 +103,11 @@ func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.logger.Debug("connection state", "target", target, "state", s)
+		if target == TargetSubscribe && s == webrtc.PeerConnectionStateConnected && !p.subReady.Swap(true) {
+			for _, d := range p.downTracks() {
+				d.track.requestKeyframe(d.targetLayer())
+			}
+		}
 	})
 }
 

@@ -111,3 +111,13 @@ func (p *Participant) Subscriptions() []string {
 	}
 	return out
 }
+
+func (p *Participant) downTracks() []*DownTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*DownTrack, 0, len(p.subs))
+	for _, d := range p.subs {
+		out = append(out, d)
+	}
+	return out
+}
