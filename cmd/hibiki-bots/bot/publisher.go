@@ -160,7 +160,7 @@ func (p *publisher) start(life context.Context, wg *sync.WaitGroup, lt *localTra
 	} else {
 		send = func() { lt.video.run(ctx) }
 		for _, l := range lt.video.layers {
-			readers = append(readers, func() { lt.video.readRTCP(rtcpReader(sender, l.rid)) })
+			readers = append(readers, func() { lt.video.readRTCP(l.rid, rtcpReader(sender, l.rid)) })
 		}
 	}
 	wg.Add(1 + len(readers))
@@ -279,6 +279,7 @@ func (p *publisher) setMuted(ctx context.Context, kind string, muted bool) error
 
 func (p *publisher) layersChanged(sid string, active []bool) {
 	if lt := p.trackBySID(sid); lt != nil && lt.video != nil {
+		p.log.Debug("layers changed", "sid", sid, "active", active)
 		lt.video.setActive(active)
 	}
 }

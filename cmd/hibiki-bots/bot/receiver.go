@@ -54,32 +54,44 @@ func newRemoteTrack(sid, participantSID, kind, mid string, ssrc uint32, clockRat
 	return r
 }
 
-// handle records one packet of size bytes and reports whether a PLI should
-// go to the server now.
-func (r *remoteTrack) handle(p *rtp.Packet, size int, now time.Time) bool {
+// packetResult tells the reader what to do (send a PLI) and what to log
+// after one packet.
+type packetResult struct {
+	pli           bool
+	freeze        time.Duration // a freeze that just ended, 0 if none
+	width, height int           // set when a keyframe changed the resolution
+}
+
+// handle records one packet of size bytes.
+func (r *remoteTrack) handle(p *rtp.Packet, size int, now time.Time) packetResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var res packetResult
 	ext := r.stats.update(p.SequenceNumber, p.Timestamp, size, now)
 	r.lastPacket = now
 	if r.asm == nil {
 		r.audioPacket(p, now)
-		return false
+		return res
 	}
 	v, err := parseVP8(p.Payload)
 	if err != nil {
 		v = vp8Packet{PictureID: -1} // counted as a packet; its frame will be incomplete
 	}
+	freezes, total, w, h := r.frz.count, r.frz.total, r.width, r.height
 	for _, f := range r.asm.push(rtpPacketInfo{ext: ext, ts: p.Timestamp, marker: p.Marker, vp8: v, arrival: now}, now) {
 		r.videoFrame(f)
 	}
-	if r.muted || r.paused {
-		return false
+	if r.frz.count != freezes {
+		res.freeze = r.frz.total - total
 	}
-	if r.dec.needPLI(now) {
+	if r.width != w || r.height != h {
+		res.width, res.height = r.width, r.height
+	}
+	if !r.muted && !r.paused && r.dec.needPLI(now) {
 		r.plis++
-		return true
+		res.pli = true
 	}
-	return false
+	return res
 }
 
 func (r *remoteTrack) audioPacket(p *rtp.Packet, now time.Time) {

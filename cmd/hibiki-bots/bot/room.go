@@ -151,4 +151,3 @@ func (r *roomState) eventLog() []signaling.Message {
 	defer r.mu.Unlock()
 	return slices.Clone(r.events)
 }
-

@@ -146,11 +146,16 @@ func (s *subscriber) read(ctx context.Context, t *webrtc.TrackRemote, rt *remote
 		if err := p.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		if rt.handle(&p, n, s.now()) {
+		res := rt.handle(&p, n, s.now())
+		if res.pli {
 			err := s.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
-			if err != nil {
-				s.log.Debug("send PLI", "err", err)
-			}
+			s.log.Debug("decoder stuck, sent PLI", "sid", rt.sid, "err", err)
+		}
+		if res.freeze > 0 {
+			s.log.Info("video froze", "sid", rt.sid, "gap", res.freeze)
+		}
+		if res.width > 0 {
+			s.log.Debug("resolution", "sid", rt.sid, "width", res.width, "height", res.height)
 		}
 		s.notify.notify()
 	}

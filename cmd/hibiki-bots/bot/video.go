@@ -174,7 +174,7 @@ func (v *videoSender) setActive(active []bool) {
 
 // readRTCP drains one layer's RTCP (the interceptors need it read) and acts
 // on keyframe requests.
-func (v *videoSender) readRTCP(read func() ([]rtcp.Packet, error)) {
+func (v *videoSender) readRTCP(rid string, read func() ([]rtcp.Packet, error)) {
 	for {
 		pkts, err := read()
 		if err != nil {
@@ -184,11 +184,11 @@ func (v *videoSender) readRTCP(read func() ([]rtcp.Packet, error)) {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication:
 				v.plis.Add(1)
-				v.log.Debug("keyframe request", "type", "PLI")
+				v.log.Debug("keyframe request", "type", "PLI", "rid", rid)
 				v.requestKeyframe(time.Now())
 			case *rtcp.FullIntraRequest:
 				v.firs.Add(1)
-				v.log.Debug("keyframe request", "type", "FIR")
+				v.log.Debug("keyframe request", "type", "FIR", "rid", rid)
 				v.requestKeyframe(time.Now())
 			}
 		}
