@@ -1,0 +1,242 @@
+package bwe
+
+import "math"
+
+// The three time scales of Volfin & Cohen's dominant speaker identification,
+// with the sizes of their paper and of Jitsi's implementation: a frame (one
+// 20 ms packet) is split into N1 "sub-bands", a medium interval is N2 frames
+// (100 ms, about a syllable), a long interval is N3 mediums (1 s, a phrase).
+const (
+	dsiN1     = 13
+	dsiN2     = 5
+	dsiN3     = 10
+	dsiFrames = dsiN2 * dsiN3 // ring length: one long interval of frames
+
+	// dsiVoiced is the immediate from which a frame counts as voiced (V&C's
+	// medium threshold: more than half of the sub-bands active).
+	dsiVoiced = 8
+	// dsiSolid voiced frames out of N2 make a medium "solid": only solid
+	// mediums count in the long interval, so a burst must cover 4+5+5+4 = 18
+	// frames (360 ms) before it can show four solid mediums.
+	dsiSolid = 4
+
+	// Poisson rates of the speech model for each scale (V&C section 3).
+	dsiLambda1 = 0.78
+	dsiLambda2 = 24
+	dsiLambda3 = 47
+	// dsiMinScore replaces non-positive scores so that ratios stay finite;
+	// a score at this floor means "silent on this scale".
+	dsiMinScore = 1e-10
+
+	// dsiBridge is the widest run of empty frames between two packets that is
+	// filled in: arrival jitter and 40/60 ms ptimes leave such holes in
+	// speech that was continuous at the sender.
+	dsiBridge = 2
+)
+
+// Level to immediate mapping, in -dBov. Jitsi divides 127-level by 10, which
+// makes every speech level 8 or 9 and so cannot tell a louder talker from a
+// quieter one; hibiki spends the 13 sub-units on the range speech really
+// uses, 5 dB each from -90 dBov, so -45 dBov maps to 9 and -30 dBov to 12.
+const (
+	silentLevel   = 127 // RFC 6464: digital silence, also sent by muted mics
+	quietLevel    = 90  // immediate 0 at and below this loudness
+	levelStep     = 5
+	gateMargin    = 10  // a level must be this much louder than the noise floor
+	floorCeiling  = 60  // the noise floor is never taken to be louder than this
+	floorWindow   = 750 // packets (15 s at 20 ms) before the floor may rise
+	recentFrames  = 15  // window of SpeakerLevel (300 ms)
+)
+
+// scoreTables hold the speech activity score of every possible input, so a
+// Tick is integer sums and lookups. The inputs are sums of immediates: the
+// immediate itself (0..N1), a medium's sum (0..N1*N2) and the long interval's
+// sum over solid mediums (0..N1*N2*N3), scaled back to "active units".
+type scoreTables struct {
+	imm  [dsiN1 + 1]float64
+	med  [dsiN1*dsiN2 + 1]float64
+	long [dsiN1*dsiN2*dsiN3 + 1]float64
+}
+
+func newScoreTables() *scoreTables {
+	t := &scoreTables{}
+	for i := range t.imm {
+		t.imm[i] = activityScore(float64(i), dsiN1, dsiLambda1)
+	}
+	for i := range t.med {
+		t.med[i] = activityScore(float64(i)/dsiN1, dsiN2, dsiLambda2)
+	}
+	for i := range t.long {
+		t.long[i] = activityScore(float64(i)/(dsiN1*dsiN2), dsiN3, dsiLambda3)
+	}
+	return t
+}
+
+// activityScore is V&C's speech activity score of v active units out of n:
+// the log-likelihood ratio of a speech model (exponential in v, rate lambda)
+// against a noise model (binomial with p = 1/2). v may be fractional because
+// hibiki weights activity by loudness; lgamma extends the binomial
+// coefficient to it.
+func activityScore(v float64, n int, lambda float64) float64 {
+	nf := float64(n)
+	lgN, _ := math.Lgamma(nf + 1)
+	lgV, _ := math.Lgamma(v + 1)
+	lgR, _ := math.Lgamma(nf - v + 1)
+	s := lgN - lgV - lgR + nf*math.Log(0.5) - math.Log(lambda) + lambda*v
+	if s < dsiMinScore {
+		return dsiMinScore
+	}
+	return s
+}
+
+// noiseFloor tracks the quietest level a speaker sends apart from digital
+// silence (Jitsi's "min level"), so that constant background noise from a
+// bad microphone is not mistaken for speech. It drops at once to a quieter
+// level and rises only when a whole window stayed louder, halfway toward the
+// quietest level of that window: a fan switched on is absorbed in about 15 s,
+// a speaker who talks without pause is not.
+type noiseFloor struct {
+	level uint8 // -dBov; meaningful once known
+	next  uint8 // quietest level of the current window
+	count int
+	known bool
+}
+
+func (n *noiseFloor) observe(level uint8) {
+	if level >= silentLevel {
+		return
+	}
+	if !n.known || level >= n.level {
+		n.level, n.known, n.count = level, true, 0
+		return
+	}
+	if n.count == 0 || level > n.next {
+		n.next = level
+	}
+	n.count++
+	if n.count >= floorWindow {
+		n.level = uint8((uint16(n.level) + uint16(n.next)) / 2)
+		n.count = 0
+	}
+}
+
+// gate returns the level a packet must be louder than (numerically below)
+// to count at all. The ceiling matters for clean microphones with noise
+// suppression: their silence is 127 and their quietest non-silent packets may
+// be speech, which must not gate the rest of their speech.
+func (n *noiseFloor) gate() uint8 {
+	if !n.known {
+		return silentLevel
+	}
+	return max(n.level, floorCeiling) - gateMargin
+}
+
+// speaker is one participant's activity: a ring of the immediates of the
+// last dsiFrames frames, indexed by absolute frame number, and the scores of
+// the last evaluation.
+type speaker struct {
+	id      string
+	ring    [dsiFrames]uint8
+	filled  int64 // newest frame whose slot is current
+	last    int64 // newest frame that received a packet
+	started bool
+	floor   noiseFloor
+
+	imm, med, long float64 // activity scores, set by evaluate
+	eligible       bool
+}
+
+func slot(f int64) int {
+	m := f % dsiFrames
+	if m < 0 {
+		m += dsiFrames
+	}
+	return int(m)
+}
+
+// immediate maps a packet's level to 0..N1 sub-units.
+func (s *speaker) immediate(level uint8, voice, requireVoice bool) uint8 {
+	s.floor.observe(level)
+	if level >= quietLevel || level >= s.floor.gate() || (requireVoice && !voice) {
+		return 0
+	}
+	return min((quietLevel-level+levelStep-1)/levelStep, dsiN1)
+}
+
+// advance makes the slots up to frame to current, clearing frames that
+// received no packet.
+func (s *speaker) advance(to int64) {
+	if !s.started {
+		s.started, s.filled, s.last = true, to, to-dsiFrames
+		return
+	}
+	if to <= s.filled {
+		return
+	}
+	from := max(s.filled+1, to-dsiFrames+1)
+	for f := from; f <= to; f++ {
+		s.ring[slot(f)] = 0
+	}
+	s.filled = to
+}
+
+// observe records a packet's immediate in frame f, keeping the loudest of a
+// frame, and bridges a short hole since the previous packet.
+func (s *speaker) observe(f int64, imm uint8) {
+	s.advance(f)
+	if f <= s.filled-dsiFrames {
+		return // older than the window
+	}
+	if cur := &s.ring[slot(f)]; imm > *cur {
+		*cur = imm
+	}
+	if f <= s.last {
+		return
+	}
+	if gap := f - s.last - 1; gap > 0 && gap <= dsiBridge {
+		fill := min(s.ring[slot(s.last)], s.ring[slot(f)])
+		for g := s.last + 1; g < f; g++ {
+			s.ring[slot(g)] = fill
+		}
+	}
+	s.last = f
+}
+
+// evaluate computes the three scores over the long interval ending at frame
+// newest (the last complete frame).
+func (s *speaker) evaluate(newest int64, t *scoreTables, minSolid int) {
+	var med0, longSum, solid int
+	for m := range dsiN3 {
+		sum, voiced := 0, 0
+		for k := range dsiN2 {
+			v := s.ring[slot(newest-int64(m*dsiN2+k))]
+			sum += int(v)
+			if v >= dsiVoiced {
+				voiced++
+			}
+		}
+		if m == 0 {
+			med0 = sum
+		}
+		if voiced >= dsiSolid {
+			solid++
+			longSum += sum
+		}
+	}
+	s.imm = t.imm[s.ring[slot(newest)]]
+	s.med = t.med[med0]
+	s.long = t.long[longSum]
+	s.eligible = solid >= minSolid
+}
+
+// recent returns the loudness-weighted activity of the last recentFrames
+// frames (0..1) and whether any of them was voiced.
+func (s *speaker) recent(newest int64) (float64, bool) {
+	sum, voiced := 0, false
+	for k := range int64(recentFrames) {
+		v := s.ring[slot(newest-k)]
+		sum += int(v)
+		voiced = voiced || v >= dsiVoiced
+	}
+	return float64(sum) / (recentFrames * dsiN1), voiced
+}
