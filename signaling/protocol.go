@@ -1,9 +1,11 @@
 package signaling
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Message types sent by clients. Each request may carry an "id"; the server
@@ -186,6 +188,9 @@ func newError(code, msg string, err error) *Error {
 	return &Error{Code: code, Message: msg, Err: err}
 }
 
+// maxIDLen bounds the request id, in characters, that replies echo.
+const maxIDLen = 64
+
 // ErrMessageTooLarge is returned by Decode for frames above the size limit.
 var ErrMessageTooLarge = errors.New("signaling: message too large")
 
@@ -195,14 +200,25 @@ func Decode(data []byte, limit int) (*Message, error) {
 	if limit > 0 && len(data) > limit {
 		return nil, newError(CodeTooLarge, fmt.Sprintf("message of %d bytes exceeds the %d byte limit", len(data), limit), ErrMessageTooLarge)
 	}
+	// null, arrays and scalars unmarshal into a struct without a syntax
+	// error (null even without any error); the frame must be an object.
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, newError(CodeBadJSON, "message is not a JSON object", nil)
+	}
 	var m Message
 	if err := json.Unmarshal(data, &m); err != nil {
+		// Well-formed JSON whose field has the wrong type is a bad field,
+		// not bad JSON.
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, newError(CodeBadRequest, "field "+typeErr.Field+" has the wrong type", err)
+		}
 		return nil, newError(CodeBadJSON, "message is not valid JSON", err)
 	}
 	if m.Type == "" {
 		return nil, newError(CodeBadRequest, "message has no type", nil)
 	}
-	if len(m.ID) > 64 {
+	if utf8.RuneCountInString(m.ID) > maxIDLen {
 		return nil, newError(CodeBadRequest, "id longer than 64 characters", nil)
 	}
 	return &m, nil

@@ -30,6 +30,7 @@ type session struct {
 	logger *slog.Logger
 	out    chan []byte
 	done   chan struct{}
+	drain  chan struct{} // closed when the reader ends the session
 	once   sync.Once
 
 	// Touched only by the reader goroutine.
@@ -45,6 +46,7 @@ func newSession(s *Server, conn *websocket.Conn) *session {
 		logger: s.logger.With("remote", conn.RemoteAddr().String()),
 		out:    make(chan []byte, outQueue),
 		done:   make(chan struct{}),
+		drain:  make(chan struct{}),
 	}
 }
 
@@ -63,7 +65,12 @@ func (s *session) run(ctx context.Context) {
 	}()
 	stop := context.AfterFunc(ctx, s.close)
 	defer stop()
-	s.readLoop()
+	if s.readLoop() {
+		// The reply to a leave or the error to a refused join was queued
+		// just before the reader ended: let the writer send it first.
+		close(s.drain)
+		<-writerDone
+	}
 	s.close()
 	<-writerDone
 	if s.p != nil {
@@ -71,7 +78,9 @@ func (s *session) run(ctx context.Context) {
 	}
 }
 
-func (s *session) readLoop() {
+// readLoop reads and handles frames; it reports true when a handler ended
+// the session, false when the socket failed.
+func (s *session) readLoop() bool {
 	limit := s.srv.cfg.MaxMessageSize
 	s.conn.SetReadLimit(int64(limit * hardLimitFactor))
 	deadline := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongTimeout)) }
@@ -84,7 +93,7 @@ func (s *session) readLoop() {
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, io.EOF) {
 				s.logger.Debug("socket read ended", "err", err)
 			}
-			return
+			return false
 		}
 		deadline()
 		n, err := io.ReadFull(r, buf)
@@ -92,14 +101,14 @@ func (s *session) readLoop() {
 			err = nil
 		}
 		if err != nil {
-			return
+			return false
 		}
 		if n > limit {
 			// Drain the rest so the stream stays in sync; the hard limit
 			// set above ends the socket for absurd sizes.
 			extra, derr := io.Copy(io.Discard, r)
 			if derr != nil {
-				return
+				return false
 			}
 			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), int64(n)+extra)
 			continue
@@ -108,7 +117,7 @@ func (s *session) readLoop() {
 			continue
 		}
 		if !s.handle(buf[:n]) {
-			return
+			return true
 		}
 	}
 }
@@ -119,6 +128,9 @@ func (s *session) writeLoop() {
 	for {
 		select {
 		case <-s.done:
+			return
+		case <-s.drain:
+			s.flush()
 			return
 		case msg := <-s.out:
 			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -132,6 +144,22 @@ func (s *session) writeLoop() {
 				s.close()
 				return
 			}
+		}
+	}
+}
+
+// flush writes what is still queued, then a close frame.
+func (s *session) flush() {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for {
+		select {
+		case msg := <-s.out:
+			if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				return
+			}
+		default:
+			_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			return
 		}
 	}
 }

@@ -7,8 +7,11 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,7 +92,15 @@ func (c *Config) LoadFile(path string) error {
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
+	// yaml merges a mapping into an existing map: a file's keys must
+	// replace the built-in development key, not join it.
+	keys := c.Keys
+	c.Keys = nil
+	err = dec.Decode(c)
+	if c.Keys == nil {
+		c.Keys = keys
+	}
+	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: no document, e.g. only comments
 		return fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	return nil
@@ -132,12 +143,14 @@ func Overrides() map[string]Setter {
 	}
 }
 
-// ApplyEnv applies HIBIKI_* environment variables.
+// ApplyEnv applies HIBIKI_* environment variables, in the sorted order of
+// their names (as flags are), so udp-port-range wins over udp-port.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
-	for name, set := range Overrides() {
+	overrides := Overrides()
+	for _, name := range slices.Sorted(maps.Keys(overrides)) {
 		env := "HIBIKI_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		if v, ok := lookup(env); ok {
-			if err := set(c, v); err != nil {
+			if err := overrides[name](c, v); err != nil {
 				return fmt.Errorf("%w: %s: %w", ErrConfig, env, err)
 			}
 		}
@@ -167,6 +180,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
+		return fmt.Errorf("%w: udp port %d out of range", ErrConfig, c.RTC.UDPPort)
 	}
 	return nil
 }

@@ -1,0 +1,276 @@
+package app
+
+import (
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hibiki-sfu/hibiki/signaling"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default config does not validate: %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", c.Listen, "127.0.0.1:7880"},
+		{"dev", c.Dev, true},
+		{"keys", c.Keys, map[string]string{signaling.DevAPIKey: signaling.DevAPISecret}},
+		{"uses dev key", c.UsesDevKey(), true},
+		{"level", c.Level().String(), "INFO"},
+		{"rtc ips", c.RTC.IPs, []string{"127.0.0.1"}},
+		{"udp port", c.RTC.UDPPort, 7882},
+		{"max message size", c.Signaling.MaxMessageSize, 65536},
+		{"ping interval", c.Signaling.PingInterval, 5 * time.Second},
+		{"pong timeout", c.Signaling.PongTimeout, 15 * time.Second},
+		{"empty grace", c.Room.EmptyGrace, 10 * time.Second},
+		{"max tracks", c.Room.MaxTracks, 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !equal(tt.got, tt.want) {
+				t.Errorf("%s = %#v, want %#v", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+	key, secret := c.SigningKey()
+	if key != signaling.DevAPIKey || secret != signaling.DevAPISecret {
+		t.Errorf("SigningKey() = %q, %q; want the development pair", key, secret)
+	}
+	// Each call returns its own copy: changing one leaves the next intact.
+	c.Keys["x"] = "y"
+	if _, ok := DefaultConfig().Keys["x"]; ok {
+		t.Error("DefaultConfig shares its keys map between calls")
+	}
+}
+
+func equal(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]string:
+		return maps.Equal(a, b.(map[string]string))
+	case []string:
+		return slices.Equal(a, b.([]string))
+	default:
+		return a == b
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hibiki.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		wantErr bool
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "overlay keeps unnamed defaults",
+			body: "listen: 0.0.0.0:8000\nsignaling:\n  max_message_size: 4096\nrtc:\n  ips: [10.0.0.5]\n",
+			check: func(t *testing.T, c Config) {
+				if c.Listen != "0.0.0.0:8000" || c.Signaling.MaxMessageSize != 4096 || !slices.Equal(c.RTC.IPs, []string{"10.0.0.5"}) {
+					t.Errorf("overlaid values: listen %q size %d ips %v", c.Listen, c.Signaling.MaxMessageSize, c.RTC.IPs)
+				}
+				if c.Signaling.PingInterval != 5*time.Second || c.RTC.UDPPort != 7882 || !c.Dev {
+					t.Errorf("defaults lost: ping %v port %d dev %v", c.Signaling.PingInterval, c.RTC.UDPPort, c.Dev)
+				}
+			},
+		},
+		{
+			name: "keys replace the development key",
+			body: "dev: false\nkeys:\n  prod: s3cret-prod\n",
+			check: func(t *testing.T, c Config) {
+				if want := map[string]string{"prod": "s3cret-prod"}; !maps.Equal(c.Keys, want) {
+					t.Errorf("keys = %v, want %v", c.Keys, want)
+				}
+				if c.UsesDevKey() {
+					t.Error("the public development key still signs tokens")
+				}
+			},
+		},
+		{
+			name: "comments only",
+			body: "# everything commented out\n# listen: 0.0.0.0:1\n",
+			check: func(t *testing.T, c Config) {
+				if c.Listen != "127.0.0.1:7880" {
+					t.Errorf("listen = %q", c.Listen)
+				}
+			},
+		},
+		{name: "unknown field", body: "listne: 0.0.0.0:8000\n", wantErr: true},
+		{name: "unknown nested field", body: "rtc:\n  udp_prot: 1\n", wantErr: true},
+		{name: "wrong type", body: "rtc:\n  udp_port: many\n", wantErr: true},
+		{name: "bad duration", body: "signaling:\n  ping_interval: soon\n", wantErr: true},
+		{name: "not yaml", body: "listen: [\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			err := c.LoadFile(writeFile(t, tt.body))
+			if tt.wantErr {
+				if !errors.Is(err, ErrConfig) {
+					t.Fatalf("LoadFile = %v, want ErrConfig", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadFile: %v", err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		c := DefaultConfig()
+		if err := c.LoadFile(filepath.Join(t.TempDir(), "nope.yaml")); !errors.Is(err, ErrConfig) || !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("LoadFile = %v, want ErrConfig wrapping ErrNotExist", err)
+		}
+	})
+}
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestApplyEnv(t *testing.T) {
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{"nothing set", nil, func(t *testing.T, c Config) {
+			if c.Listen != "127.0.0.1:7880" || !c.Dev {
+				t.Errorf("defaults changed: %q %v", c.Listen, c.Dev)
+			}
+		}},
+		{"listen", map[string]string{"HIBIKI_LISTEN": ":9000"}, func(t *testing.T, c Config) {
+			if c.Listen != ":9000" {
+				t.Errorf("listen = %q", c.Listen)
+			}
+		}},
+		{"api key pair replaces keys", map[string]string{"HIBIKI_API_KEY": "k1", "HIBIKI_API_SECRET": "s1"}, func(t *testing.T, c Config) {
+			if want := map[string]string{"k1": "s1"}; !maps.Equal(c.Keys, want) {
+				t.Errorf("keys = %v, want %v", c.Keys, want)
+			}
+			if k, s := c.SigningKey(); k != "k1" || s != "s1" {
+				t.Errorf("SigningKey = %q, %q", k, s)
+			}
+			if c.UsesDevKey() {
+				t.Error("development key still in use")
+			}
+		}},
+		{"udp port range", map[string]string{"HIBIKI_UDP_PORT_RANGE": "50000-50100"}, func(t *testing.T, c Config) {
+			if c.RTC.UDPPortMin != 50000 || c.RTC.UDPPortMax != 50100 || c.RTC.UDPPort != 0 {
+				t.Errorf("rtc = %+v", c.RTC)
+			}
+		}},
+		{"udp port", map[string]string{"HIBIKI_UDP_PORT": "9999"}, func(t *testing.T, c Config) {
+			if c.RTC.UDPPort != 9999 {
+				t.Errorf("udp port = %d", c.RTC.UDPPort)
+			}
+		}},
+		{"public ips list", map[string]string{"HIBIKI_PUBLIC_IP": " 203.0.113.1, ,203.0.113.2 "}, func(t *testing.T, c Config) {
+			if want := []string{"203.0.113.1", "203.0.113.2"}; !slices.Equal(c.RTC.PublicIPs, want) {
+				t.Errorf("public ips = %q, want %q", c.RTC.PublicIPs, want)
+			}
+		}},
+		{"rtc ips", map[string]string{"HIBIKI_RTC_IPS": "127.0.0.1,::1"}, func(t *testing.T, c Config) {
+			if want := []string{"127.0.0.1", "::1"}; !slices.Equal(c.RTC.IPs, want) {
+				t.Errorf("ips = %q", c.RTC.IPs)
+			}
+		}},
+		{"dev off", map[string]string{"HIBIKI_DEV": "false"}, func(t *testing.T, c Config) {
+			if c.Dev {
+				t.Error("dev still on")
+			}
+		}},
+		{"log level", map[string]string{"HIBIKI_LOG_LEVEL": "debug"}, func(t *testing.T, c Config) {
+			if c.Level().String() != "DEBUG" {
+				t.Errorf("level = %v", c.Level())
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			if err := c.ApplyEnv(env(tt.vars)); err != nil {
+				t.Fatalf("ApplyEnv: %v", err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestApplyEnvIsDeterministic(t *testing.T) {
+	// A single port and a range both set: the result must not depend on
+	// map iteration order. The range is applied after the port.
+	vars := env(map[string]string{"HIBIKI_UDP_PORT": "7882", "HIBIKI_UDP_PORT_RANGE": "50000-50100"})
+	for i := range 50 {
+		c := DefaultConfig()
+		if err := c.ApplyEnv(vars); err != nil {
+			t.Fatal(err)
+		}
+		if c.RTC.UDPPort != 0 || c.RTC.UDPPortMin != 50000 {
+			t.Fatalf("run %d: udp port %d, range %d-%d", i, c.RTC.UDPPort, c.RTC.UDPPortMin, c.RTC.UDPPortMax)
+		}
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		edit func(c *Config)
+	}{
+		{name: "range reversed", vars: map[string]string{"HIBIKI_UDP_PORT_RANGE": "50100-50000"}},
+		{name: "range not a range", vars: map[string]string{"HIBIKI_UDP_PORT_RANGE": "50000"}},
+		{name: "range out of 16 bits", vars: map[string]string{"HIBIKI_UDP_PORT_RANGE": "50000-70000"}},
+		{name: "range with words", vars: map[string]string{"HIBIKI_UDP_PORT_RANGE": "low-high"}},
+		{name: "port not a number", vars: map[string]string{"HIBIKI_UDP_PORT": "auto"}},
+		{name: "port too large", vars: map[string]string{"HIBIKI_UDP_PORT": "70000"}},
+		{name: "port negative", vars: map[string]string{"HIBIKI_UDP_PORT": "-1"}},
+		{name: "dev not a bool", vars: map[string]string{"HIBIKI_DEV": "maybe"}},
+		{name: "log level", vars: map[string]string{"HIBIKI_LOG_LEVEL": "chatty"}},
+		{name: "empty listen", vars: map[string]string{"HIBIKI_LISTEN": ""}},
+		{name: "api key without secret", vars: map[string]string{"HIBIKI_API_KEY": "k1"}},
+		{name: "api secret without key", vars: map[string]string{"HIBIKI_API_SECRET": "s1"}},
+		{name: "api key without secret, set directly", edit: func(c *Config) { c.APIKey = "k1" }},
+		{name: "no keys", edit: func(c *Config) { c.Keys = nil }},
+		{name: "key without secret", edit: func(c *Config) { c.Keys = map[string]string{"k": ""} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			if tt.edit != nil {
+				tt.edit(&c)
+			}
+			err := c.ApplyEnv(env(tt.vars))
+			if err == nil {
+				err = c.Validate()
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("got %v, want ErrConfig", err)
+			}
+		})
+	}
+}
