@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/media"
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 )
 
 // server is a hibiki server running in-process on loopback.
@@ -74,4 +75,65 @@ func deadline(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// newBot connects a bot to srv in room and closes it when the test ends.
+func newBot(ctx context.Context, t *testing.T, srv *server, room, identity string, publish, subscribe bool) *bot.Bot {
+	t.Helper()
+	b, err := bot.New(bot.Config{
+		URL: srv.url, Room: room, Identity: identity,
+		Publish: publish, Subscribe: subscribe, Media: clips(t),
+	})
+	if err != nil {
+		t.Fatalf("bot %s: %v", identity, err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.Connect(ctx); err != nil {
+		t.Fatalf("bot %s connect: %v", identity, err)
+	}
+	return b
+}
+
+// videoFrames returns the frames received on the bot's video tracks.
+func videoFrames(s bot.Stats) uint64 {
+	var n uint64
+	for _, tr := range s.Tracks {
+		if tr.Kind == "video" {
+			n += tr.Frames
+		}
+	}
+	return n
+}
+
+// trackStats returns the stats of the bot's received track with sid.
+func trackStats(b *bot.Bot, sid string) (bot.TrackStats, bool) {
+	for _, tr := range b.Stats().Tracks {
+		if tr.TrackSID == sid {
+			return tr, true
+		}
+	}
+	return bot.TrackStats{}, false
+}
+
+// assertHealthy checks what every received track must show on loopback:
+// complete frames starting with a keyframe, no loss, no freeze.
+func assertHealthy(t *testing.T, name string, s bot.Stats) {
+	t.Helper()
+	for _, tr := range s.Tracks {
+		if tr.Packets == 0 {
+			t.Errorf("%s: track %s (%s) received nothing", name, tr.TrackSID, tr.Kind)
+		}
+		if !tr.FirstFrameKeyframe {
+			t.Errorf("%s: track %s first frame was not a keyframe", name, tr.TrackSID)
+		}
+		if tr.Incomplete > 0 {
+			t.Errorf("%s: track %s has %d incomplete frames", name, tr.TrackSID, tr.Incomplete)
+		}
+		if tr.Freezes > 0 {
+			t.Errorf("%s: track %s froze %d times (%v)", name, tr.TrackSID, tr.Freezes, tr.FreezeTime)
+		}
+		if tr.Lost > 0 {
+			t.Errorf("%s: track %s lost %d packets", name, tr.TrackSID, tr.Lost)
+		}
+	}
 }

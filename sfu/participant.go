@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -214,6 +215,11 @@ func (p *Participant) HandleOffer(sdp string) (string, error) {
 
 // AddCandidate adds a trickled remote candidate to one connection.
 func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) error {
+	// pion skips candidates it cannot parse without an error; a client
+	// sending garbage deserves to hear about it.
+	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCandidate, err)
+	}
 	switch target {
 	case TargetPublish:
 		if p.pub.RemoteDescription() == nil {
@@ -286,6 +292,18 @@ func (p *Participant) Unpublish(sid string) error {
 	p.mu.Lock()
 	t, ok := p.published[sid]
 	delete(p.published, sid)
+	if !ok {
+		// Announced but its media never came: forget the announcement so
+		// it stops counting against the track limit.
+		for cid, s := range p.pendingSID {
+			if s == sid {
+				delete(p.pendingSID, cid)
+				delete(p.pending, cid)
+				p.mu.Unlock()
+				return nil
+			}
+		}
+	}
 	p.mu.Unlock()
 	if !ok {
 		return ErrTrackNotFound

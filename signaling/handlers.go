@@ -122,8 +122,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		},
 		AutoSubscribe: auto,
 	}
-	// Join notifies the others and may queue a subscribe offer; the joined
-	// reply must reach the client first, so it is sent from inside.
+	// Join may schedule a subscribe offer; it goes out after
+	// negotiationDelay, well after this reply is queued, so the client
+	// always sees joined first.
 	p, others, err := s.srv.sfu.Join(claims.Room, req, s)
 	if err != nil {
 		return nil, toError(err)
