@@ -65,7 +65,11 @@ func (n *negotiator) offer() {
 	}
 	mids := make(map[string]string)
 	for _, tr := range pc.GetTransceivers() {
-		if d, ok := tr.Sender().Track().(*DownTrack); ok && tr.Mid() != "" {
+		sender := tr.Sender()
+		if sender == nil {
+			continue
+		}
+		if d, ok := sender.Track().(*DownTrack); ok && tr.Mid() != "" {
 			mids[tr.Mid()] = d.track.sid
 		}
 	}
