@@ -22,6 +22,7 @@ type Room struct {
 	order        []*Participant          // join order, for stable listings
 	closeTimer   *time.Timer
 	closed       bool
+	relayOnly    bool
 }
 
 func newRoom(s *SFU, name string) *Room {

@@ -1,9 +1,11 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -24,9 +26,30 @@ type RTCConfig struct {
 	UDPPortMin, UDPPortMax uint16
 	// PublicIPs replace host candidate addresses (1:1 NAT, cloud VMs).
 	PublicIPs []string
+	// TCPPort, when non-zero, accepts ICE-TCP (passive candidates, RFC 6544)
+	// on this port for clients whose UDP is blocked. -1 picks an ephemeral
+	// port (tests).
+	TCPPort int
+	// RelayOnly makes every room relay-only (see Room.SetRelayOnly).
+	RelayOnly bool
+	// RelayIPs are the relay addresses of the embedded TURN server. When
+	// set, relay-only connections accept remote candidates (including
+	// peer-reflexive ones) only from these addresses. Leave empty when
+	// clients may use external TURN servers.
+	RelayIPs []string
 	// ICEServers are handed to clients in the join answer.
 	ICEServers []webrtc.ICEServer
 }
+
+// ICE timing of the server's connections. Disconnected after 3 s of
+// silence (pion's default 5 s makes a short outage look like none, and the
+// server restarts ICE on disconnected); consent checks every second keep
+// that detection independent of media flow.
+const (
+	iceDisconnectedTimeout = 3 * time.Second
+	iceFailedTimeout       = 10 * time.Second
+	iceKeepalive           = time.Second
+)
 
 // DefaultRTCConfig keeps media on loopback, which is what a newcomer running
 // the demo on one machine wants and what the tests require.
@@ -68,6 +91,8 @@ const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 type transport struct {
 	settings webrtc.SettingEngine
 	mux      *ice.MultiUDPMuxDefault
+	tcp      *tcpMux
+	relayIPs map[string]bool
 }
 
 func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
@@ -89,11 +114,12 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 	s.SetIPFilter(filter)
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	if v6 || len(allowed) == 0 {
-		networks = append(networks, webrtc.NetworkTypeUDP6)
+	s.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepalive)
+	relayIPs, err := ipSet(cfg.RelayIPs)
+	if err != nil {
+		return nil, err
 	}
-	s.SetNetworkTypes(networks)
+	t.relayIPs = relayIPs
 	// AEAD GCM costs a quarter of CM-SHA1 per packet (see docs/benchmarks.md);
 	// browsers support both, so offer GCM first.
 	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
@@ -122,13 +148,56 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 		t.mux = mux
 		logger.Debug("media on one UDP port", "port", cfg.UDPPort)
 	}
+	if cfg.TCPPort != 0 {
+		tm, err := newTCPMux(cfg.IPs, cfg.TCPPort)
+		if err != nil {
+			_ = t.close()
+			return nil, err
+		}
+		t.tcp = tm
+		s.SetICETCPMux(tm.mux)
+		// The server only listens; active candidates would dial clients.
+		s.DisableActiveTCP(true)
+		logger.Debug("ICE-TCP", "addrs", tm.addrs())
+	}
+	s.SetNetworkTypes(networkTypes(v6 || len(allowed) == 0, cfg.TCPPort != 0))
 	return t, nil
+}
+
+// networkTypes lists the candidate networks: UDP always, IPv6 when an IPv6
+// address is allowed, TCP when ICE-TCP listens.
+func networkTypes(v6, tcp bool) []webrtc.NetworkType {
+	out := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if v6 {
+		out = append(out, webrtc.NetworkTypeUDP6)
+	}
+	if tcp {
+		out = append(out, webrtc.NetworkTypeTCP4)
+		if v6 {
+			out = append(out, webrtc.NetworkTypeTCP6)
+		}
+	}
+	return out
+}
+
+func ipSet(ips []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ips))
+	for _, ip := range ips {
+		parsed := net.ParseIP(ip)
+		if parsed == nil {
+			return nil, fmt.Errorf("%w: %q", ErrBadIP, ip)
+		}
+		out[parsed.String()] = true
+	}
+	return out, nil
 }
 
 // newAPI builds a pion API for one peer connection. Each connection gets its
 // own media engine and interceptor registry because pion binds negotiated
 // state (payload types, extension ids) to them.
-func (t *transport) newAPI(extra func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
+// relayOnly restricts the connection's remote candidates to the embedded
+// TURN relay's addresses, when those are known.
+func (t *transport) newAPI(relayOnly bool, extra func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	m, err := mediaEngine()
 	if err != nil {
 		return nil, err
@@ -142,18 +211,30 @@ func (t *transport) newAPI(extra func(*webrtc.MediaEngine, *interceptor.Registry
 			return nil, err
 		}
 	}
+	settings := t.settings
+	if relayOnly && len(t.relayIPs) > 0 {
+		// Peer-reflexive candidates pass this filter too, so a client
+		// that sends checks from its own address is never paired.
+		settings.SetRemoteIPFilter(func(ip net.IP) bool { return t.relayIPs[ip.String()] })
+	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(reg),
-		webrtc.WithSettingEngine(t.settings),
+		webrtc.WithSettingEngine(settings),
 	), nil
 }
 
 func (t *transport) close() error {
+	var errs []error
 	if t.mux != nil {
 		if err := t.mux.Close(); err != nil {
-			return fmt.Errorf("close udp mux: %w", err)
+			errs = append(errs, fmt.Errorf("close udp mux: %w", err))
 		}
 	}
-	return nil
+	if t.tcp != nil {
+		if err := t.tcp.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

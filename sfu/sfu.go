@@ -14,6 +14,7 @@ type SFU struct {
 	opts      options
 	logger    *slog.Logger
 	transport *transport
+	relayOnly bool // every room is relay-only
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -73,6 +74,7 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 		opts:      o,
 		logger:    o.logger,
 		transport: t,
+		relayOnly: rtc.RelayOnly,
 		ctx:       ctx,
 		cancel:    cancel,
 		rooms:     make(map[string]*Room),
