@@ -42,6 +42,10 @@ const (
 	TypeRemoved            = "removed"
 )
 
+// ICETransportPolicyRelay tells a client to gather and use relay
+// candidates only.
+const ICETransportPolicyRelay = "relay"
+
 // Targets name which of a participant's two peer connections an SDP or ICE
 // message belongs to. The client offers on the publish connection and the
 // server offers on the subscribe connection, so the two never meet in glare.
@@ -91,6 +95,12 @@ type Message struct {
 	Participant    *ParticipantInfo   `json:"participant,omitempty"`
 	Participants   []*ParticipantInfo `json:"participants,omitempty"`
 	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	// ICETransportPolicy is "relay" when the client must connect through
+	// TURN only (RTCConfiguration.iceTransportPolicy); empty means "all".
+	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
+	// Resumed is true in a joined that re-attached an existing
+	// participant (join with resume): keep the peer connections.
+	Resumed bool `json:"resumed,omitempty"`
 	ParticipantSID string             `json:"participantSid,omitempty"`
 	Active         []bool             `json:"active,omitempty"`
 	Paused         *bool              `json:"paused,omitempty"`
