@@ -90,20 +90,20 @@ type Message struct {
 	MaxLayer *int       `json:"maxLayer,omitempty"`
 
 	// joined / events
-	Room           string             `json:"room,omitempty"`
-	SessionID      string             `json:"sessionId,omitempty"`
-	Participant    *ParticipantInfo   `json:"participant,omitempty"`
-	Participants   []*ParticipantInfo `json:"participants,omitempty"`
-	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	Room         string             `json:"room,omitempty"`
+	SessionID    string             `json:"sessionId,omitempty"`
+	Participant  *ParticipantInfo   `json:"participant,omitempty"`
+	Participants []*ParticipantInfo `json:"participants,omitempty"`
+	ICEServers   []ICEServer        `json:"iceServers,omitempty"`
 	// ICETransportPolicy is "relay" when the client must connect through
 	// TURN only (RTCConfiguration.iceTransportPolicy); empty means "all".
 	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
 	// Resumed is true in a joined that re-attached an existing
 	// participant (join with resume): keep the peer connections.
-	Resumed bool `json:"resumed,omitempty"`
-	ParticipantSID string             `json:"participantSid,omitempty"`
-	Active         []bool             `json:"active,omitempty"`
-	Paused         *bool              `json:"paused,omitempty"`
+	Resumed        bool   `json:"resumed,omitempty"`
+	ParticipantSID string `json:"participantSid,omitempty"`
+	Active         []bool `json:"active,omitempty"`
+	Paused         *bool  `json:"paused,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`
