@@ -143,6 +143,15 @@ func (r *Room) leave(p *Participant) {
 	p.logger.Info("participant left")
 }
 
+// armCloseIfEmpty starts the empty-room timer of a room nobody is in.
+func (r *Room) armCloseIfEmpty() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) == 0 && !r.closed && r.closeTimer == nil {
+		r.closeTimer = time.AfterFunc(r.sfu.opts.emptyRoomGrace, r.closeIfEmpty)
+	}
+}
+
 func (r *Room) closeIfEmpty() {
 	r.mu.Lock()
 	if len(r.order) > 0 || r.closed {

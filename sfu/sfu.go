@@ -100,6 +100,18 @@ func (s *SFU) room(name string) (*Room, error) {
 	return r, nil
 }
 
+// CreateRoom returns the named room, creating it empty if needed, so that
+// its settings (SetRelayOnly) can be made before anyone joins. An empty room
+// closes after the empty-room grace like any other.
+func (s *SFU) CreateRoom(name string) (*Room, error) {
+	r, err := s.room(name)
+	if err != nil {
+		return nil, err
+	}
+	r.armCloseIfEmpty()
+	return r, nil
+}
+
 // Room returns an existing room or nil.
 func (s *SFU) Room(name string) *Room {
 	s.mu.Lock()

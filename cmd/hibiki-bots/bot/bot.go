@@ -172,10 +172,13 @@ func (b *Bot) joined(m *signaling.Message) error {
 	}
 	b.sessionID = m.SessionID
 	b.partsMu.Unlock()
-	if len(m.ICEServers) > 0 {
+	if len(m.ICEServers) > 0 || m.ICETransportPolicy != "" {
 		conf := webrtc.Configuration{}
 		for _, s := range m.ICEServers {
 			conf.ICEServers = append(conf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		if m.ICETransportPolicy == signaling.ICETransportPolicyRelay && !b.cfg.IgnoreRelayPolicy {
+			conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 		}
 		for _, p := range []*peer{b.pub.peer, b.sub.peer} {
 			if err := p.pc.SetConfiguration(conf); err != nil {

@@ -71,6 +71,9 @@ type Config struct {
 	// NetDialContext, when set, opens the signaling TCP connections (tests
 	// bind them to a namespace address so a link cut hits them too).
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// IgnoreRelayPolicy makes the bot disobey iceTransportPolicy "relay"
+	// (tests of the server's relay-only enforcement).
+	IgnoreRelayPolicy bool
 	// ConfigureAPI may change pion's SettingEngine after the defaults
 	// (loopback-only ICE, UDP4, no mDNS, AES-GCM SRTP first) are applied.
 	ConfigureAPI func(*webrtc.SettingEngine)
