@@ -67,6 +67,9 @@ func (n *negotiator) offer() {
 		err = pc.SetLocalDescription(offer)
 	}
 	if err != nil {
+		if pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return // the participant left meanwhile
+		}
 		n.p.logger.Warn("subscribe offer failed", "err", err)
 		n.mu.Lock()
 		n.inFlight = false

@@ -109,6 +109,11 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 		if parsed.To4() == nil {
 			v6 = true
 		}
+		if parsed.Equal(net.IPv6loopback) {
+			// pion/ice drops ::1 as an "IPv4-compatible" address: no
+			// candidate will ever be gathered on it.
+			logger.Warn("rtc ip ::1 yields no ICE candidates (pion/ice ignores it); use a unique local address such as fd00::1 for IPv6 tests")
+		}
 	}
 	filter := func(ip net.IP) bool { return len(allowed) == 0 || allowed[ip.String()] }
 	s.SetIPFilter(filter)
