@@ -46,6 +46,8 @@ type videoSender struct {
 	player *videoPlayer
 	start  time.Time
 	tsBase uint32
+	slot   int64 // frame slot of the last tick, -1 before the first
+	tsStep uint32
 
 	muted atomic.Bool
 	plis  atomic.Uint64
@@ -54,12 +56,13 @@ type videoSender struct {
 }
 
 func newVideoSender(clips []*media.VideoClip, rids []string, trackID, streamID string, log *slog.Logger) *videoSender {
-	v := &videoSender{log: log, player: newVideoPlayer(clips[0]), tsBase: rand.Uint32()}
+	v := &videoSender{log: log, player: newVideoPlayer(clips[0]), tsBase: rand.Uint32(), slot: -1}
 	rate := clips[0].FrameRate
 	if rate <= 0 {
 		rate = 30
 	}
 	v.interval = time.Second / time.Duration(rate)
+	v.tsStep = uint32(90000 / rate)
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	for i, clip := range clips {
 		l := &videoLayer{
@@ -97,9 +100,15 @@ func (v *videoSender) tick(now time.Time) {
 	}
 	v.mu.Lock()
 	idx := v.player.next(now)
-	// The timestamp follows the wall clock, so it keeps increasing across
-	// clip loops and keyframe jumps, and a late tick does not bunch frames.
-	ts := v.tsBase + uint32(now.Sub(v.start)*90000/time.Second)
+	// The timestamp is the wall clock rounded to the frame grid, so it keeps
+	// increasing across clip loops and keyframe jumps, a late tick does not
+	// bunch frames, and steps are exact multiples of the frame duration.
+	slot := int64((now.Sub(v.start) + v.interval/2) / v.interval)
+	if slot <= v.slot {
+		slot = v.slot + 1
+	}
+	v.slot = slot
+	ts := v.tsBase + uint32(slot)*v.tsStep
 	v.mu.Unlock()
 	for _, l := range v.layers {
 		if l.active.Load() {
