@@ -203,18 +203,27 @@ func TestConference(t *testing.T) {
 	})
 
 	t.Run("reload rejoins", func(t *testing.T) {
-		before := alice.trackSid(ctx, "Bob", "camera")
+		var before, identity string
+		alice.mustEval(ctx, `[...window.hibikiRoom.participants.values()].find((p) => p.name === 'Bob').sid`, &before)
+		bob.mustEval(ctx, `window.hibikiRoom.localParticipant.identity`, &identity)
 		if err := bob.run(ctx, chromedp.Reload()); err != nil {
 			t.Fatalf("reload: %v", err)
 		}
-		bob.waitFor(ctx, "rejoined after reload",
-			`document.body.dataset.joined === 'true' && (document.body.dataset.published || '').includes('cam')`, 20*time.Second)
-		sid := waitMedia(ctx, t, alice, "Bob", "camera")
-		if sid == before {
-			t.Logf("Bob's camera kept its track SID %s across the reload", sid)
+		bob.waitFor(ctx, "rejoined after reload", `window.hibikiRoom && window.hibikiRoom.state === 'connected'
+			&& (document.body.dataset.published || '').includes('cam')`, 20*time.Second)
+		var again string
+		bob.mustEval(ctx, `window.hibikiRoom.localParticipant.identity`, &again)
+		if again != identity {
+			t.Errorf("identity after reload = %q, want %q (kept in sessionStorage)", again, identity)
 		}
+		alice.waitFor(ctx, "Bob back as a new participant", fmt.Sprintf(`(() => {
+			const bobs = [...window.hibikiRoom.participants.values()].filter((p) => p.name === 'Bob');
+			return bobs.length === 1 && bobs[0].sid !== %q;
+		})()`, before), 10*time.Second)
+		waitMedia(ctx, t, alice, "Bob", "camera")
 		waitMedia(ctx, t, bob, "Alice", "camera")
 		alice.waitFor(ctx, "one tile for Bob", `document.querySelectorAll('.tile[data-kind="face"][data-name="Bob"]').length === 1`, 10*time.Second)
+		bob.waitFor(ctx, "Bob's page shows Alice's video", faceTile("Alice")+`.dataset.hasVideo === 'true'`, 10*time.Second)
 	})
 
 	t.Run("leaving removes the tile", func(t *testing.T) {

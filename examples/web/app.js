@@ -91,7 +91,7 @@ async function join(s) {
 async function publishInitial(c, s) {
   if (s.camera) {
     try {
-      c.pubs.cam = await c.room.publishCamera({ simulcast: s.simulcast });
+      c.pubs.cam = await c.room.publishCamera({ simulcast: s.simulcast, width: s.width, height: s.height });
     } catch (err) {
       toast(`Camera: ${err instanceof Error ? err.message : err}`);
     }
@@ -168,7 +168,7 @@ async function toggle(which) {
   }
   conf.pubs[which] = which === 'mic'
     ? await conf.room.publishMicrophone()
-    : await conf.room.publishCamera({ simulcast: conf.session.simulcast });
+    : await conf.room.publishCamera({ simulcast: conf.session.simulcast, width: conf.session.width, height: conf.session.height });
 }
 
 async function toggleScreen() {
@@ -258,9 +258,11 @@ function start() {
     join(saved);
   } else if (q.get('autojoin') && q.get('name')) {
     const name = q.get('name') || '';
+    const [width, height] = (q.get('video') || '').split('x').map(Number);
     join({
       name, room: q.get('room') || 'demo', identity: q.get('identity') || newIdentity(name),
       camera: q.get('camera') !== '0', mic: q.get('mic') !== '0', simulcast: q.get('simulcast') !== '0',
+      width: width || undefined, height: height || undefined,
     });
   }
   show(saved ? 'conference' : 'lobby');

@@ -132,6 +132,7 @@ export class Room extends Emitter {
    */
   setState(s) {
     if (this.state === s) return;
+    console.info(`hibiki: ${this.state} -> ${s}`);
     this.state = s;
     this.emit('connectionStateChanged', s);
   }
@@ -169,6 +170,7 @@ export class Room extends Emitter {
     for (const target of /** @type {const} */ (['publish', 'subscribe'])) {
       const t = new Transport(target, config, send);
       t.pc.onconnectionstatechange = () => {
+        console.info(`hibiki: ${target} connection ${t.pc.connectionState}`);
         if (t.pc.connectionState === 'failed' && this.signal === sig) sig.close(`${target} connection failed`);
       };
       this.transports[target] = t;
@@ -254,6 +256,7 @@ export class Room extends Emitter {
    */
   onSignalClose(sig, reason) {
     if (sig !== this.signal || this.leaving || this.state === 'disconnected') return;
+    console.warn(`hibiki: signal lost: ${reason}`);
     this.teardown();
     if (this.opts.reconnect === false) {
       this.setState('disconnected');

@@ -59,6 +59,7 @@
  * @property {OutboundSummary[]} outbound
  * @property {InboundSummary[]} inbound
  * @property {number} localAudioLevel level of the local microphone (media-source), 0..1
+ * @property {number} transports how many transports the report holds
  */
 
 /**
@@ -113,8 +114,10 @@ export function summarize(pc, report, sidOfMid) {
     outbound: [],
     inbound: [],
     localAudioLevel: 0,
+    transports: 0,
   };
   report.forEach((/** @type {any} */ s) => {
+    if (s.type === 'transport') out.transports++;
     if (s.type === 'outbound-rtp') {
       out.outbound.push({
         kind: s.kind, rid: s.rid ?? '', mid: s.mid ?? '', ssrc: s.ssrc,
