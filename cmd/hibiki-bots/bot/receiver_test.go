@@ -54,20 +54,24 @@ func TestRemoteTrackVideo(t *testing.T) {
 		gapAt       int // packet index before which arrival jumps by 2 s, -1 never
 		wantFreezes int
 		wantPLI     bool
+		hide        bool // pause by the bot's own setVideoSize 0x0 instead of a mute
 	}{
-		{"clean", nil, -1, -1, 0, false},
+		{"clean", nil, -1, -1, 0, false, false},
 		// Nothing is decodable from the loss to the keyframe 50 frames later:
 		// 1.7 s without a picture is a freeze, and the decoder asks for help.
-		{"loss until next keyframe", map[int]bool{lossIdx: true}, -1, -1, 1, true},
-		{"2 s gap is a freeze", nil, -1, lossIdx, 1, false},
-		{"2 s gap while muted is not", nil, lossIdx - 1, lossIdx, 0, false},
+		{"loss until next keyframe", map[int]bool{lossIdx: true}, -1, -1, 1, true, false},
+		{"2 s gap is a freeze", nil, -1, lossIdx, 1, false, false},
+		{"2 s gap while muted is not", nil, lossIdx - 1, lossIdx, 0, false, false},
+		{"2 s gap while hidden is not", nil, lossIdx - 1, lossIdx, 0, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := newRemoteTrack("TR", "PA", webrtc.RTPCodecTypeVideo.String(), "0", 1, 90000, at[0])
 			plis := 0
 			shift := time.Duration(0)
 			for i := range pkts {
-				if i == tc.pauseAt {
+				if i == tc.pauseAt && tc.hide {
+					rt.setHidden(true)
+				} else if i == tc.pauseAt {
 					rt.setPaused(true, false)
 				}
 				if i == tc.gapAt {

@@ -73,7 +73,9 @@ type TrackStats struct {
 	// VoicedPackets count packets with the V bit set.
 	AudioLevel    int
 	VoicedPackets uint64
-	Muted, Paused bool
+	// Muted (by its publisher), Paused (by the server) and Hidden (by the
+	// bot's own setVideoSize 0x0) suspend freeze counting.
+	Muted, Paused, Hidden bool
 	// Ended is set once the track's RTP stream has closed.
 	Ended bool
 }
