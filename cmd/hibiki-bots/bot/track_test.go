@@ -140,7 +140,7 @@ func TestVideoSenderAlignsLayers(t *testing.T) {
 	for i := range n + 10 {
 		now := t0.Add(time.Duration(i) * v.interval)
 		if i == 20 {
-			v.requestKeyframe(now)
+			v.requestKeyframe()
 		}
 		v.tick(now)
 	}

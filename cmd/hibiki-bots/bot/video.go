@@ -99,7 +99,10 @@ func (v *videoSender) tick(now time.Time) {
 		return
 	}
 	v.mu.Lock()
-	idx := v.player.next(now)
+	idx, jumped := v.player.next(now)
+	if jumped {
+		v.jumps.Add(1)
+	}
 	// The timestamp is the wall clock rounded to the frame grid, so it keeps
 	// increasing across clip loops and keyframe jumps, a late tick does not
 	// bunch frames, and steps are exact multiples of the frame duration.
@@ -139,19 +142,17 @@ func (v *videoSender) sendFrame(l *videoLayer, f media.VideoFrame, ts uint32) {
 }
 
 // requestKeyframe handles a PLI or FIR for any layer.
-func (v *videoSender) requestKeyframe(now time.Time) {
+func (v *videoSender) requestKeyframe() {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.player.requestKeyframe(now) {
-		v.jumps.Add(1)
-	}
+	v.player.requestKeyframe()
+	v.mu.Unlock()
 }
 
 // forceKeyframe jumps to a keyframe on the next tick regardless of the rate
 // limit (after unmute or a layer being re-enabled).
 func (v *videoSender) forceKeyframe() {
 	v.mu.Lock()
-	v.player.keyReq = true
+	v.player.forceKeyframe()
 	v.mu.Unlock()
 }
 
@@ -194,11 +195,11 @@ func (v *videoSender) readRTCP(rid string, read func() ([]rtcp.Packet, error)) {
 			case *rtcp.PictureLossIndication:
 				v.plis.Add(1)
 				v.log.Debug("keyframe request", "type", "PLI", "rid", rid)
-				v.requestKeyframe(time.Now())
+				v.requestKeyframe()
 			case *rtcp.FullIntraRequest:
 				v.firs.Add(1)
 				v.log.Debug("keyframe request", "type", "FIR", "rid", rid)
-				v.requestKeyframe(time.Now())
+				v.requestKeyframe()
 			}
 		}
 	}
