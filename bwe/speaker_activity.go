@@ -24,8 +24,8 @@ const (
 	dsiVoiced = (8-1)*levelStep + 1
 	// dsiLoudMax is the loudness of all 13 sub-units (-25 dBov and louder).
 	dsiLoudMax = dsiN1 * levelStep
-	// dsiSaturate voiced frames (400 ms, the default eligibility) in the long
-	// interval make a speaker fully "talking" on that scale; see evaluate.
+	// dsiSaturate voiced frames (400 ms) in the long interval make a speaker
+	// fully "talking" on that scale; see evaluate.
 	dsiSaturate = 20
 
 	// Poisson rates of the speech model for each scale (V&C section 3).
@@ -99,46 +99,37 @@ func activityScore(v float64, n int, lambda float64) float64 {
 	return s
 }
 
-// noiseFloor tracks the quietest level a speaker sends apart from digital
-// silence (Jitsi's "min level"), so that constant background noise from a
-// bad microphone is not mistaken for speech. It drops at once to a quieter
-// level and rises only when a whole window stayed louder, halfway toward the
-// quietest level of that window: a fan switched on is absorbed in about 15 s,
-// a speaker who talks without pause is not.
+// noiseFloor tracks the quietest level a speaker sends (V&C and Jitsi keep
+// a "minimum level" too), so that the constant background noise of a bad
+// microphone is not taken for speech. Digital silence (127) counts: a clean
+// microphone's floor is then 127 and nothing of its speech is gated, where
+// Jitsi, which skips 127, would take the quietest syllable for noise. The
+// floor drops at once to a quieter level and otherwise becomes the quietest
+// level of the last window of floorWindow packets, so noise that starts
+// later (a fan switched on) is absorbed within one window.
 type noiseFloor struct {
-	level uint8 // -dBov; meaningful once known
-	next  uint8 // quietest level of the current window
-	count int
-	known bool
+	level    uint8 // -dBov; 127 is a clean line
+	quietest uint8 // quietest level of the current window
+	count    int
+	known    bool
 }
 
 func (n *noiseFloor) observe(level uint8) {
-	if level >= silentLevel {
-		return
+	if !n.known || level > n.level {
+		n.level, n.known = level, true
 	}
-	if !n.known || level >= n.level {
-		n.level, n.known, n.count = level, true, 0
-		return
-	}
-	if n.count == 0 || level > n.next {
-		n.next = level
+	if n.count == 0 || level > n.quietest {
+		n.quietest = level
 	}
 	n.count++
 	if n.count >= floorWindow {
-		n.level = uint8((uint16(n.level) + uint16(n.next)) / 2)
-		n.count = 0
+		n.level, n.count = n.quietest, 0
 	}
 }
 
-// gate returns the level a packet must be louder than (numerically below)
-// to count at all. The ceiling matters for clean microphones with noise
-// suppression: their silence is 127 and their quietest non-silent packets may
-// be speech, which must not gate the rest of their speech.
-func (n *noiseFloor) gate() uint8 {
-	if !n.known {
-		return silentLevel
-	}
-	return max(n.level, floorCeiling) - gateMargin
+// passes reports whether level is at least gateMargin louder than the floor.
+func (n *noiseFloor) passes(level uint8) bool {
+	return int(level)+gateMargin < int(n.level)
 }
 
 // speaker is one participant's activity: a ring of the loudness of the
@@ -165,7 +156,7 @@ func slot(f int64) int {
 // whole sub-units lets the long scale tell apart talkers 2-3 dB apart.
 func (s *speaker) loudness(level uint8, voice, requireVoice bool) uint8 {
 	s.floor.observe(level)
-	if level >= quietLevel || level >= s.floor.gate() || (requireVoice && !voice) {
+	if level >= quietLevel || !s.floor.passes(level) || (requireVoice && !voice) {
 		return 0
 	}
 	return min(quietLevel-level, dsiLoudMax)

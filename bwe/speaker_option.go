@@ -16,7 +16,7 @@ const (
 	defaultC1        = 3.0
 	defaultC2        = 1.0
 	defaultC3        = 0.08
-	defaultMinVoiced = 20 // voiced frames (400 ms) in the last second
+	defaultMinVoiced = 18 // voiced frames (360 ms) in the last second
 	frameDuration    = 20 * time.Millisecond
 )
 
@@ -40,8 +40,9 @@ func WithDecisionThresholds(c1, c2, c3 float64) SpeakerOption {
 
 // WithMinSpeech sets how much voiced speech a speaker needs within the last
 // second to be eligible at all, in 20 ms frames rounded up, between 20 ms
-// and 1 s. The default of 400 ms means a burst shorter than about 380 ms (a
-// cough, a "hm") can never become dominant, whatever the others do.
+// and 1 s. The default of 360 ms means a burst of 320 ms or less (a cough, a
+// "hm"), which covers at most 17 frames even with arrival jitter, can never
+// become dominant, whatever the others do.
 func WithMinSpeech(d time.Duration) SpeakerOption {
 	return func(c *speakerConfig) error {
 		n := int((d + frameDuration - 1) / frameDuration)
