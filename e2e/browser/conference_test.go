@@ -175,6 +175,25 @@ func TestConference(t *testing.T) {
 
 	withBot(ctx, t, srv, room, alice, bob)
 
+	t.Run("tile size picks the simulcast layer", func(t *testing.T) {
+		width := func() int {
+			in, _ := alice.stats(ctx).inboundOf(bobVideo)
+			return in.FrameWidth
+		}
+		small := width()
+		click(ctx, t, alice, `.tile[data-kind="face"][data-name="Bob"] button[data-action="large"]`)
+		alice.waitFor(ctx, "Bob's camera at 1280 wide on a large tile", fmt.Sprintf(`(async () => {
+			const s = await window.hibikiRoom.statsSummary();
+			return s.subscribe.inbound.some((i) => i.trackSid === %q && i.frameWidth >= 1280);
+		})()`, bobVideo), 15*time.Second)
+		alice.waitFor(ctx, "the tile shows 1280x720", faceTile("Bob")+`.dataset.resolution === '1280x720'`, 5*time.Second)
+		click(ctx, t, alice, `.tile[data-kind="face"][data-name="Bob"] button[data-action="small"]`)
+		alice.waitFor(ctx, "back to the smaller layer", fmt.Sprintf(`(async () => {
+			const s = await window.hibikiRoom.statsSummary();
+			return s.subscribe.inbound.some((i) => i.trackSid === %q && i.frameWidth > 0 && i.frameWidth <= %d);
+		})()`, bobVideo, max(small, 640)), 15*time.Second)
+	})
+
 	t.Run("mute stops forwarding, unmute resumes", func(t *testing.T) {
 		click(ctx, t, alice, "#btn-mic")
 		bob.waitFor(ctx, "Alice's mic-muted icon", faceTile("Alice")+`.dataset.micMuted === 'true'`, 5*time.Second)

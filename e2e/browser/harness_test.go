@@ -102,6 +102,7 @@ func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("mute-audio", false),
 		chromedp.WindowSize(1280, 800),
 	)
 	actx, acancel := chromedp.NewExecAllocator(parent, opts...)

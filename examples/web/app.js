@@ -15,6 +15,8 @@ const testHooks = window;
 
 /** @type {Conference | null} */
 let conf = null;
+/** @type {AudioContext | null} */
+let audio = null;
 
 /** @returns {Session | null} */
 function loadSession() {
@@ -60,7 +62,8 @@ async function join(s) {
   try {
     const token = await fetchToken(s);
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-    const room = await Room.connect(url, token);
+    audio = new AudioContext();
+    const room = await Room.connect(url, token, { audioContext: audio });
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
     const q = new URLSearchParams(location.search);
     q.set('room', s.room);
@@ -68,7 +71,7 @@ async function join(s) {
     history.replaceState(null, '', `?${q}`);
     testHooks.hibikiRoom = room;
     show('conference');
-    conf = new Conference(room, s);
+    conf = new Conference(room, s, audio);
     document.body.dataset.joined = 'true';
     room.on('connectionStateChanged', (state) => {
       if (state === 'disconnected' && conf?.room === room) toast('Disconnected');
@@ -77,6 +80,7 @@ async function join(s) {
     await fillDevices();
   } catch (err) {
     console.error(err);
+    audio?.close().catch(() => {});
     $('join-error').textContent = err instanceof Error ? err.message : String(err);
     show('lobby');
   } finally {

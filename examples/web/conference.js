@@ -51,8 +51,9 @@ class Conference {
   /**
    * @param {Room} room
    * @param {Session} session
+   * @param {AudioContext} audio the context the room measures levels in, shared by the mixer
    */
-  constructor(room, session) {
+  constructor(room, session, audio) {
     this.room = room;
     this.session = session;
     this.template = /** @type {HTMLTemplateElement} */ ($('tile-template'));
@@ -61,7 +62,7 @@ class Conference {
     this.tiles = new Map();
     /** @type {Map<string, RemoteTrack>} participantSid → the camera shown on the face tile */
     this.faces = new Map();
-    this.mixer = new AudioMixer($('audio-sinks'));
+    this.mixer = new AudioMixer($('audio-sinks'), audio);
     /** @type {{mic: LocalTrack | null, cam: LocalTrack | null, screen: LocalTrack | null, cam2: LocalTrack | null}} */
     this.pubs = { mic: null, cam: null, screen: null, cam2: null };
     this.graphs = {
@@ -72,6 +73,8 @@ class Conference {
     };
     /** @type {Array<() => void>} */
     this.cleanups = [];
+    this.fit = new ResizeObserver(() => this.layout());
+    this.fit.observe(this.grid);
     this.localTile = this.addTile('face:local', { participantSid: room.localParticipant.sid, name: session.name, local: true, kind: 'face' });
     this.wireRoom();
     for (const p of room.participants.values()) this.onJoined(p);
@@ -92,7 +95,37 @@ class Conference {
     if (o.kind === 'stage') this.grid.prepend(tile.el);
     else this.grid.append(tile.el);
     this.grid.dataset.count = String(this.tiles.size);
+    this.layout();
     return tile;
+  }
+
+  /**
+   * Sizes the columns so that the face tiles are as large as the grid
+   * allows at 16:9; a stage tile (screen, second camera) takes the full
+   * width and about two thirds of the height above them.
+   */
+  layout() {
+    const style = getComputedStyle(this.grid);
+    const gap = parseFloat(style.columnGap) || 0;
+    const w = this.grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 1;
+    let h = this.grid.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) - 1;
+    const tiles = [...this.tiles.values()];
+    const stage = tiles.some((t) => t.o.kind === 'stage');
+    if (stage) {
+      const stageH = Math.max(180, Math.round(h * 0.68));
+      this.grid.style.setProperty('--stage-h', `${stageH}px`);
+      h = Math.max(100, h - stageH - gap);
+    }
+    const n = Math.max(1, tiles.filter((t) => t.o.kind === 'face').length);
+    let best = { cols: 1, width: 0 };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = stage ? 1 : Math.ceil(n / cols);
+      const width = Math.min((w - gap * (cols - 1)) / cols, ((h - gap * (rows - 1)) / rows) * (16 / 9));
+      if (width > best.width) best = { cols, width };
+    }
+    const min = Math.min(w, 140);
+    if (best.width < min) best = { cols: Math.max(1, Math.floor((w + gap) / (min + gap))), width: min };
+    this.grid.style.setProperty('--tile-w', `${Math.floor(best.width)}px`);
   }
 
   /** @param {string} key */
@@ -100,6 +133,7 @@ class Conference {
     this.tiles.get(key)?.remove();
     this.tiles.delete(key);
     this.grid.dataset.count = String(this.tiles.size);
+    this.layout();
   }
 
   wireRoom() {
@@ -269,6 +303,7 @@ class Conference {
   }
 
   close() {
+    this.fit.disconnect();
     for (const off of this.cleanups) off();
     for (const key of [...this.tiles.keys()]) this.removeTile(key);
     this.mixer.close();

@@ -22,7 +22,7 @@ import { Signal, SignalError } from './signal.js';
 import { Transport } from './transport.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
-import { summarize, rates, speakersOf } from './stats.js';
+import { summarize, rates, speakersOf, LevelMeter } from './stats.js';
 
 export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack };
 
@@ -99,6 +99,7 @@ export class Room extends Emitter {
     this.statsTimer = undefined;
     this.leaving = false;
     this.reconnectAttempt = 0;
+    this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
       participantLeft: (p) => this.emit('participantLeft', p),
@@ -108,11 +109,15 @@ export class Room extends Emitter {
         this.emit('trackUnpublished', t, p);
       },
       trackSubscribed: (t, p) => {
+        if (t.kind === 'audio' && t.stream) this.meter?.attach(t.sid, t.stream);
         this.emit('trackSubscribed', t, p);
         const size = this.videoSizes.get(t.sid);
         if (size) this.sendVideoSize(t.sid, size);
       },
-      trackUnsubscribed: (t, p) => this.emit('trackUnsubscribed', t, p),
+      trackUnsubscribed: (t, p) => {
+        this.meter?.detach(t.sid);
+        this.emit('trackUnsubscribed', t, p);
+      },
     });
   }
 
@@ -522,6 +527,7 @@ export class Room extends Emitter {
       // the socket may already be gone; leaving anyway
     }
     this.teardown();
+    this.meter?.close();
     for (const lt of this.localTracks.values()) lt.track.stop();
     this.localTracks.clear();
     for (const sid of [...this.participants.keys()]) this.remotes.remove(sid);
@@ -577,6 +583,9 @@ export class Room extends Emitter {
    */
   detectSpeakers(live) {
     const micOn = [...this.localTracks.values()].some((lt) => lt.kind === 'audio' && !lt.muted);
+    if (this.meter) {
+      for (const [sid, q] of Object.entries(live.tracks)) q.audioLevel = Math.max(q.audioLevel, this.meter.level(sid));
+    }
     const speakers = speakersOf(live, {
       threshold: this.opts.speakingThreshold ?? 0.02,
       localSid: micOn ? this.localParticipant.sid : '',

@@ -246,3 +246,59 @@ export function speakersOf(live, o) {
   if (o.localSid && live.localAudioLevel >= o.threshold) levels.set(o.localSid, live.localAudioLevel);
   return [...levels.entries()].sort((a, b) => b[1] - a[1]).map((e) => e[0]);
 }
+
+/**
+ * Measures the level of remote audio tracks with WebAudio. Browsers that do
+ * not play audio out (headless ones, or before any output device exists)
+ * report a zero audioLevel in their stats, and the SFU may not forward the
+ * RFC 6464 header extension, so speaker detection measures the decoded audio
+ * itself. Chrome feeds a remote stream into WebAudio only while the stream
+ * also plays in a media element (the conference page keeps a muted one).
+ */
+export class LevelMeter {
+  /** @param {AudioContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    /** @type {Map<string, {src: MediaStreamAudioSourceNode, an: AnalyserNode, buf: Float32Array<ArrayBuffer>}>} */
+    this.nodes = new Map();
+  }
+
+  /**
+   * @param {string} trackSid
+   * @param {MediaStream} stream
+   */
+  attach(trackSid, stream) {
+    this.detach(trackSid);
+    const src = this.ctx.createMediaStreamSource(stream);
+    const an = this.ctx.createAnalyser();
+    an.fftSize = 1024;
+    src.connect(an);
+    this.nodes.set(trackSid, { src, an, buf: new Float32Array(an.fftSize) });
+  }
+
+  /** @param {string} trackSid */
+  detach(trackSid) {
+    const n = this.nodes.get(trackSid);
+    if (!n) return;
+    n.src.disconnect();
+    this.nodes.delete(trackSid);
+  }
+
+  /**
+   * The peak amplitude (0..1) of the last ~20 ms, like stats' audioLevel.
+   * @param {string} trackSid
+   * @returns {number}
+   */
+  level(trackSid) {
+    const n = this.nodes.get(trackSid);
+    if (!n || this.ctx.state !== 'running') return 0;
+    n.an.getFloatTimeDomainData(n.buf);
+    let peak = 0;
+    for (const x of n.buf) peak = Math.max(peak, Math.abs(x));
+    return Math.min(1, peak);
+  }
+
+  close() {
+    for (const sid of [...this.nodes.keys()]) this.detach(sid);
+  }
+}
