@@ -39,6 +39,7 @@ func TestRTPExtension(t *testing.T) {
 		{"truncated extension", one[:len(one)-8], testExtID, nil, false},
 		{"short", one[:11], testExtID, nil, false},
 		{"version 1", append([]byte{0x50}, one[1:]...), testExtID, nil, false},
+		{"id 0 with a length ends the walk", append(append([]byte{}, one[:16]...), 0x01, 0, 0, 0x30, 0x9e, 0, 0, 0), testExtID, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 type SpeakerLevel struct {
 	ID string
 	// Level is the loudness-weighted share of the last 300 ms that the
-	// speaker was heard, 0..1: 1 is uninterrupted speech at -30 dBov or
+	// speaker was heard, 0..1: 1 is uninterrupted speech at -25 dBov or
 	// louder.
 	Level float64
 }

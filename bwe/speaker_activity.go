@@ -42,16 +42,15 @@ const (
 	dsiBridge = 2
 )
 
-// Level to immediate mapping, in -dBov. Jitsi divides 127-level by 10, which
+// Level to loudness mapping, in -dBov. Jitsi divides 127-level by 10, which
 // makes every speech level 8 or 9 and so cannot tell a louder talker from a
 // quieter one; hibiki spends the 13 sub-units on the range speech really
-// uses, 5 dB each from -90 dBov, so -45 dBov maps to 9 and -30 dBov to 12.
+// uses, 5 dB each from -90 dBov, so -45 dBov is 9 sub-units and -30 dBov 12.
 const (
 	silentLevel  = 127 // RFC 6464: digital silence, also sent by muted mics
 	quietLevel   = 90  // immediate 0 at and below this loudness
 	levelStep    = 5
 	gateMargin   = 10  // a level must be this much louder than the noise floor
-	floorCeiling = 60  // the noise floor is never taken to be louder than this
 	floorWindow  = 750 // packets (15 s at 20 ms) before the floor may rise
 	recentFrames = 15  // window of SpeakerLevel (300 ms)
 )
