@@ -214,9 +214,14 @@ func (b *Bot) handle(m *signaling.Message) {
 	}
 	now := b.cfg.Now()
 	b.room.apply(m, now)
-	if m.Type == signaling.TypeTrackMuted || m.Type == signaling.TypeSubscriptionPaused {
+	switch m.Type {
+	case signaling.TypeTrackMuted, signaling.TypeSubscriptionPaused:
 		t := b.room.trackInfo(m.TrackSID)
 		b.sub.setPaused(m.TrackSID, t.Muted, t.Paused)
+	case signaling.TypeTrackUnpublished:
+		b.sub.setGone(m.TrackSID, "")
+	case signaling.TypeParticipantLeft:
+		b.sub.setGone("", m.ParticipantSID)
 	}
 	b.notify.notify()
 }

@@ -56,7 +56,13 @@ func (b *Bot) Subscribe(ctx context.Context, trackSID string) error {
 
 // Unsubscribe stops receiving a track.
 func (b *Bot) Unsubscribe(ctx context.Context, trackSID string) error {
-	return b.request(ctx, &signaling.Message{Type: signaling.TypeUnsubscribe, TrackSID: trackSID})
+	if err := b.request(ctx, &signaling.Message{Type: signaling.TypeUnsubscribe, TrackSID: trackSID}); err != nil {
+		return err
+	}
+	if _, _, sub := b.parts(); sub != nil {
+		sub.setGone(trackSID, "")
+	}
+	return nil
 }
 
 func (b *Bot) request(ctx context.Context, m *signaling.Message) error {

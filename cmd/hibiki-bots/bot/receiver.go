@@ -37,6 +37,7 @@ type remoteTrack struct {
 	muted      bool
 	paused     bool
 	hidden     bool // the bot itself set its video size to 0x0
+	gone       bool // unpublished, its publisher left, or the bot unsubscribed
 	ended      bool
 }
 
@@ -148,7 +149,16 @@ func (r *remoteTrack) setHidden(hidden bool) {
 	r.updateFlow()
 }
 
-func (r *remoteTrack) stopped() bool { return r.muted || r.paused || r.hidden }
+// setGone records that no more media is due on the track, even if pion
+// keeps its receiver until the next renegotiation.
+func (r *remoteTrack) setGone() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gone = true
+	r.updateFlow()
+}
+
+func (r *remoteTrack) stopped() bool { return r.muted || r.paused || r.hidden || r.gone }
 
 func (r *remoteTrack) updateFlow() {
 	if r.frz != nil && r.frz.paused != r.stopped() {
@@ -173,7 +183,7 @@ func (r *remoteTrack) snapshot(now time.Time) TrackStats {
 		FirstFrameKeyframe: r.firstKey, Width: r.width, Height: r.height,
 		FirstFrameAt: r.firstAt, LastPacketAt: r.lastPacket, PLIsSent: r.plis,
 		AudioLevel: r.level, VoicedPackets: r.voiced,
-		Muted: r.muted, Paused: r.paused, Hidden: r.hidden, Ended: r.ended,
+		Muted: r.muted, Paused: r.paused, Hidden: r.hidden, Gone: r.gone, Ended: r.ended,
 	}
 	if !r.firstAt.IsZero() {
 		s.FirstFrameDelay = r.firstAt.Sub(r.expectedAt)
@@ -181,7 +191,7 @@ func (r *remoteTrack) snapshot(now time.Time) TrackStats {
 	if r.asm != nil {
 		s.LatePackets = r.asm.late
 		s.Freezes, s.FreezeTime = r.frz.count, r.frz.total
-		s.Frozen = !r.ended && r.frz.frozen(now)
+		s.Frozen = !r.ended && !r.gone && r.frz.frozen(now)
 	}
 	return s
 }

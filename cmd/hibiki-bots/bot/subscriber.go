@@ -177,6 +177,18 @@ func (s *subscriber) setPaused(sid string, muted, paused bool) {
 	}
 }
 
+// setGone marks the tracks matching sid (track SID) or participantSID as
+// no longer due.
+func (s *subscriber) setGone(sid, participantSID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rt := range s.tracks {
+		if (sid != "" && rt.sid == sid) || (participantSID != "" && rt.participantSID == participantSID) {
+			rt.setGone()
+		}
+	}
+}
+
 // setHidden applies the bot's own setVideoSize 0x0 (or a size again).
 func (s *subscriber) setHidden(sid string, hidden bool) {
 	s.mu.Lock()
