@@ -198,7 +198,11 @@ func (t *PublishedTrack) requestKeyframe(layer int) {
 	}
 	t.owner.room.sfu.opts.stats.KeyframeReqs.Add(1)
 	pli := &rtcp.PictureLossIndication{MediaSSRC: r.ssrc}
-	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{pli}); err != nil {
+	pub := t.owner.existingPublishPC()
+	if pub == nil {
+		return
+	}
+	if err := pub.WriteRTCP([]rtcp.Packet{pli}); err != nil {
 		t.logger.Debug("send PLI", "err", err)
 	}
 }
