@@ -97,8 +97,14 @@ func reexecInNamespace() int {
 		fmt.Fprintf(os.Stderr, "browser tests: cannot find the test binary: %v\n", err)
 		return 1
 	}
+	// The suite measures real-time media (frame freezes) on a machine that
+	// may be busy with other packages' tests, so the server and the browsers
+	// (which inherit it) run at a raised priority where that is allowed.
 	args := append([]string{"--net", "--", self}, os.Args[1:]...)
 	cmd := exec.Command("unshare", args...)
+	if nice, err := exec.LookPath("nice"); err == nil && os.Geteuid() == 0 {
+		cmd = exec.Command(nice, append([]string{"-n", "-10", "unshare"}, args...)...)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envInside+"=1")
 	if err := cmd.Run(); err != nil {

@@ -119,7 +119,7 @@ class Conference {
     const n = Math.max(1, tiles.filter((t) => t.o.kind === 'face').length);
     let best = { cols: 1, width: 0 };
     for (let cols = 1; cols <= n; cols++) {
-      const rows = stage ? 1 : Math.ceil(n / cols);
+      const rows = Math.ceil(n / cols);
       const width = Math.min((w - gap * (cols - 1)) / cols, ((h - gap * (rows - 1)) / rows) * (16 / 9));
       if (width > best.width) best = { cols, width };
     }
