@@ -95,7 +95,11 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 	if p.closed {
 		return nil, ErrClosed
 	}
-	api, err := p.room.sfu.transport.newAPI(rolePublish)
+	levels, err := p.room.speakers.interceptor(p)
+	if err != nil {
+		return nil, err
+	}
+	api, err := p.room.sfu.transport.newAPI(rolePublish, levels)
 	if err != nil {
 		return nil, err
 	}

@@ -22,15 +22,24 @@ type Room struct {
 	order        []*Participant          // join order, for stable listings
 	closeTimer   *time.Timer
 	closed       bool
+	dominant     string
+	speakers     *speakers
 }
 
-func newRoom(s *SFU, name string) *Room {
-	return &Room{
+func newRoom(s *SFU, name string) (*Room, error) {
+	r := &Room{
 		sfu:          s,
 		name:         name,
 		logger:       s.logger.With("room", name),
 		participants: make(map[string]*Participant),
 	}
+	sp, err := newSpeakers(r)
+	if err != nil {
+		return nil, err
+	}
+	r.speakers = sp
+	s.goroutine(sp.run)
+	return r, nil
 }
 
 // Name returns the room name.
@@ -136,6 +145,7 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.mu.Unlock()
 
+	r.speakers.remove(p)
 	for _, q := range others {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
@@ -150,6 +160,7 @@ func (r *Room) closeIfEmpty() {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	r.speakers.stop()
 	r.sfu.removeRoom(r)
 }
 
@@ -166,6 +177,7 @@ func (r *Room) Close(reason string) {
 		p.notify(Removed{Reason: reason})
 		p.Leave()
 	}
+	r.speakers.stop()
 	r.sfu.removeRoom(r)
 }
 

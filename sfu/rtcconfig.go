@@ -192,7 +192,7 @@ const nackHistory = 256
 // newAPI builds a pion API for one peer connection. Each connection gets its
 // own media engine and interceptor registry because pion binds negotiated
 // state (payload types, extension ids) to them.
-func (t *transport) newAPI(r role) (*webrtc.API, error) {
+func (t *transport) newAPI(r role, extra ...interceptor.Factory) (*webrtc.API, error) {
 	m, err := mediaEngine()
 	if err != nil {
 		return nil, err
@@ -200,6 +200,9 @@ func (t *transport) newAPI(r role) (*webrtc.API, error) {
 	reg := &interceptor.Registry{}
 	if err := registerInterceptors(m, reg, r); err != nil {
 		return nil, err
+	}
+	for _, f := range extra {
+		reg.Add(f)
 	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
