@@ -126,3 +126,55 @@ func TestSimulcastSwitchesAreSeamless(t *testing.T) {
 	}
 	t.Logf("switch latencies: %v (partial frames at switches: %d)", latencies, st.Incomplete)
 }
+
+// activeLayers returns the publisher's per-layer active flags (q, h, f).
+func activeLayers(s bot.Stats) []bool {
+	for _, p := range s.Published {
+		if p.Kind == "video" {
+			out := make([]bool, len(p.Layers))
+			for i, l := range p.Layers {
+				out[i] = l.Active
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// Layers nobody needs are paused at the publisher and resumed within 1 s
+// of a subscriber needing them.
+func TestSimulcastUnusedLayersPaused(t *testing.T) {
+	srv := startServer(t, nil)
+	ctx := deadline(t, 30*time.Second)
+	pub, vsid := newSimulcastPublisher(ctx, t, srv, "pause")
+	sub := newBot(ctx, t, srv, "pause", "sub", false, true)
+	if err := sub.WaitTracks(ctx, 2); err != nil {
+		t.Fatalf("tracks: %v", err)
+	}
+	if err := sub.SetVideoSize(ctx, vsid, 320, 180, -1); err != nil {
+		t.Fatal(err)
+	}
+	onlyLow := func(s bot.Stats) bool {
+		a := activeLayers(s)
+		return len(a) == 3 && a[0] && !a[1] && !a[2]
+	}
+	if _, err := pub.WaitStats(ctx, onlyLow); err != nil {
+		t.Fatalf("h and f never paused for a 320x180 tile: %v (active %v)", err, activeLayers(pub.Stats()))
+	}
+	start := time.Now()
+	if err := sub.SetVideoSize(ctx, vsid, 1280, 720, -1); err != nil {
+		t.Fatal(err)
+	}
+	resumed, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := pub.WaitStats(resumed, func(s bot.Stats) bool {
+		a := activeLayers(s)
+		return len(a) == 3 && a[2]
+	}); err != nil {
+		t.Fatalf("f not resumed within 1 s: %v", err)
+	}
+	if _, err := waitSize(ctx, sub, vsid, 1280, 720); err != nil {
+		t.Fatalf("no 1280x720 after resume: %v", err)
+	}
+	t.Logf("resume to first 720p keyframe: %v", time.Since(start))
+}
