@@ -79,6 +79,9 @@ func prerequisites() string {
 // chromiumPath finds Debian's chromium (or the binary named by HIBIKI_CHROMIUM).
 func chromiumPath() (string, error) {
 	if p := os.Getenv(envChromium); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", envChromium, p, err)
+		}
 		return p, nil
 	}
 	for _, name := range []string{"chromium", "chromium-browser"} {
