@@ -73,6 +73,7 @@ class Conference {
     };
     /** @type {Array<() => void>} */
     this.cleanups = [];
+    this.pathShownAt = 0;
     this.fit = new ResizeObserver(() => this.layout());
     this.fit.observe(this.grid);
     this.localTile = this.addTile('face:local', { participantSid: room.localParticipant.sid, name: session.name, local: true, kind: 'face' });
@@ -164,6 +165,9 @@ class Conference {
       el.textContent = s === 'connected' ? '' : s;
       if (s === 'connected') this.localTile.setParticipantSid(this.room.localParticipant.sid);
       document.body.dataset.connection = s;
+    });
+    on('subscriptionPaused', (t, paused) => {
+      for (const tile of this.tiles.values()) if (tile.trackSid === t.sid) tile.el.dataset.paused = String(paused);
     });
     on('stats', (live) => this.onStats(live));
     on('error', (e) => { console.warn('hibiki:', e); toast(e.message); });
@@ -277,12 +281,28 @@ class Conference {
     $('val-out').textContent = formatBitrate(live.bitrateOut);
     $('val-loss').textContent = `${live.lossIn.toFixed(1)} %`;
     $('val-rtt').textContent = `${Math.round(live.rtt)} ms`;
+    if (live.time - this.pathShownAt > 2000) {
+      this.pathShownAt = live.time;
+      this.showPath().catch(() => {});
+    }
+  }
+
+  /** Shows the selected candidate pair of each connection in the stats panel. */
+  async showPath() {
+    const s = await this.room.statsSummary();
+    const line = (/** @type {string} */ name, /** @type {import('./hibiki.js').TransportSummary | null} */ t) => {
+      const p = t?.candidatePair;
+      return p ? `${name}: ${p.local} → ${p.remote} (${p.protocol} ${p.localType})` : `${name}: ${t?.connectionState ?? 'none'}`;
+    };
+    $('stats-path').textContent = `${line('publish', s.publish)} · ${line('subscribe', s.subscribe)}`;
   }
 
   /** Shows the local camera (and the second camera / screen) as previews. */
   refreshLocal() {
     const { cam, screen, cam2 } = this.pubs;
-    this.localTile.setVideo(cam ? cam.sid || 'local' : '', cam ? new MediaStream([cam.track]) : null);
+    const shown = /** @type {MediaStream | null} */ (this.localTile.video.srcObject);
+    if (!cam) this.localTile.setVideo('', null);
+    else if (shown?.getVideoTracks()[0] !== cam.track) this.localTile.setVideo(cam.sid || 'local', new MediaStream([cam.track]));
     this.localTile.setCamOff(!cam || cam.muted);
     this.localTile.setMicMuted(!this.pubs.mic || this.pubs.mic.muted);
     const faceStream = /** @type {MediaStream | null} */ (this.localTile.video.srcObject);

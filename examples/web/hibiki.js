@@ -22,7 +22,7 @@ import { Signal, SignalError } from './signal.js';
 import { Transport } from './transport.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
-import { summarize, rates, speakersOf, LevelMeter } from './stats.js';
+import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
 
 export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack };
 
@@ -93,7 +93,7 @@ export class Room extends Emitter {
     this.activeSpeakers = [];
     /** @type {LiveStats | null} */
     this.lastStats = null;
-    /** @type {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null} | null} */
+    /** @type {import('./stats.js').Summary | null} */
     this.prevSummary = null;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.statsTimer = undefined;
@@ -350,6 +350,7 @@ export class Room extends Emitter {
    * @param {LocalTrack} lt
    */
   async addLocal(lt) {
+    lt.cid = lt.track.id; // a new sender's msid is its current track's id
     const reply = await this.request({ type: 'publish', track: lt.info() });
     lt.sid = reply.track?.sid || '';
     const pc = this.transports.publish?.pc;
@@ -548,17 +549,10 @@ export class Room extends Emitter {
 
   /**
    * Both reports as plain objects; inbound streams carry their track SID.
-   * @returns {Promise<{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null}>}
+   * @returns {Promise<import('./stats.js').Summary>}
    */
-  async statsSummary() {
-    const { publish, subscribe } = this.pcs;
-    const r = await this.getStats();
-    const sid = (/** @type {string} */ mid) => this.remotes.sidOfMid(mid);
-    return {
-      time: Date.now(),
-      publish: publish && r.publish ? summarize(publish, r.publish, sid) : null,
-      subscribe: subscribe && r.subscribe ? summarize(subscribe, r.subscribe, sid) : null,
-    };
+  statsSummary() {
+    return summarizeBoth(this.pcs, (mid) => this.remotes.sidOfMid(mid));
   }
 
   /** @private Emits `stats` and works out who is speaking. */

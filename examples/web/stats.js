@@ -148,6 +148,26 @@ export function summarize(pc, report, sidOfMid) {
 }
 
 /**
+ * Both connections of a room at one moment.
+ * @typedef {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null}} Summary
+ */
+
+/**
+ * Reads and reduces the reports of both connections.
+ * @param {{publish: RTCPeerConnection | null, subscribe: RTCPeerConnection | null}} pcs
+ * @param {(mid: string) => string} sidOfMid
+ * @returns {Promise<Summary>}
+ */
+export async function summarizeBoth(pcs, sidOfMid) {
+  const [pub, sub] = await Promise.all([pcs.publish?.getStats(), pcs.subscribe?.getStats()]);
+  return {
+    time: Date.now(),
+    publish: pcs.publish && pub ? summarize(pcs.publish, pub, sidOfMid) : null,
+    subscribe: pcs.subscribe && sub ? summarize(pcs.subscribe, sub, sidOfMid) : null,
+  };
+}
+
+/**
  * @typedef {object} TrackQuality
  * @property {number} width received frame width
  * @property {number} height received frame height
@@ -171,8 +191,8 @@ export function summarize(pc, report, sidOfMid) {
 
 /**
  * Turns two consecutive summaries into rates.
- * @param {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null}} cur
- * @param {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null} | null} prev
+ * @param {Summary} cur
+ * @param {Summary | null} prev
  * @returns {LiveStats}
  */
 export function rates(cur, prev) {
