@@ -294,7 +294,7 @@ class Conference {
       const p = t?.candidatePair;
       return p ? `${name}: ${p.local} → ${p.remote} (${p.protocol} ${p.localType})` : `${name}: ${t?.connectionState ?? 'none'}`;
     };
-    $('stats-path').textContent = `${line('publish', s.publish)} · ${line('subscribe', s.subscribe)}`;
+    $('stats-path').textContent = `${line('publish', s.publish)}\n${line('subscribe', s.subscribe)}`;
   }
 
   /** Shows the local camera (and the second camera / screen) as previews. */
