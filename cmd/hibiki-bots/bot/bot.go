@@ -124,7 +124,7 @@ func (b *Bot) connect(ctx context.Context) error {
 		err := sig.readLoop(b.handle)
 		if b.life.Err() == nil {
 			b.fail(fmt.Errorf("signaling ended: %w", err))
-			go b.Close() //nolint:errcheck // the session is over either way
+			go func() { _ = b.Close() }() // Close waits for this goroutine
 		}
 	}()
 

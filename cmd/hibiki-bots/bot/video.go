@@ -102,6 +102,7 @@ func (v *videoSender) tick(now time.Time) {
 	idx, jumped := v.player.next(now)
 	if jumped {
 		v.jumps.Add(1)
+		v.log.Debug("keyframe jump", "frame", idx)
 	}
 	// The timestamp is the wall clock rounded to the frame grid, so it keeps
 	// increasing across clip loops and keyframe jumps, a late tick does not
