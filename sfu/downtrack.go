@@ -34,6 +34,7 @@ type DownTrack struct {
 	wantH    int
 	maxLayer int
 	sized    bool
+	hidden   bool
 }
 
 func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
@@ -205,51 +206,85 @@ func (d *DownTrack) setMuted(muted bool) {
 
 // setWanted records the subscriber's tile size and re-selects the layer.
 func (d *DownTrack) setWanted(w, h, maxLayer int) {
+	hidden := w == 0 && h == 0
 	d.mu.Lock()
 	d.wantW, d.wantH, d.maxLayer, d.sized = w, h, maxLayer, true
-	d.fwd.SetPaused(w == 0 && h == 0)
+	d.fwd.SetPaused(hidden)
+	changed := d.hidden != hidden
+	d.hidden = hidden
 	d.mu.Unlock()
+	if changed {
+		d.sub.notify(SubscriptionPaused{TrackSID: d.track.sid, Paused: hidden})
+	}
 	d.reselect(d.track.layerInfos())
+	d.track.poke() // resume a paused encoding now, not at the next tick
+}
+
+// defaultTile is the size assumed before the subscriber says what its tile
+// is: the middle layer, good enough for a grid tile.
+const defaultTileW, defaultTileH = 640, 360
+
+// wanted returns the tile size to select for; d.mu must be held.
+func (d *DownTrack) wanted() (w, h int) {
+	if !d.sized {
+		return defaultTileW, defaultTileH
+	}
+	return d.wantW, d.wantH
 }
 
 // desiredLayer is the layer this subscriber would take if every layer were
-// live: what the publisher should keep encoding for it.
+// live: what the publisher should keep encoding for it. -1 when hidden.
 func (d *DownTrack) desiredLayer() int {
-	infos := d.track.layerInfos()
-	for i := range infos {
-		infos[i].Live = true
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sized && d.wantW == 0 && d.wantH == 0 {
-		return -1
-	}
-	return SelectLayer(infos, d.wantW, d.wantH, d.layerCap(), 0)
+	return d.desiredLocked(d.track.layerInfos())
 }
 
-// reselect applies the layer policy to the current layer infos.
+// desiredLocked is desiredLayer with d.mu held.
+func (d *DownTrack) desiredLocked(infos []LayerInfo) int {
+	w, h := d.wanted()
+	if w == 0 && h == 0 {
+		return -1
+	}
+	all := make([]LayerInfo, len(infos))
+	copy(all, infos)
+	for i := range all {
+		all[i].Live = true
+	}
+	return SelectLayer(all, w, h, d.layerCap(), 0)
+}
+
+// forwardedLayer is the layer being forwarded now (-1 none): the publisher
+// must keep it on until the switch away from it has happened.
+func (d *DownTrack) forwardedLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fwd.Current()
+}
+
+// reselect applies the layer policy to the current layer infos. The
+// forwarder's target is the layer the tile wants even while that layer is
+// paused at the publisher: the forwarder keeps forwarding the best live
+// layer below it (layers not live are marked stopped) and switches on the
+// very first keyframe of the wanted layer when it resumes.
 func (d *DownTrack) reselect(infos []LayerInfo) {
 	if d.track.kind != KindVideo {
 		return
 	}
 	d.mu.Lock()
-	w, h := d.wantW, d.wantH
-	if !d.sized {
-		// No size yet: start with the middle of what a tile needs.
-		w, h = 640, 360
-	}
-	layer := SelectLayer(infos, w, h, d.layerCap(), 0)
-	cur := d.fwd.Current()
+	want := d.desiredLocked(infos)
 	old, _ := d.fwd.Target()
-	if layer >= 0 {
-		d.fwd.SetTarget(layer, -1)
+	for i, info := range infos {
+		if !info.Live {
+			d.fwd.LayerStopped(i)
+		}
 	}
-	if cur >= 0 && cur < len(infos) && !infos[cur].Live {
-		d.fwd.LayerStopped(cur)
+	if want >= 0 {
+		d.fwd.SetTarget(want, -1)
 	}
 	d.mu.Unlock()
-	if layer >= 0 && layer != old {
-		d.track.requestKeyframe(layer)
+	if want >= 0 && want != old && want < len(infos) && infos[want].Live {
+		d.track.requestKeyframe(want)
 	}
 }
 

@@ -72,9 +72,11 @@ func (p *Participant) Resume() {
 // SelectedCandidatePair is the candidate pair one connection sends on, nil
 // before ICE connected.
 func (p *Participant) SelectedCandidatePair(target Target) (*webrtc.ICECandidatePair, error) {
-	pc := p.pub
-	if target == TargetSubscribe {
-		pc = p.sub
+	pc := p.sub
+	if target == TargetPublish {
+		if pc = p.existingPublishPC(); pc == nil {
+			return nil, nil
+		}
 	}
 	return pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair() //nolint:wrapcheck // pion's error says it all
 }

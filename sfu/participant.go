@@ -80,26 +80,51 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 	p.neg.p = p
 	relayOnly := r.sfu.relayOnly || r.RelayOnly()
 	p.relayOnly.Store(relayOnly)
-	api, err := r.sfu.transport.newAPI(relayOnly, nil)
+	subAPI, err := r.sfu.transport.newAPI(roleSubscribe, relayOnly)
 	if err != nil {
 		return nil, err
 	}
-	if p.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		return nil, fmt.Errorf("publish connection: %w", err)
-	}
-	subAPI, err := r.sfu.transport.newAPI(relayOnly, nil)
-	if err != nil {
-		p.closePeers()
-		return nil, err
-	}
-	if p.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		p.closePeers()
+	if p.sub, err = subAPI.NewPeerConnection(r.sfu.transport.pcConfig()); err != nil {
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}
-	p.wirePeer(p.pub, TargetPublish)
 	p.wirePeer(p.sub, TargetSubscribe)
-	p.pub.OnTrack(p.onTrack)
 	return p, nil
+}
+
+// publishPC returns the publish connection, creating it on first use: a
+// participant that only watches never pays for a second connection.
+func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pub != nil {
+		return p.pub, nil
+	}
+	if p.closed {
+		return nil, ErrClosed
+	}
+	levels, err := p.room.speakers.interceptor(p)
+	if err != nil {
+		return nil, err
+	}
+	api, err := p.room.sfu.transport.newAPI(rolePublish, p.relayOnly.Load(), levels)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(p.room.sfu.transport.pcConfig())
+	if err != nil {
+		return nil, fmt.Errorf("publish connection: %w", err)
+	}
+	p.wirePeer(pc, TargetPublish)
+	pc.OnTrack(p.onTrack)
+	p.pub = pc
+	return pc, nil
+}
+
+// existingPublishPC returns the publish connection or nil.
+func (p *Participant) existingPublishPC() *webrtc.PeerConnection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pub
 }
 
 func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
@@ -219,22 +244,26 @@ func (p *Participant) HandleOffer(sdp string) (string, error) {
 	if p.relayOnly.Load() {
 		sdp = relayCandidatesOnly(sdp)
 	}
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	pub, err := p.publishPC()
+	if err != nil {
+		return "", err
+	}
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	p.mu.Lock()
 	cands := p.pubCands
 	p.pubCands = nil
 	p.mu.Unlock()
-	p.flushCandidates(p.pub, cands)
-	answer, err := p.pub.CreateAnswer(nil)
+	p.flushCandidates(pub, cands)
+	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %w", ErrBadSDP, err)
 	}
-	if err := p.pub.SetLocalDescription(answer); err != nil {
+	if err := pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("%w: set answer: %w", ErrBadSDP, err)
 	}
-	return p.pub.LocalDescription().SDP, nil
+	return pub.LocalDescription().SDP, nil
 }
 
 // AddCandidate adds a trickled remote candidate to one connection. A
@@ -254,7 +283,8 @@ func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) err
 	}
 	switch target {
 	case TargetPublish:
-		if !matchesGeneration(p.pub.RemoteDescription(), c) {
+		pub := p.existingPublishPC()
+		if pub == nil || !matchesGeneration(pub.RemoteDescription(), c) {
 			p.mu.Lock()
 			if len(p.pubCands) < maxQueuedCandidates {
 				p.pubCands = append(p.pubCands, c)
@@ -262,7 +292,7 @@ func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) err
 			p.mu.Unlock()
 			return nil
 		}
-		if err := p.pub.AddICECandidate(c); err != nil {
+		if err := pub.AddICECandidate(c); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadCandidate, err)
 		}
 	case TargetSubscribe:
@@ -403,7 +433,7 @@ func (p *Participant) Leave() {
 }
 
 func (p *Participant) closePeers() {
-	for _, pc := range []*webrtc.PeerConnection{p.pub, p.sub} {
+	for _, pc := range []*webrtc.PeerConnection{p.existingPublishPC(), p.sub} {
 		if pc != nil {
 			if err := pc.Close(); err != nil {
 				p.logger.Debug("close peer connection", "err", err)

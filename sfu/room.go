@@ -23,15 +23,24 @@ type Room struct {
 	closeTimer   *time.Timer
 	closed       bool
 	relayOnly    bool
+	dominant     string
+	speakers     *speakers
 }
 
-func newRoom(s *SFU, name string) *Room {
-	return &Room{
+func newRoom(s *SFU, name string) (*Room, error) {
+	r := &Room{
 		sfu:          s,
 		name:         name,
 		logger:       s.logger.With("room", name),
 		participants: make(map[string]*Participant),
 	}
+	sp, err := newSpeakers(r)
+	if err != nil {
+		return nil, err
+	}
+	r.speakers = sp
+	s.goroutine(sp.run)
+	return r, nil
 }
 
 // Name returns the room name.
@@ -137,6 +146,7 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.mu.Unlock()
 
+	r.speakers.remove(p)
 	for _, q := range others {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
@@ -160,6 +170,7 @@ func (r *Room) closeIfEmpty() {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	r.speakers.stop()
 	r.sfu.removeRoom(r)
 }
 
@@ -176,6 +187,7 @@ func (r *Room) Close(reason string) {
 		p.notify(Removed{Reason: reason})
 		p.Leave()
 	}
+	r.speakers.stop()
 	r.sfu.removeRoom(r)
 }
 

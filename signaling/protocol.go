@@ -40,6 +40,7 @@ const (
 	TypeLayersChanged      = "layersChanged"
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
+	TypeActiveSpeakers     = "activeSpeakers"
 )
 
 // ICETransportPolicyRelay tells a client to gather and use relay
@@ -90,24 +91,33 @@ type Message struct {
 	MaxLayer *int       `json:"maxLayer,omitempty"`
 
 	// joined / events
-	Room         string             `json:"room,omitempty"`
-	SessionID    string             `json:"sessionId,omitempty"`
-	Participant  *ParticipantInfo   `json:"participant,omitempty"`
-	Participants []*ParticipantInfo `json:"participants,omitempty"`
-	ICEServers   []ICEServer        `json:"iceServers,omitempty"`
+	Room           string             `json:"room,omitempty"`
+	SessionID      string             `json:"sessionId,omitempty"`
+	Participant    *ParticipantInfo   `json:"participant,omitempty"`
+	Participants   []*ParticipantInfo `json:"participants,omitempty"`
+	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	ParticipantSID string             `json:"participantSid,omitempty"`
+	Active         []bool             `json:"active,omitempty"`
+	Paused         *bool              `json:"paused,omitempty"`
+	Dominant       string             `json:"dominant,omitempty"`
+	Speakers       []Speaker          `json:"speakers,omitempty"`
 	// ICETransportPolicy is "relay" when the client must connect through
 	// TURN only (RTCConfiguration.iceTransportPolicy); empty means "all".
 	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
 	// Resumed is true in a joined that re-attached an existing
 	// participant (join with resume): keep the peer connections.
-	Resumed        bool   `json:"resumed,omitempty"`
-	ParticipantSID string `json:"participantSid,omitempty"`
-	Active         []bool `json:"active,omitempty"`
-	Paused         *bool  `json:"paused,omitempty"`
+	Resumed bool `json:"resumed,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// Speaker is one entry of an activeSpeakers event: a participant and its
+// speech level from 0 to 1.
+type Speaker struct {
+	SID   string  `json:"sid"`
+	Level float64 `json:"level"`
 }
 
 // ICECandidate mirrors the browser's RTCIceCandidateInit so the JS client can

@@ -53,7 +53,7 @@ type Bot struct {
 
 	// pubKick asks the publish keeper to check the publish connection
 	// (ICE restart, or an offer lost with a socket).
-	pubKick chan struct{}
+	pubKick                 chan struct{}
 	reconnects, pubRestarts atomic.Int64
 
 	state     atomic.Value // string
@@ -230,9 +230,14 @@ func (b *Bot) handle(m *signaling.Message) {
 	}
 	now := b.cfg.Now()
 	b.room.apply(m, now)
-	if m.Type == signaling.TypeTrackMuted || m.Type == signaling.TypeSubscriptionPaused {
+	switch m.Type {
+	case signaling.TypeTrackMuted, signaling.TypeSubscriptionPaused:
 		t := b.room.trackInfo(m.TrackSID)
 		b.sub.setPaused(m.TrackSID, t.Muted, t.Paused)
+	case signaling.TypeTrackUnpublished:
+		b.sub.setGone(m.TrackSID, "")
+	case signaling.TypeParticipantLeft:
+		b.sub.setGone("", m.ParticipantSID)
 	}
 	b.notify.notify()
 }

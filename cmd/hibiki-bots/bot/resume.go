@@ -46,7 +46,7 @@ func (b *Bot) readSignal(sig *Signal) {
 func (b *Bot) end(err error) {
 	if b.life.Err() == nil {
 		b.fail(err)
-		go b.Close() //nolint:errcheck // the session is over either way
+		go func() { _ = b.Close() }() // Close waits for the caller's goroutine
 	}
 }
 

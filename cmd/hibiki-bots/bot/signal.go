@@ -70,6 +70,15 @@ func dialWS(ctx context.Context, url string, dial func(ctx context.Context, netw
 	return conn, nil
 }
 
+// dialSignal dials url and wraps the socket in a Signal.
+func dialSignal(ctx context.Context, url string, log *slog.Logger) (*Signal, error) {
+	conn, err := dialWS(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newSignal(conn, log), nil
+}
+
 func newSignal(conn *websocket.Conn, log *slog.Logger) *Signal {
 	return &Signal{
 		conn:    conn,
