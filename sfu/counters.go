@@ -2,7 +2,8 @@ package sfu
 
 import "sync/atomic"
 
-// Counters are node-wide media counters. They are atomics updated on the
+// Counters are media counters, node-wide (SFU.Counters) or per room
+// (Room.Counters, where only PacketsOut and BytesOut are kept). They are atomics updated on the
 // packet path and read by metrics and benchmarks without locks.
 type Counters struct {
 	PacketsIn      atomic.Uint64

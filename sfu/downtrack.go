@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -20,6 +21,9 @@ type DownTrack struct {
 	sub   *Participant
 
 	sender *webrtc.RTPSender
+	// direct: the subscriber receives this track over a peer-to-peer
+	// connection; nothing is forwarded and no layer is needed for it.
+	direct atomic.Bool
 
 	mu       sync.Mutex
 	fwd      *Forwarder
@@ -164,6 +168,9 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	}
 	stats.PacketsOut.Add(1)
 	stats.BytesOut.Add(uint64(len(payload) + 12))
+	room := &d.sub.room.counters
+	room.PacketsOut.Add(1)
+	room.BytesOut.Add(uint64(len(payload) + 12))
 	if dec.Switched {
 		stats.LayerSwitches.Add(1)
 	}
@@ -222,7 +229,7 @@ func (d *DownTrack) setWanted(w, h, maxLayer int) {
 	hidden := w == 0 && h == 0
 	d.mu.Lock()
 	d.wantW, d.wantH, d.maxLayer, d.sized = w, h, maxLayer, true
-	d.fwd.SetPaused(hidden)
+	d.fwd.SetPaused(hidden || d.direct.Load())
 	changed := d.hidden != hidden
 	d.hidden = hidden
 	d.mu.Unlock()
@@ -256,7 +263,7 @@ func (d *DownTrack) desiredLayer() int {
 // desiredLocked is desiredLayer with d.mu held.
 func (d *DownTrack) desiredLocked(infos []LayerInfo) int {
 	w, h := d.wanted()
-	if w == 0 && h == 0 {
+	if (w == 0 && h == 0) || d.direct.Load() {
 		return -1
 	}
 	all := make([]LayerInfo, len(infos))
@@ -307,6 +314,24 @@ func (d *DownTrack) layerCap() int {
 		return MaxSpatialLayers - 1
 	}
 	return d.maxLayer
+}
+
+// setDirect stops (on) or resumes forwarding because the subscriber
+// receives the track over a direct connection. The publisher's layers
+// follow through updateActiveLayers; resumed video starts at a keyframe.
+func (d *DownTrack) setDirect(on bool) {
+	d.mu.Lock()
+	changed := d.direct.Swap(on) != on
+	d.fwd.SetPaused(d.hidden || on)
+	d.mu.Unlock()
+	if !changed {
+		return
+	}
+	if !on {
+		d.reselect(d.track.layerInfos())
+		d.track.requestKeyframe(d.targetLayer())
+	}
+	d.track.poke()
 }
 
 func (d *DownTrack) close() {

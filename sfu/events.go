@@ -75,6 +75,39 @@ type SpeakerLevel struct {
 	Level float64
 }
 
+// P2PStart tells one of a room's two participants to set up a direct
+// connection to the other (docs/p2p.md). Offer says this side creates the
+// first offer; the other answers.
+type P2PStart struct {
+	Session string
+	PeerSID string
+	Offer   bool
+}
+
+// P2PEnd tells a participant its direct session is over: it receives
+// everything through the SFU again.
+type P2PEnd struct{ Session, Reason string }
+
+// P2PSignal is SDP or ICE of a direct connection, relayed from one of the
+// pair to the other as is. Type is P2PSignalOffer, P2PSignalAnswer or
+// P2PSignalCandidate.
+type P2PSignal struct {
+	Session   string
+	From      string
+	Type      string
+	SDP       string
+	Candidate *webrtc.ICECandidateInit
+	// Mids maps the sender's mids to its own track SIDs.
+	Mids map[string]string
+}
+
+// Kinds of P2PSignal.
+const (
+	P2PSignalOffer     = "offer"
+	P2PSignalAnswer    = "answer"
+	P2PSignalCandidate = "candidate"
+)
+
 // Removed tells a participant the server closed it (its identity joined
 // again, or a room was closed); the session should end.
 type Removed struct{ Reason string }
@@ -90,6 +123,9 @@ func (LayersChanged) isEvent()      {}
 func (SubscriptionPaused) isEvent() {}
 func (Removed) isEvent()            {}
 func (ActiveSpeakers) isEvent()     {}
+func (P2PStart) isEvent()           {}
+func (P2PEnd) isEvent()             {}
+func (P2PSignal) isEvent()          {}
 
 // Target names one of a participant's two peer connections.
 type Target uint8

@@ -24,6 +24,9 @@ type JoinRequest struct {
 	Name          string
 	Grants        Grants
 	AutoSubscribe bool
+	// P2P: the client can take part in direct two-party calls
+	// (capabilities ["p2p"] in its join).
+	P2P bool
 }
 
 // Participant is one client in a room with its two peer connections: pub
@@ -36,6 +39,7 @@ type Participant struct {
 	name          string
 	grants        Grants
 	autoSubscribe bool
+	p2pCapable    bool
 	notifier      Notifier
 	logger        *slog.Logger
 
@@ -69,6 +73,7 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 		name:          req.Name,
 		grants:        req.Grants,
 		autoSubscribe: req.AutoSubscribe,
+		p2pCapable:    req.P2P,
 		notifier:      n,
 		published:     make(map[string]*PublishedTrack),
 		pending:       make(map[string]TrackRequest),

@@ -23,6 +23,7 @@ func (r *Room) SetRelayOnly(on bool) {
 	r.relayOnly = on
 	ps := append([]*Participant(nil), r.order...)
 	r.mu.Unlock()
+	r.evaluateP2P()
 	if !on {
 		return
 	}

@@ -25,6 +25,9 @@ type Room struct {
 	relayOnly    bool
 	dominant     string
 	speakers     *speakers
+
+	p2p      p2pState
+	counters Counters // what the SFU forwarded to this room's subscribers
 }
 
 func newRoom(s *SFU, name string) (*Room, error) {
@@ -33,6 +36,7 @@ func newRoom(s *SFU, name string) (*Room, error) {
 		name:         name,
 		logger:       s.logger.With("room", name),
 		participants: make(map[string]*Participant),
+		p2p:          p2pState{plan: newP2PPlanner()},
 	}
 	sp, err := newSpeakers(r)
 	if err != nil {
@@ -45,6 +49,10 @@ func newRoom(s *SFU, name string) (*Room, error) {
 
 // Name returns the room name.
 func (r *Room) Name() string { return r.name }
+
+// Counters returns what the SFU forwarded in this room (PacketsOut,
+// BytesOut): a pair connected directly leaves them still.
+func (r *Room) Counters() *Counters { return &r.counters }
 
 // Participants returns the current participants in join order.
 func (r *Room) Participants() []*Participant {
@@ -122,6 +130,7 @@ func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInf
 		}
 	}
 	p.logger.Info("participant joined", "identity", p.identity)
+	r.evaluateP2P()
 	return p, infos, nil
 }
 
@@ -150,6 +159,7 @@ func (r *Room) leave(p *Participant) {
 	for _, q := range others {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
+	r.evaluateP2P()
 	p.logger.Info("participant left")
 }
 
@@ -171,6 +181,7 @@ func (r *Room) closeIfEmpty() {
 	r.closed = true
 	r.mu.Unlock()
 	r.speakers.stop()
+	r.stopP2P()
 	r.sfu.removeRoom(r)
 }
 
@@ -188,6 +199,7 @@ func (r *Room) Close(reason string) {
 		p.Leave()
 	}
 	r.speakers.stop()
+	r.stopP2P()
 	r.sfu.removeRoom(r)
 }
 

@@ -33,6 +33,7 @@ type options struct {
 	maxParticipants int
 	maxTracks       int
 	stats           *Counters
+	p2p             bool
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.
@@ -52,12 +53,17 @@ func WithMaxTracks(n int) Option { return func(o *options) { o.maxTracks = n } }
 // the metrics endpoint and benchmarks read.
 func WithCounters(c *Counters) Option { return func(o *options) { o.stats = c } }
 
+// WithP2P sets whether rooms let two participants whose clients support it
+// connect directly (default true); Room.SetP2P overrides it per room.
+func WithP2P(on bool) Option { return func(o *options) { o.p2p = on } }
+
 // New starts an SFU with the given media network configuration.
 func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 	o := options{
 		logger:         slog.Default(),
 		emptyRoomGrace: 10 * time.Second,
 		maxTracks:      16,
+		p2p:            true,
 	}
 	for _, opt := range opts {
 		opt(&o)

@@ -19,6 +19,7 @@ func (p *Participant) Subscribe(trackSID string) error {
 }
 
 func (p *Participant) subscribe(t *PublishedTrack) error {
+	direct := p.room.isDirect(p, t.owner)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -29,6 +30,11 @@ func (p *Participant) subscribe(t *PublishedTrack) error {
 		return ErrAlreadySubscribed
 	}
 	d := newDownTrack(t, p)
+	if direct {
+		// The peer receives this track over the direct connection.
+		d.direct.Store(true)
+		d.fwd.SetPaused(true)
+	}
 	p.subs[t.sid] = d
 	p.mu.Unlock()
 

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,8 +300,15 @@ func (t *PublishedTrack) reselectAll() {
 
 // updateActiveLayers tells a simulcast publisher which encodings anyone
 // needs, so it can stop encoding the others. The lowest layer always stays
-// on: a new subscriber can then start at once.
+// on: a new subscriber can then start at once. When every subscriber
+// receives the track directly (a peer-to-peer pair), every layer is off,
+// for single-encoding video too; such a track is otherwise never told.
 func (t *PublishedTrack) updateActiveLayers() {
+	downs := *t.downs.Load()
+	direct := len(downs) > 0
+	for _, d := range downs {
+		direct = direct && d.direct.Load()
+	}
 	t.mu.Lock()
 	n := 0
 	for _, r := range t.receivers {
@@ -308,28 +316,31 @@ func (t *PublishedTrack) updateActiveLayers() {
 			n++
 		}
 	}
-	if n < 2 && len(t.spec) < 2 {
-		t.mu.Unlock()
-		return
-	}
+	simulcast := n >= 2 || len(t.spec) >= 2
 	t.mu.Unlock()
 	active := make([]bool, MaxSpatialLayers)
-	active[0] = true
-	for _, d := range *t.downs.Load() {
-		if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
-			active[l] = true
+	switch {
+	case direct:
+	case !simulcast:
+		for i := range active {
+			active[i] = true
 		}
-		// Keep what is being forwarded until the switch away from it has
-		// happened, or the subscriber freezes waiting for the new layer.
-		if l := d.forwardedLayer(); l >= 0 && l < MaxSpatialLayers {
-			active[l] = true
+	default:
+		active[0] = true
+		for _, d := range downs {
+			if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
+				active[l] = true
+			}
+			// Keep what is being forwarded until the switch away from it
+			// has happened, or the subscriber freezes waiting for the new
+			// layer.
+			if l := d.forwardedLayer(); l >= 0 && l < MaxSpatialLayers {
+				active[l] = true
+			}
 		}
 	}
 	t.mu.Lock()
-	same := len(t.active) == len(active)
-	for i := range active {
-		same = same && t.active[i] == active[i]
-	}
+	same := slices.Equal(t.active, active) || (t.active == nil && !simulcast && !direct)
 	t.active = active
 	t.mu.Unlock()
 	if !same {

@@ -104,6 +104,16 @@ func eventMessage(ev sfu.Event) *Message {
 			m.Speakers = append(m.Speakers, Speaker{SID: l.SID, Level: math.Round(l.Level*100) / 100})
 		}
 		return m
+	case sfu.P2PStart:
+		role := P2PRoleAnswer
+		if e.Offer {
+			role = P2PRoleOffer
+		}
+		return &Message{Type: TypeP2P, Session: e.Session, ParticipantSID: e.PeerSID, Role: role}
+	case sfu.P2PEnd:
+		return &Message{Type: TypeP2PEnd, Session: e.Session, Reason: e.Reason}
+	case sfu.P2PSignal:
+		return p2pSignalMessage(e)
 	case sfu.Removed:
 		return &Message{Type: TypeRemoved, Message: e.Reason}
 	default:

@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/pion/webrtc/v4"
@@ -27,6 +28,11 @@ func handlers() map[string]handler {
 		TypeUnsubscribe:  joined(handleUnsubscribe),
 		TypeSetVideoSize: joined(handleSetVideoSize),
 		TypeLeave:        joined(handleLeave),
+		TypeP2POffer:     joined(handleP2PRelay),
+		TypeP2PAnswer:    joined(handleP2PRelay),
+		TypeP2PCandidate: joined(handleP2PRelay),
+		TypeP2PReady:     joined(handleP2PReady),
+		TypeP2PFailed:    joined(handleP2PFailed),
 		TypePing:         func(*session, *Message) (*Message, error) { return &Message{Type: TypePong}, nil },
 	}
 }
@@ -129,6 +135,7 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 			CanPublishData: claims.Grants.CanPublishData,
 		},
 		AutoSubscribe: auto,
+		P2P:           slices.Contains(m.Capabilities, CapabilityP2P),
 	}
 	// Join may schedule a subscribe offer; it goes out after
 	// negotiationDelay, well after this reply is queued, so the client

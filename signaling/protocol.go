@@ -23,6 +23,13 @@ const (
 	TypeSetVideoSize = "setVideoSize"
 	TypeLeave        = "leave"
 	TypePing         = "ping"
+	// Peer-to-peer calls (docs/p2p.md). Offers, answers and candidates go
+	// both ways: the server relays them to the peer.
+	TypeP2POffer     = "p2pOffer"
+	TypeP2PAnswer    = "p2pAnswer"
+	TypeP2PCandidate = "p2pCandidate"
+	TypeP2PReady     = "p2pReady"
+	TypeP2PFailed    = "p2pFailed"
 )
 
 // Message types sent by the server: replies and events.
@@ -41,6 +48,18 @@ const (
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
 	TypeActiveSpeakers     = "activeSpeakers"
+	TypeP2P                = "p2p"
+	TypeP2PEnd             = "p2pEnd"
+)
+
+// CapabilityP2P in a join's capabilities says the client can take part in
+// direct two-party calls.
+const CapabilityP2P = "p2p"
+
+// Roles of a p2p message: which side makes the first offer.
+const (
+	P2PRoleOffer  = "offer"
+	P2PRoleAnswer = "answer"
 )
 
 // ICETransportPolicyRelay tells a client to gather and use relay
@@ -75,6 +94,8 @@ type Message struct {
 	Token         string `json:"token,omitempty"`
 	Resume        string `json:"resume,omitempty"`
 	AutoSubscribe *bool  `json:"autoSubscribe,omitempty"`
+	// Capabilities lists optional features the client supports ("p2p").
+	Capabilities []string `json:"capabilities,omitempty"`
 
 	// offer / answer / candidate
 	Target    string            `json:"target,omitempty"`
@@ -107,6 +128,13 @@ type Message struct {
 	// Resumed is true in a joined that re-attached an existing
 	// participant (join with resume): keep the peer connections.
 	Resumed bool `json:"resumed,omitempty"`
+
+	// p2p / p2pEnd / p2pOffer / p2pAnswer / p2pCandidate / p2pReady /
+	// p2pFailed: the direct session, the side that offers first, why a
+	// session ended.
+	Session string `json:"session,omitempty"`
+	Role    string `json:"role,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`

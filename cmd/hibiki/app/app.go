@@ -59,6 +59,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+		sfu.WithP2P(cfg.Room.P2P),
 	)
 	if err != nil {
 		if turnSrv != nil {

@@ -77,6 +77,9 @@ type RoomConfig struct {
 	EmptyGrace      time.Duration `yaml:"empty_grace"`
 	MaxParticipants int           `yaml:"max_participants"`
 	MaxTracks       int           `yaml:"max_tracks"`
+	// P2P lets a room's two participants, when their clients support it,
+	// send media to each other directly instead of through the SFU.
+	P2P bool `yaml:"p2p"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -146,6 +149,11 @@ func Overrides() map[string]Setter {
 		"relay-only": func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			c.RTC.RelayOnly = b
+			return err
+		},
+		"p2p": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Room.P2P = b
 			return err
 		},
 		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },

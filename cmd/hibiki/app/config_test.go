@@ -33,6 +33,7 @@ func TestDefaultConfig(t *testing.T) {
 		{"pong timeout", c.Signaling.PongTimeout, 15 * time.Second},
 		{"empty grace", c.Room.EmptyGrace, 10 * time.Second},
 		{"max tracks", c.Room.MaxTracks, 16},
+		{"p2p on", c.Room.P2P, true},
 		{"tcp port", c.RTC.TCPPort, 7881},
 		{"relay only", c.RTC.RelayOnly, false},
 		{"resume window", c.Signaling.ResumeWindow, 30 * time.Second},
@@ -114,6 +115,15 @@ func TestLoadFile(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if c.Listen != "127.0.0.1:7880" {
 					t.Errorf("listen = %q", c.Listen)
+				}
+			},
+		},
+		{
+			name: "p2p off for every room",
+			body: "room:\n  p2p: false\n",
+			check: func(t *testing.T, c Config) {
+				if c.Room.P2P || c.Room.MaxTracks != 16 {
+					t.Errorf("room.p2p = %v (want false), max tracks %d (want the default)", c.Room.P2P, c.Room.MaxTracks)
 				}
 			},
 		},
