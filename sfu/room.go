@@ -130,7 +130,9 @@ func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInf
 		}
 	}
 	p.logger.Info("participant joined", "identity", p.identity)
-	r.evaluateP2P()
+	// Like the first subscribe offer, a p2p start must reach the newcomer
+	// after its joined reply, which the caller queues when this returns.
+	time.AfterFunc(negotiationDelay, r.evaluateP2P)
 	return p, infos, nil
 }
 
