@@ -21,6 +21,7 @@ import { Transport } from './transport.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
 import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
+import { P2P } from './p2p.js'; // p2p hook
 
 export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack };
 
@@ -98,25 +99,47 @@ export class Room extends Emitter {
     /** @type {LocalTrack[] | null} the local tracks while a re-join publishes them again */
     this.republishing = null;
     this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
+    /** @type {RTCConfiguration} the peer connections' configuration from the latest join */
+    this.rtcConfig = {};
+    // p2p hook: direct two-party calls (p2p.js); null when turned off.
+    /** @type {P2P | null} */
+    this.p2p = null;
+    const subscribed = (/** @type {RemoteTrack} */ t, /** @type {RemoteParticipant} */ p) => {
+      if (t.kind === 'audio' && t.stream) this.meter?.attach(t.sid, t.stream);
+      this.emit('trackSubscribed', t, p);
+      const size = this.videoSizes.get(t.sid);
+      if (size) this.sendVideoSize(t.sid, size);
+    };
+    const unsubscribed = (/** @type {RemoteTrack} */ t, /** @type {RemoteParticipant} */ p) => {
+      this.meter?.detach(t.sid);
+      this.emit('trackUnsubscribed', t, p);
+    };
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
       participantLeft: (p) => this.emit('participantLeft', p),
       trackPublished: (t, p) => this.emit('trackPublished', t, p),
       trackUnpublished: (t, p) => {
+        this.p2p?.unpublished(t); // p2p hook
         this.videoSizes.delete(t.sid);
         this.emit('trackUnpublished', t, p);
       },
-      trackSubscribed: (t, p) => {
-        if (t.kind === 'audio' && t.stream) this.meter?.attach(t.sid, t.stream);
-        this.emit('trackSubscribed', t, p);
-        const size = this.videoSizes.get(t.sid);
-        if (size) this.sendVideoSize(t.sid, size);
-      },
-      trackUnsubscribed: (t, p) => {
-        this.meter?.detach(t.sid);
-        this.emit('trackUnsubscribed', t, p);
-      },
+      trackSubscribed: (t, p) => { if (!this.p2p?.holdSubscribed(t)) subscribed(t, p); }, // p2p hook
+      trackUnsubscribed: (t, p) => { if (!this.p2p?.holdUnsubscribed(t)) unsubscribed(t, p); }, // p2p hook
     });
+    // p2p hook
+    if (opts.p2p !== false) {
+      const owner = (/** @type {RemoteTrack} */ t) => this.participants.get(t.participantSid);
+      this.p2p = new P2P({
+        send: (m) => this.signal?.send(m) ?? false,
+        request: (m) => this.request(m),
+        config: () => this.rtcConfig,
+        localTracks: () => this.localTracks.values(),
+        remotes: this.remotes,
+        subscribePC: () => this.transports.subscribe?.pc ?? null,
+        subscribed: (t) => { const p = owner(t); if (p) subscribed(t, p); },
+        unsubscribed: (t) => { const p = owner(t); if (p) unsubscribed(t, p); },
+      });
+    }
   }
 
   /** @returns {Map<string, RemoteParticipant>} the other participants, by SID */
@@ -157,6 +180,7 @@ export class Room extends Emitter {
       type: 'join', token: this.token,
       autoSubscribe: this.opts.autoSubscribe ?? true,
       resume: this.sessionId || undefined,
+      capabilities: this.p2p ? ['p2p'] : undefined, // p2p hook
     });
     this.sessionId = joined.sessionId || '';
     this.roomName = joined.room || '';
@@ -168,6 +192,7 @@ export class Room extends Emitter {
       bundlePolicy: 'max-bundle',
       iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
     };
+    this.rtcConfig = config;
     const send = (/** @type {string} */ target, /** @type {RTCIceCandidateInit} */ candidate) =>
       sig.send({ type: 'candidate', target, candidate });
     for (const target of /** @type {const} */ (['publish', 'subscribe'])) {
@@ -188,6 +213,7 @@ export class Room extends Emitter {
    * @param {Message} m
    */
   onMessage(m) {
+    if (this.p2p?.onMessage(m)) return; // p2p hook
     switch (m.type) {
       case 'participantJoined': if (m.participant) this.remotes.add(m.participant); break;
       case 'participantLeft': this.remotes.remove(m.participantSid); break;
@@ -323,6 +349,7 @@ export class Room extends Emitter {
     const sig = this.signal;
     this.signal = null;
     sig?.close('teardown');
+    this.p2p?.reset(); // p2p hook
     this.remotes.unbindAll();
     this.transports.publish?.close();
     this.transports.subscribe?.close();
@@ -367,6 +394,7 @@ export class Room extends Emitter {
     });
     lt.sender = tr.sender;
     this.localTracks.set(lt.sid, lt);
+    this.p2p?.addLocal(lt); // p2p hook
     if (lt.activeLayers) await lt.applyLayers(lt.activeLayers);
   }
 
@@ -458,6 +486,7 @@ export class Room extends Emitter {
     await lt.sender?.replaceTrack(track);
     const old = lt.track;
     lt.track = track;
+    this.p2p?.replaceTrack(lt); // p2p hook
     if (old !== track) old.stop();
   }
 
@@ -484,6 +513,7 @@ export class Room extends Emitter {
   async unpublish(ref, opts = {}) {
     const lt = this.local(ref);
     this.localTracks.delete(lt.sid);
+    this.p2p?.removeLocal(lt); // p2p hook
     if (opts.stop ?? true) lt.track.stop();
     this.emit('localTrackUnpublished', lt);
     await this.request({ type: 'unpublish', trackSid: lt.sid });
@@ -553,10 +583,13 @@ export class Room extends Emitter {
 
   /**
    * Both reports as plain objects; inbound streams carry their track SID.
-   * @returns {Promise<import('./stats.js').Summary>}
+   * With a direct connection, `p2p` holds its summary and `subscribe.inbound`
+   * the stream each track is shown from.
+   * @returns {Promise<import('./stats.js').Summary & {p2p?: TransportSummary | null}>}
    */
-  statsSummary() {
-    return summarizeBoth(this.pcs, (mid) => this.remotes.sidOfMid(mid));
+  async statsSummary() {
+    const s = await summarizeBoth(this.pcs, (mid) => this.remotes.sidOfMid(mid));
+    return this.p2p ? this.p2p.merge(s) : s; // p2p hook
   }
 
   /** @private Emits `stats` and works out who is speaking. */

@@ -97,7 +97,9 @@ export class LocalTrack {
   applyLayers(active) {
     this.activeLayers = active;
     this.layerChain = this.layerChain.catch(() => {}).then(async () => {
-      if (!this.sender || !this.simulcast || this.activeLayers !== active) return;
+      // A single encoding follows active[0]: the server turns it off while
+      // the track goes peer to peer (docs/p2p.md).
+      if (!this.sender || this.kind !== 'video' || this.activeLayers !== active) return;
       const params = this.sender.getParameters();
       if (!params.encodings || params.encodings.length === 0) return;
       let changed = false;

@@ -20,6 +20,7 @@
  * @property {number} [speakingThreshold] audio level (0..1) above which someone speaks (default 0.02)
  * @property {RTCIceServer[]} [iceServers] override the servers the `joined` reply names
  * @property {RTCIceTransportPolicy} [iceTransportPolicy]
+ * @property {boolean} [p2p] let two-party calls go peer to peer when the server offers it (default true)
  * @property {AudioContext} [audioContext] measure remote audio levels for speaker detection in
  *   this context as well as from stats (stats report zero where audio is not played out)
  */
