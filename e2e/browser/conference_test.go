@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 )
 
 // faceTile is a JS expression for the face tile of the participant named name.
@@ -144,7 +145,9 @@ func sleep(ctx context.Context, d time.Duration) {
 func TestConference(t *testing.T) {
 	requireBrowserEnv(t)
 	ctx := deadline(t, 150*time.Second)
-	srv := startServer(t)
+	// The SFU path between two browsers is what this test checks; p2p_test.go
+	// covers the direct one.
+	srv := startServer(t, func(c *app.Config) { c.Room.P2P = false })
 	room := "e2e-" + strings.ToLower(t.Name())
 	alice := newBrowser(t, ctx, "alice")
 	bob := newBrowser(t, ctx, "bob")

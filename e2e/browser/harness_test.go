@@ -25,8 +25,9 @@ type server struct {
 }
 
 // startServer runs a server on loopback whose media candidates are limited
-// to loopback and the namespace's own veth address.
-func startServer(t *testing.T) *server {
+// to loopback and the namespace's own veth address. configure, if given,
+// changes the configuration first.
+func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -35,6 +36,9 @@ func startServer(t *testing.T) *server {
 	cfg.RTC.UDPPort = 0
 	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
+	for _, f := range configure {
+		f(&cfg)
+	}
 	level := slog.LevelWarn
 	if os.Getenv("HIBIKI_TEST_DEBUG") != "" {
 		level = slog.LevelDebug

@@ -117,8 +117,8 @@ class Session {
     this.peerMids = new Map();
     /** @type {Map<string, Binding>} remote track SID → direct receiver */
     this.bindings = new Map();
-    /** @type {Map<string, number>} SFU progress by SID when the session ended */
-    this.sfuBase = new Map();
+    /** @type {Map<string, number> | null} SFU progress by SID when the session ended */
+    this.sfuBase = null;
     /** @type {Promise<void>} */
     this.chain = Promise.resolve();
     const cfg = owner.host.config();
@@ -310,11 +310,12 @@ class Session {
   async tickEnding() {
     const now = Date.now();
     const mine = [...this.owner.via].filter(([, s]) => s === this).map(([sid]) => sid);
-    if (mine.length > 0) {
+    const base = this.sfuBase;
+    if (mine.length > 0 && base) {
       const progress = await this.owner.sfuProgress();
       for (const sid of mine) {
-        const base = this.sfuBase.get(sid) ?? Infinity;
-        if ((progress.get(sid) ?? 0) > base || now - this.endedAt > END_MAX_MS) this.owner.present(sid, null);
+        // A stream the SFU never fed has no stats yet: any progress is new.
+        if ((progress.get(sid) ?? 0) > (base.get(sid) ?? 0) || now - this.endedAt > END_MAX_MS) this.owner.present(sid, null);
       }
     }
     const done = [...this.owner.via.values()].every((s) => s !== this);
