@@ -24,7 +24,7 @@ export const CONNECT_TIMEOUT_MS = 8000;
 export const HEARTBEAT_TIMEOUT_MS = 2000;
 const HEARTBEAT_MS = 400;
 const POLL_MS = 150;
-/** After p2pEnd: the direct connection lives at least this long (the peer may still switch) ... */
+/** After p2pEnd: the direct connection lives until the peer said it switched, or this long ... */
 const END_GRACE_MS = 2000;
 /** ... and at most this long, whether or not SFU media arrived. */
 const END_MAX_MS = 5000;
@@ -108,6 +108,9 @@ class Session {
     this.lastHeard = Date.now();
     this.readySent = false;
     this.busy = false;
+    /** the peer shows everything from the SFU again (after p2pEnd) */
+    this.peerOnSFU = false;
+    this.toldOnSFU = false;
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.tracksAdded = false;
@@ -144,7 +147,10 @@ class Session {
    */
   openChannel() {
     const dc = this.pc.createDataChannel('hibiki-p2p', { negotiated: true, id: 0 });
-    dc.onmessage = () => { this.lastHeard = Date.now(); };
+    dc.onmessage = (ev) => {
+      this.lastHeard = Date.now();
+      if (ev.data === 'sfu') this.peerOnSFU = true;
+    };
     dc.onopen = () => { this.lastHeard = Date.now(); };
     return dc;
   }
@@ -319,7 +325,12 @@ class Session {
       }
     }
     const done = [...this.owner.via.values()].every((s) => s !== this);
-    if ((done && now - this.endedAt > END_GRACE_MS) || now - this.endedAt > END_MAX_MS) this.close();
+    if (done && !this.toldOnSFU && this.dc?.readyState === 'open') {
+      this.toldOnSFU = true;
+      this.dc.send('sfu'); // the peer may stop sending directly
+    }
+    const grace = this.peerOnSFU || now - this.endedAt > END_GRACE_MS;
+    if ((done && grace) || now - this.endedAt > END_MAX_MS) this.close();
   }
 
   close() {
