@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -104,6 +103,7 @@ func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.logger.Debug("connection state", "target", target, "state", s)
+		p.notify(PeerStateChanged{Target: target, State: s})
 		if target == TargetSubscribe && s == webrtc.PeerConnectionStateConnected && !p.subReady.Swap(true) {
 			for _, d := range p.downTracks() {
 				d.track.requestKeyframe(d.targetLayer())
@@ -215,10 +215,8 @@ func (p *Participant) HandleOffer(sdp string) (string, error) {
 
 // AddCandidate adds a trickled remote candidate to one connection.
 func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) error {
-	// pion skips candidates it cannot parse without an error; a client
-	// sending garbage deserves to hear about it.
-	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadCandidate, err)
+	if err := checkCandidate(c); err != nil {
+		return err
 	}
 	switch target {
 	case TargetPublish:
