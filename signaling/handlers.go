@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/pion/webrtc/v4"
@@ -107,6 +108,7 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	if m.Token == "" {
 		return nil, newError(CodeBadToken, "token missing", nil)
 	}
+	start := time.Now()
 	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
 	if err != nil {
 		return nil, toError(err)
@@ -130,6 +132,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		return nil, toError(err)
 	}
 	s.p, s.claims = p, claims
+	if f := s.srv.cfg.OnJoin; f != nil {
+		f(time.Since(start))
+	}
 	s.logger = s.logger.With("participant", p.SID())
 	self := participantInfo(p.Info())
 	reply := &Message{
