@@ -11,8 +11,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiki-sfu/hibiki/admin"
+	"github.com/hibiki-sfu/hibiki/metrics"
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/hibiki-sfu/hibiki/whip"
+	"github.com/pion/webrtc/v4"
 )
 
 // App is a running hibiki server: SFU, signaling and HTTP routes.
@@ -21,6 +25,8 @@ type App struct {
 	logger *slog.Logger
 	sfu    *sfu.SFU
 	sig    *signaling.Server
+	doors  *whip.Handler
+	met    *metrics.Metrics
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
@@ -56,21 +62,29 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	for _, s := range cfg.RTC.ICEServers {
 		ice = append(ice, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
-	a := &App{
-		cfg:    cfg,
-		logger: logger,
-		sfu:    s,
-		keys:   keys,
-		sig: signaling.NewServer(s, signaling.Config{
-			Verifier:       keys,
-			MaxMessageSize: cfg.Signaling.MaxMessageSize,
-			PingInterval:   cfg.Signaling.PingInterval,
-			PongTimeout:    cfg.Signaling.PongTimeout,
-			ICEServers:     ice,
-			Logger:         logger,
-		}),
-		mux: http.NewServeMux(),
+	a := &App{cfg: cfg, logger: logger, sfu: s, keys: keys, mux: http.NewServeMux()}
+	a.doors = whip.New(s, whip.Config{
+		Verifier:   keys,
+		StreamKeys: cfg.WHIP.StreamKeys,
+		ICEServers: webrtcICEServers(cfg.RTC.ICEServers),
+		Logger:     logger,
+		OnJoin:     func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
+		OnError:    func(door string, status int) { a.met.DoorError(door, status) },
+	})
+	if a.met, err = metrics.New(s, metrics.Options{Sessions: a.doors.Sessions}); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
+	a.sig = signaling.NewServer(s, signaling.Config{
+		Verifier:       keys,
+		MaxMessageSize: cfg.Signaling.MaxMessageSize,
+		PingInterval:   cfg.Signaling.PingInterval,
+		PongTimeout:    cfg.Signaling.PongTimeout,
+		ICEServers:     ice,
+		Logger:         logger,
+		OnError:        a.met.SignalingError,
+		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
+	})
 	a.routes(static)
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
@@ -78,6 +92,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 
 func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/ws", a.sig)
+	a.mux.Handle("/whip/", a.doors)
+	a.mux.Handle("/whep/", a.doors)
+	a.mux.Handle("GET /metrics", a.met.Handler())
+	if a.cfg.Admin.Key != "" {
+		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger))
+	}
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -116,6 +136,12 @@ func (a *App) Handler() http.Handler { return a.mux }
 // SFU returns the media core, for tests and embedding.
 func (a *App) SFU() *sfu.SFU { return a.sfu }
 
+// Doors returns the WHIP/WHEP handler.
+func (a *App) Doors() *whip.Handler { return a.doors }
+
+// Metrics returns the metrics, whose registry embedding code may extend.
+func (a *App) Metrics() *metrics.Metrics { return a.met }
+
 // Signaling returns the signaling server.
 func (a *App) Signaling() *signaling.Server { return a.sig }
 
@@ -134,6 +160,7 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
+	a.doors.Close()
 	a.sig.Close()
 	if cerr := a.sfu.Close(); cerr != nil && err == nil {
 		err = cerr
@@ -142,4 +169,14 @@ func (a *App) Close() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// webrtcICEServers converts the configured ICE servers for the WHIP Link
+// headers.
+func webrtcICEServers(in []ICEServer) []webrtc.ICEServer {
+	out := make([]webrtc.ICEServer, 0, len(in))
+	for _, s := range in {
+		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
 }

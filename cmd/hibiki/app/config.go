@@ -33,6 +33,8 @@ type Config struct {
 	RTC       RTCConfig         `yaml:"rtc"`
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
+	WHIP      WHIPConfig        `yaml:"whip"`
+	Admin     AdminConfig       `yaml:"admin"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -69,6 +71,18 @@ type RoomConfig struct {
 	EmptyGrace      time.Duration `yaml:"empty_grace"`
 	MaxParticipants int           `yaml:"max_participants"`
 	MaxTracks       int           `yaml:"max_tracks"`
+}
+
+// WHIPConfig configures the WHIP/WHEP doors.
+type WHIPConfig struct {
+	// StreamKeys maps a room to a static bearer key a WHIP encoder may use
+	// instead of a join token (OBS and ffmpeg take one fixed secret).
+	StreamKeys map[string]string `yaml:"stream_keys"`
+}
+
+// AdminConfig configures the admin API, which exists only with a key.
+type AdminConfig struct {
+	Key string `yaml:"key"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -121,6 +135,7 @@ func Overrides() map[string]Setter {
 			c.Dev = b
 			return err
 		},
+		"admin-key":  func(c *Config, v string) error { c.Admin.Key = v; return nil },
 		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
 		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
 		"public-ip":  func(c *Config, v string) error { c.RTC.PublicIPs = splitList(v); return nil },
@@ -180,6 +195,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	for room, key := range c.WHIP.StreamKeys {
+		if key == "" {
+			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
+		}
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		return fmt.Errorf("%w: udp port %d out of range", ErrConfig, c.RTC.UDPPort)
