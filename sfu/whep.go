@@ -206,13 +206,15 @@ func (v *Viewer) Close() {
 	for _, d := range downs {
 		d.track.removeDownTrack(d)
 	}
+	// OnClose runs before the connection closes, so a client that sees
+	// its connection end finds the session gone.
+	if v.onClose != nil {
+		v.onClose()
+	}
 	if err := v.pc.Close(); err != nil {
 		v.logger.Debug("close viewer connection", "err", err)
 	}
 	v.logger.Info("viewer ended")
-	if v.onClose != nil {
-		v.onClose()
-	}
 }
 
 // mediaReady implements downstream.

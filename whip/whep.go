@@ -32,8 +32,9 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) {
 	v, answer, err := h.sfu.View(ctx, sfu.ViewRequest{
 		Room: room, Publisher: r.PathValue("participant"), Offer: offer,
 		// The viewer ends by itself when its connection fails or its
-		// publisher's tracks end; the session then goes too.
-		OnClose: func() { s.h.goroutine(func() { s.end("viewer ended") }) },
+		// publisher's tracks end; the session then goes too. end does not
+		// block: the viewer it would close is already closed.
+		OnClose: func() { s.end("viewer ended") },
 	})
 	if err != nil {
 		h.fail(w, r, DoorWHEP, sfuError(err))
