@@ -64,6 +64,7 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 	if prepare != nil {
 		if err := prepare(p); err != nil {
 			p.closePeers()
+			r.closeLaterIfEmpty() // the request may have created the room
 			return nil, nil, err
 		}
 	}
@@ -152,6 +153,15 @@ func (r *Room) leave(p *Participant) {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
 	p.logger.Info("participant left")
+}
+
+// closeLaterIfEmpty starts the empty-room timer unless it runs already.
+func (r *Room) closeLaterIfEmpty() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) == 0 && !r.closed && r.closeTimer == nil {
+		r.closeTimer = time.AfterFunc(r.sfu.opts.emptyRoomGrace, r.closeIfEmpty)
+	}
 }
 
 func (r *Room) closeIfEmpty() {
