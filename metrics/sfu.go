@@ -19,7 +19,7 @@ type sfuCollector struct {
 	sessions func() map[string]int
 
 	rooms, participants, published, subscribed, doorSessions *prometheus.Desc
-	counters                                                  []counter
+	counters                                                 []counter
 }
 
 func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
