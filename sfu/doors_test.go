@@ -119,6 +119,7 @@ func TestJoinWithOfferRefused(t *testing.T) {
 	}{
 		{"garbage", ErrBadSDP},
 		{recvOnly.SDP, ErrNoMedia},
+		{h263Offer(t), ErrNoMedia}, // pion rejects the section (port 0)
 	}
 	for _, tt := range tests {
 		_, _, err := s.JoinWithOffer(ctx, "refused", JoinRequest{Identity: "enc"}, nil, tt.offer)
@@ -142,4 +143,31 @@ func TestJoinWithOfferRefused(t *testing.T) {
 	if _, _, err := s.View(ctx, ViewRequest{Room: "refused"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("View of a room without publishers: %v", err)
 	}
+}
+
+// h263Offer sends video in a codec the SFU does not carry.
+func h263Offer(t *testing.T) string {
+	t.Helper()
+	h263 := webrtc.RTPCodecCapability{MimeType: "video/H263", ClockRate: 90000}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: h263, PayloadType: 34}, webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pc.Close() }()
+	tr, err := webrtc.NewTrackLocalStaticSample(h263, "v", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offer.SDP
 }
