@@ -46,7 +46,8 @@ func rtpExtension(buf []byte, id uint8) (ssrc uint32, ext []byte, ok bool) {
 }
 
 // oneByteElement walks RFC 8285 one-byte elements: ID in the high nibble,
-// length-1 in the low one, zero bytes as padding, ID 15 ending the walk.
+// length-1 in the low one, zero bytes as padding. ID 15 ends the walk, and so
+// does ID 0 with a non-zero length, which is malformed (pion stops there too).
 func oneByteElement(b []byte, id uint8) ([]byte, bool) {
 	for i := 0; i < len(b); {
 		if b[i] == 0 {
@@ -54,7 +55,7 @@ func oneByteElement(b []byte, id uint8) ([]byte, bool) {
 			continue
 		}
 		eid, n := b[i]>>4, int(b[i]&0x0f)+1
-		if eid == 15 {
+		if eid == 15 || eid == 0 {
 			return nil, false
 		}
 		i++

@@ -10,15 +10,23 @@ const (
 	dsiN1     = 13
 	dsiN2     = 5
 	dsiN3     = 10
-	dsiFrames = dsiN2 * dsiN3 // ring length: one long interval of frames
+	dsiFrames = dsiN2 * dsiN3 // one long interval of frames
 
-	// dsiVoiced is the immediate from which a frame counts as voiced (V&C's
-	// medium threshold: more than half of the sub-bands active).
-	dsiVoiced = 8
-	// dsiSolid voiced frames out of N2 make a medium "solid": only solid
-	// mediums count in the long interval, so a burst must cover 4+5+5+4 = 18
-	// frames (360 ms) before it can show four solid mediums.
-	dsiSolid = 4
+	// dsiRing is the ring length, a power of two for cheap indexing. Its
+	// excess over dsiFrames is how far back Tick can catch up (78 frames,
+	// 1.56 s) while every evaluated frame still has its whole long interval.
+	dsiRing    = 128
+	dsiCatchUp = dsiRing - dsiFrames
+
+	// dsiVoiced is the loudness (dB above quietLevel) from which a frame
+	// counts as voiced: 8 of the 13 sub-units active, V&C's medium threshold
+	// of more than half the sub-bands. It is -54 dBov.
+	dsiVoiced = (8-1)*levelStep + 1
+	// dsiLoudMax is the loudness of all 13 sub-units (-25 dBov and louder).
+	dsiLoudMax = dsiN1 * levelStep
+	// dsiSaturate voiced frames (400 ms) in the long interval make a speaker
+	// fully "talking" on that scale; see evaluate.
+	dsiSaturate = 20
 
 	// Poisson rates of the speech model for each scale (V&C section 3).
 	dsiLambda1 = 0.78
@@ -34,40 +42,41 @@ const (
 	dsiBridge = 2
 )
 
-// Level to immediate mapping, in -dBov. Jitsi divides 127-level by 10, which
+// Level to loudness mapping, in -dBov. Jitsi divides 127-level by 10, which
 // makes every speech level 8 or 9 and so cannot tell a louder talker from a
 // quieter one; hibiki spends the 13 sub-units on the range speech really
-// uses, 5 dB each from -90 dBov, so -45 dBov maps to 9 and -30 dBov to 12.
+// uses, 5 dB each from -90 dBov, so -45 dBov is 9 sub-units and -30 dBov 12.
 const (
-	silentLevel   = 127 // RFC 6464: digital silence, also sent by muted mics
-	quietLevel    = 90  // immediate 0 at and below this loudness
-	levelStep     = 5
-	gateMargin    = 10  // a level must be this much louder than the noise floor
-	floorCeiling  = 60  // the noise floor is never taken to be louder than this
-	floorWindow   = 750 // packets (15 s at 20 ms) before the floor may rise
-	recentFrames  = 15  // window of SpeakerLevel (300 ms)
+	silentLevel  = 127 // RFC 6464: digital silence, also sent by muted mics
+	quietLevel   = 90  // immediate 0 at and below this loudness
+	levelStep    = 5
+	gateMargin   = 10  // a level must be this much louder than the noise floor
+	floorWindow  = 750 // packets (15 s at 20 ms) before the floor may rise
+	recentFrames = 15  // window of SpeakerLevel (300 ms)
 )
 
 // scoreTables hold the speech activity score of every possible input, so a
-// Tick is integer sums and lookups. The inputs are sums of immediates: the
-// immediate itself (0..N1), a medium's sum (0..N1*N2) and the long interval's
-// sum over solid mediums (0..N1*N2*N3), scaled back to "active units".
+// Tick is integer sums and lookups. The ring stores each frame's loudness in
+// dB above quietLevel (0..dsiLoudMax), which is levelStep times the number
+// of active sub-units; the inputs are the frame's loudness, a medium's sum
+// and the long interval's capped sum over voiced frames, each scaled back to
+// "active units" of its scale.
 type scoreTables struct {
-	imm  [dsiN1 + 1]float64
-	med  [dsiN1*dsiN2 + 1]float64
-	long [dsiN1*dsiN2*dsiN3 + 1]float64
+	imm  [dsiLoudMax + 1]float64
+	med  [dsiLoudMax*dsiN2 + 1]float64
+	long [dsiLoudMax*dsiSaturate + 1]float64
 }
 
 func newScoreTables() *scoreTables {
 	t := &scoreTables{}
 	for i := range t.imm {
-		t.imm[i] = activityScore(float64(i), dsiN1, dsiLambda1)
+		t.imm[i] = activityScore(float64(i)/levelStep, dsiN1, dsiLambda1)
 	}
 	for i := range t.med {
-		t.med[i] = activityScore(float64(i)/dsiN1, dsiN2, dsiLambda2)
+		t.med[i] = activityScore(float64(i)/dsiLoudMax, dsiN2, dsiLambda2)
 	}
 	for i := range t.long {
-		t.long[i] = activityScore(float64(i)/(dsiN1*dsiN2), dsiN3, dsiLambda3)
+		t.long[i] = activityScore(float64(i)/(dsiLoudMax*dsiN2), dsiN3, dsiLambda3)
 	}
 	return t
 }
@@ -89,54 +98,45 @@ func activityScore(v float64, n int, lambda float64) float64 {
 	return s
 }
 
-// noiseFloor tracks the quietest level a speaker sends apart from digital
-// silence (Jitsi's "min level"), so that constant background noise from a
-// bad microphone is not mistaken for speech. It drops at once to a quieter
-// level and rises only when a whole window stayed louder, halfway toward the
-// quietest level of that window: a fan switched on is absorbed in about 15 s,
-// a speaker who talks without pause is not.
+// noiseFloor tracks the quietest level a speaker sends (V&C and Jitsi keep
+// a "minimum level" too), so that the constant background noise of a bad
+// microphone is not taken for speech. Digital silence (127) counts: a clean
+// microphone's floor is then 127 and nothing of its speech is gated, where
+// Jitsi, which skips 127, would take the quietest syllable for noise. The
+// floor drops at once to a quieter level and otherwise becomes the quietest
+// level of the last window of floorWindow packets, so noise that starts
+// later (a fan switched on) is absorbed within one window.
 type noiseFloor struct {
-	level uint8 // -dBov; meaningful once known
-	next  uint8 // quietest level of the current window
-	count int
-	known bool
+	level    uint8 // -dBov; 127 is a clean line
+	quietest uint8 // quietest level of the current window
+	count    int
+	known    bool
 }
 
 func (n *noiseFloor) observe(level uint8) {
-	if level >= silentLevel {
-		return
+	if !n.known || level > n.level {
+		n.level, n.known = level, true
 	}
-	if !n.known || level >= n.level {
-		n.level, n.known, n.count = level, true, 0
-		return
-	}
-	if n.count == 0 || level > n.next {
-		n.next = level
+	if n.count == 0 || level > n.quietest {
+		n.quietest = level
 	}
 	n.count++
 	if n.count >= floorWindow {
-		n.level = uint8((uint16(n.level) + uint16(n.next)) / 2)
-		n.count = 0
+		n.level, n.count = n.quietest, 0
 	}
 }
 
-// gate returns the level a packet must be louder than (numerically below)
-// to count at all. The ceiling matters for clean microphones with noise
-// suppression: their silence is 127 and their quietest non-silent packets may
-// be speech, which must not gate the rest of their speech.
-func (n *noiseFloor) gate() uint8 {
-	if !n.known {
-		return silentLevel
-	}
-	return max(n.level, floorCeiling) - gateMargin
+// passes reports whether level is at least gateMargin louder than the floor.
+func (n *noiseFloor) passes(level uint8) bool {
+	return int(level)+gateMargin < int(n.level)
 }
 
-// speaker is one participant's activity: a ring of the immediates of the
-// last dsiFrames frames, indexed by absolute frame number, and the scores of
+// speaker is one participant's activity: a ring of the loudness of the
+// last dsiRing frames, indexed by absolute frame number, and the scores of
 // the last evaluation.
 type speaker struct {
 	id      string
-	ring    [dsiFrames]uint8
+	ring    [dsiRing]uint8
 	filled  int64 // newest frame whose slot is current
 	last    int64 // newest frame that received a packet
 	started bool
@@ -147,48 +147,46 @@ type speaker struct {
 }
 
 func slot(f int64) int {
-	m := f % dsiFrames
-	if m < 0 {
-		m += dsiFrames
-	}
-	return int(m)
+	return int(f & (dsiRing - 1))
 }
 
-// immediate maps a packet's level to 0..N1 sub-units.
-func (s *speaker) immediate(level uint8, voice, requireVoice bool) uint8 {
+// loudness maps a packet's level to dB above quietLevel, 0..dsiLoudMax, or
+// 0 when the noise gate or the V bit rule rejects it. Keeping dB rather than
+// whole sub-units lets the long scale tell apart talkers 2-3 dB apart.
+func (s *speaker) loudness(level uint8, voice, requireVoice bool) uint8 {
 	s.floor.observe(level)
-	if level >= quietLevel || level >= s.floor.gate() || (requireVoice && !voice) {
+	if level >= quietLevel || !s.floor.passes(level) || (requireVoice && !voice) {
 		return 0
 	}
-	return min((quietLevel-level+levelStep-1)/levelStep, dsiN1)
+	return min(quietLevel-level, dsiLoudMax)
 }
 
 // advance makes the slots up to frame to current, clearing frames that
 // received no packet.
 func (s *speaker) advance(to int64) {
 	if !s.started {
-		s.started, s.filled, s.last = true, to, to-dsiFrames
+		s.started, s.filled, s.last = true, to, to-dsiRing
 		return
 	}
 	if to <= s.filled {
 		return
 	}
-	from := max(s.filled+1, to-dsiFrames+1)
+	from := max(s.filled+1, to-dsiRing+1)
 	for f := from; f <= to; f++ {
 		s.ring[slot(f)] = 0
 	}
 	s.filled = to
 }
 
-// observe records a packet's immediate in frame f, keeping the loudest of a
+// observe records a packet's loudness in frame f, keeping the loudest of a
 // frame, and bridges a short hole since the previous packet.
-func (s *speaker) observe(f int64, imm uint8) {
+func (s *speaker) observe(f int64, loud uint8) {
 	s.advance(f)
-	if f <= s.filled-dsiFrames {
-		return // older than the window
+	if f <= s.filled-dsiRing {
+		return // older than the ring
 	}
-	if cur := &s.ring[slot(f)]; imm > *cur {
-		*cur = imm
+	if cur := &s.ring[slot(f)]; loud > *cur {
+		*cur = loud
 	}
 	if f <= s.last {
 		return
@@ -202,31 +200,31 @@ func (s *speaker) observe(f int64, imm uint8) {
 	s.last = f
 }
 
-// evaluate computes the three scores over the long interval ending at frame
-// newest (the last complete frame).
-func (s *speaker) evaluate(newest int64, t *scoreTables, minSolid int) {
-	var med0, longSum, solid int
-	for m := range dsiN3 {
-		sum, voiced := 0, 0
-		for k := range dsiN2 {
-			v := s.ring[slot(newest-int64(m*dsiN2+k))]
-			sum += int(v)
-			if v >= dsiVoiced {
-				voiced++
-			}
+// evaluate computes the three scores at frame newest (a complete frame).
+// The long input is the loudness of the voiced frames of the last second
+// times their number capped at dsiSaturate: past that point a speaker is
+// "talking", and how loud decides, not how short their pauses between words
+// were, which is noise on a one-second window.
+func (s *speaker) evaluate(newest int64, t *scoreTables, minVoiced int) {
+	med, loud, voiced := 0, 0, 0
+	for k := range int64(dsiFrames) {
+		v := int(s.ring[slot(newest-k)])
+		if k < dsiN2 {
+			med += v
 		}
-		if m == 0 {
-			med0 = sum
-		}
-		if voiced >= dsiSolid {
-			solid++
-			longSum += sum
+		if v >= dsiVoiced {
+			loud += v
+			voiced++
 		}
 	}
+	long := 0
+	if voiced > 0 {
+		long = (loud*min(voiced, dsiSaturate) + voiced/2) / voiced
+	}
 	s.imm = t.imm[s.ring[slot(newest)]]
-	s.med = t.med[med0]
-	s.long = t.long[longSum]
-	s.eligible = solid >= minSolid
+	s.med = t.med[med]
+	s.long = t.long[long]
+	s.eligible = voiced >= minVoiced
 }
 
 // recent returns the loudness-weighted activity of the last recentFrames
@@ -238,5 +236,5 @@ func (s *speaker) recent(newest int64) (float64, bool) {
 		sum += int(v)
 		voiced = voiced || v >= dsiVoiced
 	}
-	return float64(sum) / (recentFrames * dsiN1), voiced
+	return float64(sum) / (recentFrames * dsiLoudMax), voiced
 }

@@ -6,14 +6,18 @@ import (
 	"time"
 )
 
-// Defaults of the decision. C1 and C2 are those of Volfin & Cohen and Jitsi;
-// C3 adds hysteresis on the long scale (they use 0), see docs/speaker.md.
+// Defaults of the decision; docs/speaker.md explains each. C1 is Volfin &
+// Cohen's and Jitsi's. C2 is lower than their 2, so that a pause of about
+// 60 ms (rather than 100) is enough for a louder challenger to take over.
+// C3 is a hysteresis where they use 0: a challenger must be about 8% (some
+// 4 dB) louder on the long scale, so two people talking over each other at
+// the same level do not flap.
 const (
-	defaultC1       = 3.0
-	defaultC2       = 2.0
-	defaultC3       = 0.3
-	defaultMinSolid = 4 // solid mediums (of 10) in the last second
-	mediumDuration  = dsiN2 * 20 * time.Millisecond
+	defaultC1        = 3.0
+	defaultC2        = 1.0
+	defaultC3        = 0.08
+	defaultMinVoiced = 18 // voiced frames (360 ms) in the last second
+	frameDuration    = 20 * time.Millisecond
 )
 
 // SpeakerOption configures a SpeakerDetector.
@@ -34,18 +38,18 @@ func WithDecisionThresholds(c1, c2, c3 float64) SpeakerOption {
 	}
 }
 
-// WithMinSpeech sets how much solid speech (in 100 ms mediums with at least
-// four voiced frames) a speaker needs within the last second to be
-// eligible at all, rounded up to 100 ms, between 100 ms and 1 s. The default
-// of 400 ms means a burst shorter than about 340 ms (a cough, a "hm") can
-// never become dominant, whatever the others do.
+// WithMinSpeech sets how much voiced speech a speaker needs within the last
+// second to be eligible at all, in 20 ms frames rounded up, between 20 ms
+// and 1 s. The default of 360 ms means a burst of 320 ms or less (a cough, a
+// "hm"), which covers at most 17 frames even with arrival jitter, can never
+// become dominant, whatever the others do.
 func WithMinSpeech(d time.Duration) SpeakerOption {
 	return func(c *speakerConfig) error {
-		n := int((d + mediumDuration - 1) / mediumDuration)
-		if n < 1 || n > dsiN3 {
-			return fmt.Errorf("%w: min speech %v not in [100ms, 1s]", ErrInvalidOption, d)
+		n := int((d + frameDuration - 1) / frameDuration)
+		if d <= 0 || n > dsiFrames {
+			return fmt.Errorf("%w: min speech %v not in (0, 1s]", ErrInvalidOption, d)
 		}
-		c.minSolid = n
+		c.minVoiced = n
 		return nil
 	}
 }

@@ -210,6 +210,7 @@ func (d *DownTrack) setWanted(w, h, maxLayer int) {
 	d.fwd.SetPaused(w == 0 && h == 0)
 	d.mu.Unlock()
 	d.reselect(d.track.layerInfos())
+	d.track.poke() // resume a paused encoding now, not at the next tick
 }
 
 // desiredLayer is the layer this subscriber would take if every layer were
@@ -227,10 +228,19 @@ func (d *DownTrack) desiredLayer() int {
 	return SelectLayer(infos, d.wantW, d.wantH, d.layerCap(), 0)
 }
 
-// reselect applies the layer policy to the current layer infos.
+// reselect applies the layer policy to the current layer infos. The
+// forwarder's target is the layer the tile wants even while that layer is
+// paused at the publisher: the forwarder keeps forwarding the best live
+// layer below it (layers not live are marked stopped) and switches on the
+// very first keyframe of the wanted layer when it resumes.
 func (d *DownTrack) reselect(infos []LayerInfo) {
 	if d.track.kind != KindVideo {
 		return
+	}
+	all := make([]LayerInfo, len(infos))
+	copy(all, infos)
+	for i := range all {
+		all[i].Live = true
 	}
 	d.mu.Lock()
 	w, h := d.wantW, d.wantH
@@ -238,18 +248,19 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 		// No size yet: start with the middle of what a tile needs.
 		w, h = 640, 360
 	}
-	layer := SelectLayer(infos, w, h, d.layerCap(), 0)
-	cur := d.fwd.Current()
+	want := SelectLayer(all, w, h, d.layerCap(), 0)
 	old, _ := d.fwd.Target()
-	if layer >= 0 {
-		d.fwd.SetTarget(layer, -1)
+	for i, info := range infos {
+		if !info.Live {
+			d.fwd.LayerStopped(i)
+		}
 	}
-	if cur >= 0 && cur < len(infos) && !infos[cur].Live {
-		d.fwd.LayerStopped(cur)
+	if want >= 0 {
+		d.fwd.SetTarget(want, -1)
 	}
 	d.mu.Unlock()
-	if layer >= 0 && layer != old {
-		d.track.requestKeyframe(layer)
+	if want >= 0 && want != old && want < len(infos) && infos[want].Live {
+		d.track.requestKeyframe(want)
 	}
 }
 

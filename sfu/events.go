@@ -62,6 +62,19 @@ type SubscriptionPaused struct {
 	Paused   bool
 }
 
+// ActiveSpeakers tells everyone who is speaking, loudest first, and who the
+// dominant speaker is (the one a speaker view shows large).
+type ActiveSpeakers struct {
+	Dominant string
+	Speakers []SpeakerLevel
+}
+
+// SpeakerLevel is one current speaker and its level from 0 to 1.
+type SpeakerLevel struct {
+	SID   string
+	Level float64
+}
+
 // Removed tells a participant the server closed it (its identity joined
 // again, or a room was closed); the session should end.
 type Removed struct{ Reason string }
@@ -85,6 +98,7 @@ func (LocalCandidate) isEvent()     {}
 func (LayersChanged) isEvent()      {}
 func (SubscriptionPaused) isEvent() {}
 func (Removed) isEvent()            {}
+func (ActiveSpeakers) isEvent()     {}
 
 // Target names one of a participant's two peer connections.
 type Target uint8

@@ -20,12 +20,12 @@ type ICEParams struct {
 }
 
 // PublishICE returns the remote ICE credentials of the publish connection.
-func (p *Participant) PublishICE() ICEParams { return remoteICE(p.pub) }
+func (p *Participant) PublishICE() ICEParams { return remoteICE(p.existingPublishPC()) }
 
 // RestartPublishICE restarts ICE on the publish connection with the
 // client's new credentials and returns the server's new ones.
 func (p *Participant) RestartPublishICE(ctx context.Context, ufrag, pwd string) (ICEParams, error) {
-	return restartICE(ctx, p.pub, ufrag, pwd)
+	return restartICE(ctx, p.existingPublishPC(), ufrag, pwd)
 }
 
 // RemoteICE returns the viewer connection's remote ICE credentials.
@@ -37,6 +37,9 @@ func (v *Viewer) RestartICE(ctx context.Context, ufrag, pwd string) (ICEParams, 
 }
 
 func remoteICE(pc *webrtc.PeerConnection) ICEParams {
+	if pc == nil {
+		return ICEParams{}
+	}
 	d := pc.RemoteDescription()
 	if d == nil {
 		return ICEParams{}
@@ -48,10 +51,10 @@ func remoteICE(pc *webrtc.PeerConnection) ICEParams {
 // replaced, which makes pion restart ICE as the answerer: the non-ICE part
 // of the session stays as negotiated, as RFC 9725 section 4.4 requires.
 func restartICE(ctx context.Context, pc *webrtc.PeerConnection, ufrag, pwd string) (ICEParams, error) {
-	rd := pc.RemoteDescription()
-	if rd == nil {
+	if pc == nil || pc.RemoteDescription() == nil {
 		return ICEParams{}, fmt.Errorf("%w: no offer to restart", ErrBadSDP)
 	}
+	rd := pc.RemoteDescription()
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(rd.SDP); err != nil {
 		return ICEParams{}, fmt.Errorf("%w: %w", ErrBadSDP, err)

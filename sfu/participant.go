@@ -72,26 +72,51 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 	}
 	p.logger = r.logger.With("participant", p.sid)
 	p.neg.p = p
-	api, err := r.sfu.transport.newAPI(nil)
+	subAPI, err := r.sfu.transport.newAPI(roleSubscribe)
 	if err != nil {
 		return nil, err
 	}
-	if p.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		return nil, fmt.Errorf("publish connection: %w", err)
-	}
-	subAPI, err := r.sfu.transport.newAPI(nil)
-	if err != nil {
-		p.closePeers()
-		return nil, err
-	}
-	if p.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		p.closePeers()
+	if p.sub, err = subAPI.NewPeerConnection(r.sfu.transport.pcConfig()); err != nil {
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}
-	p.wirePeer(p.pub, TargetPublish)
 	p.wirePeer(p.sub, TargetSubscribe)
-	p.pub.OnTrack(p.onTrack)
 	return p, nil
+}
+
+// publishPC returns the publish connection, creating it on first use: a
+// participant that only watches never pays for a second connection.
+func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pub != nil {
+		return p.pub, nil
+	}
+	if p.closed {
+		return nil, ErrClosed
+	}
+	levels, err := p.room.speakers.interceptor(p)
+	if err != nil {
+		return nil, err
+	}
+	api, err := p.room.sfu.transport.newAPI(rolePublish, levels)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(p.room.sfu.transport.pcConfig())
+	if err != nil {
+		return nil, fmt.Errorf("publish connection: %w", err)
+	}
+	p.wirePeer(pc, TargetPublish)
+	pc.OnTrack(p.onTrack)
+	p.pub = pc
+	return pc, nil
+}
+
+// existingPublishPC returns the publish connection or nil.
+func (p *Participant) existingPublishPC() *webrtc.PeerConnection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pub
 }
 
 func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
@@ -191,7 +216,11 @@ func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
 // HandleOffer applies the client's offer on the publish connection and
 // returns the answer.
 func (p *Participant) HandleOffer(sdp string) (string, error) {
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	pub, err := p.publishPC()
+	if err != nil {
+		return "", err
+	}
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	p.mu.Lock()
@@ -199,18 +228,18 @@ func (p *Participant) HandleOffer(sdp string) (string, error) {
 	p.pubCands = nil
 	p.mu.Unlock()
 	for _, c := range cands {
-		if err := p.pub.AddICECandidate(c); err != nil {
+		if err := pub.AddICECandidate(c); err != nil {
 			p.logger.Debug("queued candidate refused", "err", err)
 		}
 	}
-	answer, err := p.pub.CreateAnswer(nil)
+	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %w", ErrBadSDP, err)
 	}
-	if err := p.pub.SetLocalDescription(answer); err != nil {
+	if err := pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("%w: set answer: %w", ErrBadSDP, err)
 	}
-	return p.pub.LocalDescription().SDP, nil
+	return pub.LocalDescription().SDP, nil
 }
 
 // AddCandidate adds a trickled remote candidate to one connection.
@@ -220,7 +249,8 @@ func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) err
 	}
 	switch target {
 	case TargetPublish:
-		if p.pub.RemoteDescription() == nil {
+		pub := p.existingPublishPC()
+		if pub == nil || pub.RemoteDescription() == nil {
 			p.mu.Lock()
 			if len(p.pubCands) < 64 {
 				p.pubCands = append(p.pubCands, c)
@@ -228,7 +258,7 @@ func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) err
 			p.mu.Unlock()
 			return nil
 		}
-		if err := p.pub.AddICECandidate(c); err != nil {
+		if err := pub.AddICECandidate(c); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadCandidate, err)
 		}
 	case TargetSubscribe:
@@ -368,7 +398,7 @@ func (p *Participant) Leave() {
 }
 
 func (p *Participant) closePeers() {
-	for _, pc := range []*webrtc.PeerConnection{p.pub, p.sub} {
+	for _, pc := range []*webrtc.PeerConnection{p.existingPublishPC(), p.sub} {
 		if pc != nil {
 			if err := pc.Close(); err != nil {
 				p.logger.Debug("close peer connection", "err", err)

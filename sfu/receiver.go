@@ -26,11 +26,15 @@ type receiver struct {
 	packets   atomic.Uint64
 	width     atomic.Int32
 	height    atomic.Int32
+	// live mirrors the monitor's view; a packet on a layer believed dead
+	// wakes the monitor so subscribers waiting for it switch at once.
+	live atomic.Bool
 }
 
 func newReceiver(t *PublishedTrack, layer int, remote *webrtc.TrackRemote, rx *webrtc.RTPReceiver) *receiver {
 	r := &receiver{track: t, layer: layer, remote: remote, rtpRx: rx, ssrc: uint32(remote.SSRC())}
 	r.lastNanos.Store(time.Now().UnixNano())
+	r.live.Store(true)
 	return r
 }
 
@@ -61,6 +65,10 @@ func (r *receiver) run() {
 		r.packets.Add(1)
 		stats.PacketsIn.Add(1)
 		stats.BytesIn.Add(uint64(n))
+		if !r.live.Load() {
+			r.live.Store(true)
+			r.track.poke()
+		}
 
 		p.Header = &pkt.Header
 		p.Payload = pkt.Payload

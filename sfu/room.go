@@ -23,17 +23,26 @@ type Room struct {
 	order        []*Participant          // join order, for stable listings
 	closeTimer   *time.Timer
 	closed       bool
+	dominant     string
+	speakers     *speakers
 
 	policy atomic.Pointer[Policy] // nil: the zero Policy
 }
 
-func newRoom(s *SFU, name string) *Room {
-	return &Room{
+func newRoom(s *SFU, name string) (*Room, error) {
+	r := &Room{
 		sfu:          s,
 		name:         name,
 		logger:       s.logger.With("room", name),
 		participants: make(map[string]*Participant),
 	}
+	sp, err := newSpeakers(r)
+	if err != nil {
+		return nil, err
+	}
+	r.speakers = sp
+	s.goroutine(sp.run)
+	return r, nil
 }
 
 // Name returns the room name.
@@ -149,6 +158,7 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.mu.Unlock()
 
+	r.speakers.remove(p)
 	for _, q := range others {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
@@ -172,6 +182,7 @@ func (r *Room) closeIfEmpty() {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	r.speakers.stop()
 	r.sfu.removeRoom(r)
 }
 
@@ -188,6 +199,7 @@ func (r *Room) Close(reason string) {
 		p.notify(Removed{Reason: reason})
 		p.Leave()
 	}
+	r.speakers.stop()
 	r.sfu.removeRoom(r)
 }
 

@@ -1,13 +1,22 @@
 package sfu
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -68,10 +77,49 @@ const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 type transport struct {
 	settings webrtc.SettingEngine
 	mux      *ice.MultiUDPMuxDefault
+	// cert is the one DTLS certificate of every connection: generating a
+	// key per connection costs CPU at each join and memory for nothing.
+	// pion's certificates last a month, so it is renewed a week ahead.
+	certMu sync.Mutex
+	cert   *webrtc.Certificate
+}
+
+// certRenewal is how long before expiry the shared certificate is renewed.
+const certRenewal = 7 * 24 * time.Hour
+
+// pcConfig is the configuration of every server peer connection.
+func (t *transport) pcConfig() webrtc.Configuration {
+	t.certMu.Lock()
+	defer t.certMu.Unlock()
+	if t.cert == nil || time.Until(t.cert.Expires()) < certRenewal {
+		if cert, err := newCertificate(); err == nil {
+			t.cert = cert
+		}
+	}
+	if t.cert == nil {
+		return webrtc.Configuration{} // pion then makes its own per connection
+	}
+	return webrtc.Configuration{Certificates: []webrtc.Certificate{*t.cert}}
+}
+
+func newCertificate() (*webrtc.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("dtls key: %w", err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return nil, fmt.Errorf("dtls certificate: %w", err)
+	}
+	return cert, nil
 }
 
 func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
-	t := &transport{}
+	cert, err := newCertificate()
+	if err != nil {
+		return nil, err
+	}
+	t := &transport{cert: cert}
 	s := &t.settings
 	allowed := make(map[string]bool, len(cfg.IPs))
 	v6 := false
@@ -125,28 +173,89 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 	return t, nil
 }
 
+// role says which way media flows on a peer connection, so each gets only
+// the interceptors it needs: a publish connection receives (NACK
+// generation, receiver reports, TWCC feedback), a subscribe connection
+// sends (NACK responder, sender reports, TWCC sequence numbers).
+type role uint8
+
+const (
+	rolePublish role = iota + 1
+	roleSubscribe
+)
+
+// nackHistory is how many sent packets per stream the NACK responder keeps
+// for retransmission: about 1.7 s of 1.5 Mbit/s video, several RTTs on any
+// usable path, at 256 x 1.5 KB per subscribed stream instead of pion's 1024.
+const nackHistory = 256
+
 // newAPI builds a pion API for one peer connection. Each connection gets its
 // own media engine and interceptor registry because pion binds negotiated
 // state (payload types, extension ids) to them.
-func (t *transport) newAPI(extra func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
+func (t *transport) newAPI(r role, extra ...interceptor.Factory) (*webrtc.API, error) {
 	m, err := mediaEngine()
 	if err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		return nil, fmt.Errorf("register interceptors: %w", err)
+	if err := registerInterceptors(m, reg, r); err != nil {
+		return nil, err
 	}
-	if extra != nil {
-		if err := extra(m, reg); err != nil {
-			return nil, err
-		}
+	for _, f := range extra {
+		reg.Add(f)
 	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(reg),
 		webrtc.WithSettingEngine(t.settings),
 	), nil
+}
+
+func registerInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry, r role) error {
+	for _, fb := range []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: webrtc.TypeRTCPFBTransportCC}} {
+		m.RegisterFeedback(fb, webrtc.RTPCodecTypeVideo)
+	}
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeAudio)
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return fmt.Errorf("register twcc extension: %w", err)
+		}
+	}
+	var factories []interceptor.Factory
+	switch r {
+	case rolePublish:
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return fmt.Errorf("nack generator: %w", err)
+		}
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return fmt.Errorf("receiver reports: %w", err)
+		}
+		fb, err := twcc.NewSenderInterceptor()
+		if err != nil {
+			return fmt.Errorf("twcc feedback: %w", err)
+		}
+		factories = append(factories, gen, rr, fb)
+	case roleSubscribe:
+		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackHistory))
+		if err != nil {
+			return fmt.Errorf("nack responder: %w", err)
+		}
+		sr, err := report.NewSenderInterceptor()
+		if err != nil {
+			return fmt.Errorf("sender reports: %w", err)
+		}
+		seq, err := twcc.NewHeaderExtensionInterceptor()
+		if err != nil {
+			return fmt.Errorf("twcc sequence numbers: %w", err)
+		}
+		factories = append(factories, resp, sr, seq)
+	}
+	for _, f := range factories {
+		reg.Add(f)
+	}
+	return nil
 }
 
 func (t *transport) close() error {

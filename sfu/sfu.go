@@ -91,7 +91,10 @@ func (s *SFU) room(name string) (*Room, error) {
 	}
 	r, ok := s.rooms[name]
 	if !ok {
-		r = newRoom(s, name)
+		var err error
+		if r, err = newRoom(s, name); err != nil {
+			return nil, err
+		}
 		s.rooms[name] = r
 		s.logger.Info("room created", "room", name)
 	}

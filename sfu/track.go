@@ -45,6 +45,9 @@ type PublishedTrack struct {
 	kf        KeyframeThrottle
 	active    []bool // layers last requested from the publisher
 	done      chan struct{}
+	// wake makes the monitor re-evaluate at once instead of at its next
+	// tick: a layer came back, or a subscriber wants another size.
+	wake chan struct{}
 }
 
 func newPublishedTrack(p *Participant, sid string, req TrackRequest, codec webrtc.RTPCodecParameters) *PublishedTrack {
@@ -63,6 +66,7 @@ func newPublishedTrack(p *Participant, sid string, req TrackRequest, codec webrt
 		vp8:    mime == "video/vp8",
 		h264:   mime == "video/h264",
 		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 	}
 	t.downs.Store(&[]*DownTrack{})
 	if t.kind == KindVideo {
@@ -194,7 +198,11 @@ func (t *PublishedTrack) requestKeyframe(layer int) {
 	}
 	t.owner.room.sfu.opts.stats.KeyframeReqs.Add(1)
 	pli := &rtcp.PictureLossIndication{MediaSSRC: r.ssrc}
-	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{pli}); err != nil {
+	pub := t.owner.existingPublishPC()
+	if pub == nil {
+		return
+	}
+	if err := pub.WriteRTCP([]rtcp.Packet{pli}); err != nil {
 		t.logger.Debug("send PLI", "err", err)
 	}
 }
@@ -230,7 +238,12 @@ func (t *PublishedTrack) monitor() {
 		case <-t.owner.room.sfu.ctx.Done():
 			return
 		case now := <-tick.C:
-			if t.refreshLayers(now, &lastBytes) {
+			if t.refreshLayers(now, &lastBytes, true) {
+				t.reselectAll()
+			}
+			t.updateActiveLayers()
+		case <-t.wake:
+			if t.refreshLayers(time.Now(), &lastBytes, false) {
 				t.reselectAll()
 			}
 			t.updateActiveLayers()
@@ -238,8 +251,17 @@ func (t *PublishedTrack) monitor() {
 	}
 }
 
-// refreshLayers updates infos and reports whether liveness changed.
-func (t *PublishedTrack) refreshLayers(now time.Time, lastBytes *[MaxSpatialLayers]uint64) bool {
+// poke asks the monitor to re-evaluate now; it never blocks.
+func (t *PublishedTrack) poke() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// refreshLayers updates liveness (and, on ticks, bitrates) and reports
+// whether liveness changed.
+func (t *PublishedTrack) refreshLayers(now time.Time, lastBytes *[MaxSpatialLayers]uint64, tick bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	changed := false
@@ -247,15 +269,18 @@ func (t *PublishedTrack) refreshLayers(now time.Time, lastBytes *[MaxSpatialLaye
 		if r == nil {
 			continue
 		}
-		b := r.bytes.Load()
-		rate := int(float64(b-lastBytes[i]) * 8 / monitorInterval.Seconds())
-		lastBytes[i] = b
 		info := &t.infos[i]
-		info.BitrateBps = (info.BitrateBps*3 + rate) / 4
+		if tick {
+			b := r.bytes.Load()
+			rate := int(float64(b-lastBytes[i]) * 8 / monitorInterval.Seconds())
+			lastBytes[i] = b
+			info.BitrateBps = (info.BitrateBps*3 + rate) / 4
+		}
 		if w, h := r.size(); w > 0 {
 			info.Width, info.Height = w, h
 		}
 		live := now.UnixNano()-r.lastNanos.Load() < int64(layerTimeout)
+		r.live.Store(live)
 		if live != info.Live {
 			info.Live = live
 			changed = true

@@ -50,11 +50,11 @@ func (s *SFU) View(ctx context.Context, req ViewRequest) (*Viewer, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	api, err := s.transport.newAPI(nil)
+	api, err := s.transport.newAPI(roleSubscribe) // a viewer only receives from us
 	if err != nil {
 		return nil, "", err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(s.transport.pcConfig())
 	if err != nil {
 		return nil, "", fmt.Errorf("viewer connection: %w", err)
 	}

@@ -31,8 +31,9 @@ func (p *Participant) answerGathered(ctx context.Context, offer string) (string,
 	if _, err := p.HandleOffer(offer); err != nil {
 		return "", err
 	}
-	waitGathering(ctx, p.pub)
-	answer := p.pub.LocalDescription().SDP
+	pub := p.existingPublishPC() // HandleOffer made it
+	waitGathering(ctx, pub)
+	answer := pub.LocalDescription().SDP
 	if !acceptsMedia(answer, webrtc.RTPTransceiverDirectionRecvonly) {
 		return "", ErrNoMedia
 	}

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"github.com/hibiki-sfu/hibiki/sfu"
@@ -97,6 +98,12 @@ func eventMessage(ev sfu.Event) *Message {
 	case sfu.SubscriptionPaused:
 		paused := e.Paused
 		return &Message{Type: TypeSubscriptionPaused, TrackSID: e.TrackSID, Paused: &paused}
+	case sfu.ActiveSpeakers:
+		m := &Message{Type: TypeActiveSpeakers, Dominant: e.Dominant, Speakers: make([]Speaker, 0, len(e.Speakers))}
+		for _, l := range e.Speakers {
+			m.Speakers = append(m.Speakers, Speaker{SID: l.SID, Level: math.Round(l.Level*100) / 100})
+		}
+		return m
 	case sfu.Removed:
 		return &Message{Type: TypeRemoved, Message: e.Reason}
 	default:

@@ -40,6 +40,7 @@ const (
 	TypeLayersChanged      = "layersChanged"
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
+	TypeActiveSpeakers     = "activeSpeakers"
 )
 
 // Targets name which of a participant's two peer connections an SDP or ICE
@@ -94,10 +95,19 @@ type Message struct {
 	ParticipantSID string             `json:"participantSid,omitempty"`
 	Active         []bool             `json:"active,omitempty"`
 	Paused         *bool              `json:"paused,omitempty"`
+	Dominant       string             `json:"dominant,omitempty"`
+	Speakers       []Speaker          `json:"speakers,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// Speaker is one entry of an activeSpeakers event: a participant and its
+// speech level from 0 to 1.
+type Speaker struct {
+	SID   string  `json:"sid"`
+	Level float64 `json:"level"`
 }
 
 // ICECandidate mirrors the browser's RTCIceCandidateInit so the JS client can

@@ -3,7 +3,13 @@
 // on stderr and reports whether the room stayed healthy.
 //
 //	go run ./cmd/hibiki-bots --url ws://127.0.0.1:7880/ws --room demo \
-//	    --publishers 2 --subscribers 3 --duration 20s [--simulcast] [--json FILE]
+//	    --publishers 2 --subscribers 3 --duration 20s [--simulcast] [--json FILE] \
+//	    [--tile 640x360] [--publishers-subscribe] [--key K --secret S]
+//
+// Tokens are minted with the development key pair unless --key/--secret
+// are given. With --tile every receiving bot sends setVideoSize for each
+// video track it gets, as a page laying out tiles would; without it the
+// server picks the simulcast layer on its own.
 //
 // Publishers publish a microphone and a camera and, unless
 // --publishers-subscribe is given, receive nothing; subscribers publish
@@ -44,6 +50,8 @@ type options struct {
 	logLevel            slog.Level
 	connectTimeout      time.Duration
 	quiet               bool
+	// tileW x tileH is sent as setVideoSize for every received video track.
+	tileW, tileH int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -64,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "time allowed for one bot to join and publish")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live table")
+	tile := fs.String("tile", "", "WxH: every receiving bot sends setVideoSize with this tile size for each video track, as a page would (default: none, the server's choice)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("parse flags: %w", err)
 	}
@@ -82,6 +91,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("%w: --allow-ips %q: %w", errUsage, s, err)
 		}
 		o.allowIPs = append(o.allowIPs, p)
+	}
+	if *tile != "" {
+		if _, err := fmt.Sscanf(*tile, "%dx%d", &o.tileW, &o.tileH); err != nil || o.tileW <= 0 || o.tileH <= 0 {
+			return o, fmt.Errorf("%w: --tile %q is not WxH", errUsage, *tile)
+		}
 	}
 	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return o, fmt.Errorf("%w: --log-level: %w", errUsage, err)

@@ -95,7 +95,7 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 }
 
 func (r *report) addTrack(t bot.TrackStats, delays *[]float64) {
-	if !t.FirstFrameAt.IsZero() && !t.Ended {
+	if t.Receiving() {
 		r.TracksReceived++
 		*delays = append(*delays, float64(t.FirstFrameDelay.Microseconds())/1000)
 	}

@@ -50,6 +50,19 @@ func run(ctx context.Context, o options, log *slog.Logger, stderr io.Writer) (*r
 	}
 	connectAll(ctx, pubs, o.connectTimeout)
 	connectAll(ctx, subs, o.connectTimeout)
+	var tiles sync.WaitGroup
+	defer tiles.Wait()
+	if o.tileW > 0 {
+		for _, m := range members {
+			if m.subscribe && m.connErr == nil {
+				tiles.Add(1)
+				go func() {
+					defer tiles.Done()
+					sizeTiles(ctx, m.bot, o.tileW, o.tileH, log)
+				}()
+			}
+		}
+	}
 
 	var tbl *liveTable
 	if !o.quiet {
@@ -126,6 +139,33 @@ func connectAll(ctx context.Context, ms []*member, timeout time.Duration) {
 		}()
 	}
 	wg.Wait()
+}
+
+// sizeTiles sends setVideoSize once for every video track b receives, as a
+// page does when it lays out a tile, until ctx ends.
+func sizeTiles(ctx context.Context, b *bot.Bot, w, h int, log *slog.Logger) {
+	sized := make(map[string]bool)
+	for {
+		var todo []string
+		_, err := b.WaitStats(ctx, func(s bot.Stats) bool {
+			todo = todo[:0]
+			for _, t := range s.Tracks {
+				if t.Kind == "video" && !sized[t.TrackSID] && t.Receiving() {
+					todo = append(todo, t.TrackSID)
+				}
+			}
+			return len(todo) > 0
+		})
+		if err != nil {
+			return
+		}
+		for _, sid := range todo {
+			sized[sid] = true
+			if err := b.SetVideoSize(ctx, sid, w, h, -1); err != nil {
+				log.Warn("setVideoSize", "track", sid, "err", err)
+			}
+		}
+	}
 }
 
 func closeAll(ms []*member) {

@@ -175,6 +175,39 @@ func TestConference(t *testing.T) {
 
 	withBot(ctx, t, srv, room, alice, bob)
 
+	t.Run("tile size picks the simulcast layer", func(t *testing.T) {
+		width := func() int {
+			in, _ := alice.stats(ctx).inboundOf(bobVideo)
+			return in.FrameWidth
+		}
+		small := width()
+		topLayer := func() (outbound, bool) {
+			for _, o := range bob.stats(ctx).Publish.Outbound {
+				if o.Kind == "video" && o.RID == "f" {
+					return o, true
+				}
+			}
+			return outbound{}, false
+		}
+		if f, ok := topLayer(); !ok || f.Active {
+			t.Errorf("bob's 1280x720 encoding: found %v, active %v; want it sent but inactive while no tile needs it", ok, f.Active)
+		}
+		click(ctx, t, alice, `.tile[data-kind="face"][data-name="Bob"] button[data-action="large"]`)
+		alice.waitFor(ctx, "Bob's camera at 1280 wide on a large tile", fmt.Sprintf(`(async () => {
+			const s = await window.hibikiRoom.statsSummary();
+			return s.subscribe.inbound.some((i) => i.trackSid === %q && i.frameWidth >= 1280);
+		})()`, bobVideo), 15*time.Second)
+		alice.waitFor(ctx, "the tile shows 1280x720", faceTile("Bob")+`.dataset.resolution === '1280x720'`, 5*time.Second)
+		if f, _ := topLayer(); !f.Active {
+			t.Errorf("bob's 1280x720 encoding still inactive after alice's tile grew (layersChanged not applied)")
+		}
+		click(ctx, t, alice, `.tile[data-kind="face"][data-name="Bob"] button[data-action="small"]`)
+		alice.waitFor(ctx, "back to the smaller layer", fmt.Sprintf(`(async () => {
+			const s = await window.hibikiRoom.statsSummary();
+			return s.subscribe.inbound.some((i) => i.trackSid === %q && i.frameWidth > 0 && i.frameWidth <= %d);
+		})()`, bobVideo, max(small, 640)), 15*time.Second)
+	})
+
 	t.Run("mute stops forwarding, unmute resumes", func(t *testing.T) {
 		click(ctx, t, alice, "#btn-mic")
 		bob.waitFor(ctx, "Alice's mic-muted icon", faceTile("Alice")+`.dataset.micMuted === 'true'`, 5*time.Second)
@@ -191,6 +224,65 @@ func TestConference(t *testing.T) {
 		forwarding(ctx, t, bob, aliceVideo, true)
 	})
 
+	t.Run("volume and pan go through WebAudio", func(t *testing.T) {
+		var got struct {
+			Gain, Pan float64
+			Sinks     int
+		}
+		alice.mustEval(ctx, fmt.Sprintf(`(async () => {
+			const tile = %s;
+			const set = (sel, v) => {
+				const el = tile.querySelector(sel);
+				el.value = String(v);
+				el.dispatchEvent(new Event('input'));
+			};
+			set('input.volume', 0.25);
+			set('input.pan', -1);
+			await new Promise((r) => setTimeout(r, 300));
+			const mixer = window.hibikiApp.conference.mixer;
+			const chain = [...mixer.chains.values()].find((c) => c.participantSid === tile.dataset.participantSid);
+			const sinks = document.querySelectorAll('#audio-sinks audio[data-participant-sid="' + tile.dataset.participantSid + '"]');
+			return { gain: chain.gain.gain.value, pan: chain.pan.pan.value, sinks: [...sinks].filter((a) => a.muted && a.srcObject).length };
+		})()`, faceTile("Bob")), &got)
+		if got.Gain > 0.3 || got.Gain < 0.2 || got.Pan > -0.9 || got.Sinks != 1 {
+			t.Errorf("Bob's audio chain: gain %.2f (want 0.25), pan %.2f (want -1), muted <audio> sinks %d (want 1)", got.Gain, got.Pan, got.Sinks)
+		}
+	})
+
+	t.Run("switching the microphone keeps audio flowing", func(t *testing.T) {
+		var device string
+		alice.mustEval(ctx, `(() => {
+			const sel = document.querySelector('#select-mic');
+			const other = [...sel.options].find((o) => !o.selected);
+			if (!other) return '';
+			sel.value = other.value;
+			sel.dispatchEvent(new Event('change'));
+			return other.value;
+		})()`, &device)
+		if device == "" {
+			t.Skip("Chromium offers one fake microphone only")
+		}
+		alice.waitFor(ctx, "the microphone track switched", fmt.Sprintf(
+			`window.hibikiApp.conference.pubs.mic.track.getSettings().deviceId === %q`, device), 5*time.Second)
+		forwarding(ctx, t, bob, aliceAudio, true)
+	})
+
+	t.Run("a second camera shows large with the face in picture-in-picture", func(t *testing.T) {
+		stage := `document.querySelector('.tile[data-kind="stage"][data-participant-sid="' +
+			[...window.hibikiRoom.participants.values()].find((p) => p.name === 'Alice').sid + '"]')`
+		click(ctx, t, alice, "#btn-cam2")
+		bob.waitFor(ctx, "a stage tile for Alice's second camera", fmt.Sprintf(`(async () => {
+			const tile = %s;
+			if (!tile || !tile.dataset.name.includes('camera-2') || tile.dataset.hasVideo !== 'true') return false;
+			const pip = tile.querySelector('video.pip');
+			if (pip.hidden || !pip.srcObject) return false;
+			const s = await window.hibikiRoom.statsSummary();
+			return s.subscribe.inbound.some((i) => i.trackSid === tile.dataset.trackSid && i.framesDecoded > 0);
+		})()`, stage), 15*time.Second)
+		click(ctx, t, alice, "#btn-cam2")
+		bob.waitFor(ctx, "the stage tile goes with the second camera", stage+` === null`, 10*time.Second)
+	})
+
 	t.Run("screen share reaches the other browser", func(t *testing.T) {
 		shareScreen(ctx, t, alice)
 		sid := waitMedia(ctx, t, bob, "Alice", "screen")
@@ -203,18 +295,47 @@ func TestConference(t *testing.T) {
 	})
 
 	t.Run("reload rejoins", func(t *testing.T) {
-		before := alice.trackSid(ctx, "Bob", "camera")
+		var before, identity string
+		alice.mustEval(ctx, `[...window.hibikiRoom.participants.values()].find((p) => p.name === 'Bob').sid`, &before)
+		bob.mustEval(ctx, `window.hibikiRoom.localParticipant.identity`, &identity)
 		if err := bob.run(ctx, chromedp.Reload()); err != nil {
 			t.Fatalf("reload: %v", err)
 		}
-		bob.waitFor(ctx, "rejoined after reload",
-			`document.body.dataset.joined === 'true' && (document.body.dataset.published || '').includes('cam')`, 20*time.Second)
-		sid := waitMedia(ctx, t, alice, "Bob", "camera")
-		if sid == before {
-			t.Logf("Bob's camera kept its track SID %s across the reload", sid)
+		bob.waitFor(ctx, "rejoined after reload", `window.hibikiRoom && window.hibikiRoom.state === 'connected'
+			&& (document.body.dataset.published || '').includes('cam')`, 20*time.Second)
+		var again string
+		bob.mustEval(ctx, `window.hibikiRoom.localParticipant.identity`, &again)
+		if again != identity {
+			t.Errorf("identity after reload = %q, want %q (kept in sessionStorage)", again, identity)
 		}
+		alice.waitFor(ctx, "Bob back as a new participant", fmt.Sprintf(`(() => {
+			const bobs = [...window.hibikiRoom.participants.values()].filter((p) => p.name === 'Bob');
+			return bobs.length === 1 && bobs[0].sid !== %q;
+		})()`, before), 10*time.Second)
+		waitMedia(ctx, t, alice, "Bob", "camera")
 		waitMedia(ctx, t, bob, "Alice", "camera")
 		alice.waitFor(ctx, "one tile for Bob", `document.querySelectorAll('.tile[data-kind="face"][data-name="Bob"]').length === 1`, 10*time.Second)
+		bob.waitFor(ctx, "Bob's page shows Alice's video", faceTile("Alice")+`.dataset.hasVideo === 'true'`, 10*time.Second)
+	})
+
+	t.Run("a dropped socket reconnects", func(t *testing.T) {
+		var before string
+		alice.mustEval(ctx, `[...window.hibikiRoom.participants.values()].find((p) => p.name === 'Bob').sid`, &before)
+		bob.mustEval(ctx, `(() => {
+			window.__states = [];
+			window.hibikiRoom.on('connectionStateChanged', (s) => window.__states.push(s));
+			window.hibikiRoom.signal.ws.close();
+			return true;
+		})()`, nil)
+		bob.waitFor(ctx, "reconnecting, then connected", `window.__states.join(' ') === 'reconnecting connected'`, 15*time.Second)
+		alice.waitFor(ctx, "Bob back after the drop", fmt.Sprintf(`(() => {
+			const bobs = [...window.hibikiRoom.participants.values()].filter((p) => p.name === 'Bob');
+			return bobs.length === 1 && bobs[0].sid !== %q;
+		})()`, before), 10*time.Second)
+		waitMedia(ctx, t, alice, "Bob", "camera")
+		waitMedia(ctx, t, alice, "Bob", "microphone")
+		waitMedia(ctx, t, bob, "Alice", "camera")
+		bob.waitFor(ctx, "Bob's page shows Alice's video again", faceTile("Alice")+`.dataset.hasVideo === 'true'`, 10*time.Second)
 	})
 
 	t.Run("leaving removes the tile", func(t *testing.T) {

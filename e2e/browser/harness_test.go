@@ -102,6 +102,7 @@ func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("mute-audio", false),
 		chromedp.WindowSize(1280, 800),
 	)
 	actx, acancel := chromedp.NewExecAllocator(parent, opts...)
@@ -197,7 +198,8 @@ func (b *browser) mustEval(ctx context.Context, expr string, out any) {
 	}
 }
 
-// waitFor polls a boolean JavaScript expression until it is true.
+// waitFor polls a JavaScript expression (which may be a promise) until it
+// is truthy.
 func (b *browser) waitFor(ctx context.Context, what, expr string, timeout time.Duration) {
 	b.t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
@@ -205,7 +207,7 @@ func (b *browser) waitFor(ctx context.Context, what, expr string, timeout time.D
 	var last error
 	for {
 		var ok bool
-		if last = b.eval(wctx, "!!("+expr+")", &ok); last == nil && ok {
+		if last = b.eval(wctx, "(async () => !!(await ("+expr+")))()", &ok); last == nil && ok {
 			return
 		}
 		select {

@@ -79,6 +79,9 @@ func prerequisites() string {
 // chromiumPath finds Debian's chromium (or the binary named by HIBIKI_CHROMIUM).
 func chromiumPath() (string, error) {
 	if p := os.Getenv(envChromium); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", envChromium, p, err)
+		}
 		return p, nil
 	}
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -97,8 +100,14 @@ func reexecInNamespace() int {
 		fmt.Fprintf(os.Stderr, "browser tests: cannot find the test binary: %v\n", err)
 		return 1
 	}
+	// The suite measures real-time media (frame freezes) on a machine that
+	// may be busy with other packages' tests, so the server and the browsers
+	// (which inherit it) run at a raised priority where that is allowed.
 	args := append([]string{"--net", "--", self}, os.Args[1:]...)
 	cmd := exec.Command("unshare", args...)
+	if nice, err := exec.LookPath("nice"); err == nil && os.Geteuid() == 0 {
+		cmd = exec.Command(nice, append([]string{"-n", "-10", "unshare"}, args...)...)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envInside+"=1")
 	if err := cmd.Run(); err != nil {

@@ -15,6 +15,8 @@ const testHooks = window;
 
 /** @type {Conference | null} */
 let conf = null;
+/** @type {AudioContext | null} */
+let audio = null;
 
 /** @returns {Session | null} */
 function loadSession() {
@@ -60,7 +62,8 @@ async function join(s) {
   try {
     const token = await fetchToken(s);
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-    const room = await Room.connect(url, token);
+    audio = new AudioContext();
+    const room = await Room.connect(url, token, { audioContext: audio });
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
     const q = new URLSearchParams(location.search);
     q.set('room', s.room);
@@ -68,7 +71,7 @@ async function join(s) {
     history.replaceState(null, '', `?${q}`);
     testHooks.hibikiRoom = room;
     show('conference');
-    conf = new Conference(room, s);
+    conf = new Conference(room, s, audio);
     document.body.dataset.joined = 'true';
     room.on('connectionStateChanged', (state) => {
       if (state === 'disconnected' && conf?.room === room) toast('Disconnected');
@@ -77,6 +80,7 @@ async function join(s) {
     await fillDevices();
   } catch (err) {
     console.error(err);
+    audio?.close().catch(() => {});
     $('join-error').textContent = err instanceof Error ? err.message : String(err);
     show('lobby');
   } finally {
@@ -91,7 +95,7 @@ async function join(s) {
 async function publishInitial(c, s) {
   if (s.camera) {
     try {
-      c.pubs.cam = await c.room.publishCamera({ simulcast: s.simulcast });
+      c.pubs.cam = await c.room.publishCamera({ simulcast: s.simulcast, width: s.width, height: s.height });
     } catch (err) {
       toast(`Camera: ${err instanceof Error ? err.message : err}`);
     }
@@ -168,7 +172,7 @@ async function toggle(which) {
   }
   conf.pubs[which] = which === 'mic'
     ? await conf.room.publishMicrophone()
-    : await conf.room.publishCamera({ simulcast: conf.session.simulcast });
+    : await conf.room.publishCamera({ simulcast: conf.session.simulcast, width: conf.session.width, height: conf.session.height });
 }
 
 async function toggleScreen() {
@@ -258,9 +262,11 @@ function start() {
     join(saved);
   } else if (q.get('autojoin') && q.get('name')) {
     const name = q.get('name') || '';
+    const [width, height] = (q.get('video') || '').split('x').map(Number);
     join({
       name, room: q.get('room') || 'demo', identity: q.get('identity') || newIdentity(name),
       camera: q.get('camera') !== '0', mic: q.get('mic') !== '0', simulcast: q.get('simulcast') !== '0',
+      width: width || undefined, height: height || undefined,
     });
   }
   show(saved ? 'conference' : 'lobby');

@@ -14,10 +14,13 @@
  */
 
 export class AudioMixer {
-  /** @param {HTMLElement} sinks where the muted <audio> elements live */
-  constructor(sinks) {
+  /**
+   * @param {HTMLElement} sinks where the muted <audio> elements live
+   * @param {AudioContext} ctx
+   */
+  constructor(sinks, ctx) {
     this.sinks = sinks;
-    this.ctx = new AudioContext();
+    this.ctx = ctx;
     /** @type {Map<string, Chain>} by track SID */
     this.chains = new Map();
     /** @type {Map<string, {volume: number, pan: number}>} by participant SID */

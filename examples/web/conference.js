@@ -14,7 +14,7 @@ import { Graph, formatBitrate } from './graphs.js';
 
 /**
  * What a reload needs to join again as the same participant.
- * @typedef {{name: string, room: string, identity: string, camera: boolean, mic: boolean, simulcast: boolean}} Session
+ * @typedef {{name: string, room: string, identity: string, camera: boolean, mic: boolean, simulcast: boolean, width?: number, height?: number}} Session
  */
 
 const SESSION_KEY = 'hibiki.session';
@@ -51,8 +51,9 @@ class Conference {
   /**
    * @param {Room} room
    * @param {Session} session
+   * @param {AudioContext} audio the context the room measures levels in, shared by the mixer
    */
-  constructor(room, session) {
+  constructor(room, session, audio) {
     this.room = room;
     this.session = session;
     this.template = /** @type {HTMLTemplateElement} */ ($('tile-template'));
@@ -61,7 +62,7 @@ class Conference {
     this.tiles = new Map();
     /** @type {Map<string, RemoteTrack>} participantSid → the camera shown on the face tile */
     this.faces = new Map();
-    this.mixer = new AudioMixer($('audio-sinks'));
+    this.mixer = new AudioMixer($('audio-sinks'), audio);
     /** @type {{mic: LocalTrack | null, cam: LocalTrack | null, screen: LocalTrack | null, cam2: LocalTrack | null}} */
     this.pubs = { mic: null, cam: null, screen: null, cam2: null };
     this.graphs = {
@@ -72,6 +73,9 @@ class Conference {
     };
     /** @type {Array<() => void>} */
     this.cleanups = [];
+    this.pathShownAt = 0;
+    this.fit = new ResizeObserver(() => this.layout());
+    this.fit.observe(this.grid);
     this.localTile = this.addTile('face:local', { participantSid: room.localParticipant.sid, name: session.name, local: true, kind: 'face' });
     this.wireRoom();
     for (const p of room.participants.values()) this.onJoined(p);
@@ -92,7 +96,37 @@ class Conference {
     if (o.kind === 'stage') this.grid.prepend(tile.el);
     else this.grid.append(tile.el);
     this.grid.dataset.count = String(this.tiles.size);
+    this.layout();
     return tile;
+  }
+
+  /**
+   * Sizes the columns so that the face tiles are as large as the grid
+   * allows at 16:9; a stage tile (screen, second camera) takes the full
+   * width and about two thirds of the height above them.
+   */
+  layout() {
+    const style = getComputedStyle(this.grid);
+    const gap = parseFloat(style.columnGap) || 0;
+    const w = this.grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 1;
+    let h = this.grid.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) - 1;
+    const tiles = [...this.tiles.values()];
+    const stage = tiles.some((t) => t.o.kind === 'stage');
+    if (stage) {
+      const stageH = Math.max(180, Math.round(h * 0.68));
+      this.grid.style.setProperty('--stage-h', `${stageH}px`);
+      h = Math.max(100, h - stageH - gap);
+    }
+    const n = Math.max(1, tiles.filter((t) => t.o.kind === 'face').length);
+    let best = { cols: 1, width: 0 };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const width = Math.min((w - gap * (cols - 1)) / cols, ((h - gap * (rows - 1)) / rows) * (16 / 9));
+      if (width > best.width) best = { cols, width };
+    }
+    const min = Math.min(w, 140);
+    if (best.width < min) best = { cols: Math.max(1, Math.floor((w + gap) / (min + gap))), width: min };
+    this.grid.style.setProperty('--tile-w', `${Math.floor(best.width)}px`);
   }
 
   /** @param {string} key */
@@ -100,6 +134,7 @@ class Conference {
     this.tiles.get(key)?.remove();
     this.tiles.delete(key);
     this.grid.dataset.count = String(this.tiles.size);
+    this.layout();
   }
 
   wireRoom() {
@@ -130,6 +165,9 @@ class Conference {
       el.textContent = s === 'connected' ? '' : s;
       if (s === 'connected') this.localTile.setParticipantSid(this.room.localParticipant.sid);
       document.body.dataset.connection = s;
+    });
+    on('subscriptionPaused', (t, paused) => {
+      for (const tile of this.tiles.values()) if (tile.trackSid === t.sid) tile.el.dataset.paused = String(paused);
     });
     on('stats', (live) => this.onStats(live));
     on('error', (e) => { console.warn('hibiki:', e); toast(e.message); });
@@ -243,12 +281,28 @@ class Conference {
     $('val-out').textContent = formatBitrate(live.bitrateOut);
     $('val-loss').textContent = `${live.lossIn.toFixed(1)} %`;
     $('val-rtt').textContent = `${Math.round(live.rtt)} ms`;
+    if (live.time - this.pathShownAt > 2000) {
+      this.pathShownAt = live.time;
+      this.showPath().catch(() => {});
+    }
+  }
+
+  /** Shows the selected candidate pair of each connection in the stats panel. */
+  async showPath() {
+    const s = await this.room.statsSummary();
+    const line = (/** @type {string} */ name, /** @type {import('./hibiki.js').TransportSummary | null} */ t) => {
+      const p = t?.candidatePair;
+      return p ? `${name}: ${p.local} → ${p.remote} (${p.protocol} ${p.localType})` : `${name}: ${t?.connectionState ?? 'none'}`;
+    };
+    $('stats-path').textContent = `${line('publish', s.publish)}\n${line('subscribe', s.subscribe)}`;
   }
 
   /** Shows the local camera (and the second camera / screen) as previews. */
   refreshLocal() {
     const { cam, screen, cam2 } = this.pubs;
-    this.localTile.setVideo(cam ? cam.sid || 'local' : '', cam ? new MediaStream([cam.track]) : null);
+    const shown = /** @type {MediaStream | null} */ (this.localTile.video.srcObject);
+    if (!cam) this.localTile.setVideo('', null);
+    else if (shown?.getVideoTracks()[0] !== cam.track) this.localTile.setVideo(cam.sid || 'local', new MediaStream([cam.track]));
     this.localTile.setCamOff(!cam || cam.muted);
     this.localTile.setMicMuted(!this.pubs.mic || this.pubs.mic.muted);
     const faceStream = /** @type {MediaStream | null} */ (this.localTile.video.srcObject);
@@ -269,6 +323,7 @@ class Conference {
   }
 
   close() {
+    this.fit.disconnect();
     for (const off of this.cleanups) off();
     for (const key of [...this.tiles.keys()]) this.removeTile(key);
     this.mixer.close();

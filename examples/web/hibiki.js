@@ -22,7 +22,7 @@ import { Signal, SignalError } from './signal.js';
 import { Transport } from './transport.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
-import { summarize, rates, speakersOf } from './stats.js';
+import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
 
 export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack };
 
@@ -93,12 +93,13 @@ export class Room extends Emitter {
     this.activeSpeakers = [];
     /** @type {LiveStats | null} */
     this.lastStats = null;
-    /** @type {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null} | null} */
+    /** @type {import('./stats.js').Summary | null} */
     this.prevSummary = null;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.statsTimer = undefined;
     this.leaving = false;
     this.reconnectAttempt = 0;
+    this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
       participantLeft: (p) => this.emit('participantLeft', p),
@@ -108,11 +109,15 @@ export class Room extends Emitter {
         this.emit('trackUnpublished', t, p);
       },
       trackSubscribed: (t, p) => {
+        if (t.kind === 'audio' && t.stream) this.meter?.attach(t.sid, t.stream);
         this.emit('trackSubscribed', t, p);
         const size = this.videoSizes.get(t.sid);
         if (size) this.sendVideoSize(t.sid, size);
       },
-      trackUnsubscribed: (t, p) => this.emit('trackUnsubscribed', t, p),
+      trackUnsubscribed: (t, p) => {
+        this.meter?.detach(t.sid);
+        this.emit('trackUnsubscribed', t, p);
+      },
     });
   }
 
@@ -132,6 +137,7 @@ export class Room extends Emitter {
    */
   setState(s) {
     if (this.state === s) return;
+    console.info(`hibiki: ${this.state} -> ${s}`);
     this.state = s;
     this.emit('connectionStateChanged', s);
   }
@@ -169,6 +175,7 @@ export class Room extends Emitter {
     for (const target of /** @type {const} */ (['publish', 'subscribe'])) {
       const t = new Transport(target, config, send);
       t.pc.onconnectionstatechange = () => {
+        console.info(`hibiki: ${target} connection ${t.pc.connectionState}`);
         if (t.pc.connectionState === 'failed' && this.signal === sig) sig.close(`${target} connection failed`);
       };
       this.transports[target] = t;
@@ -254,6 +261,7 @@ export class Room extends Emitter {
    */
   onSignalClose(sig, reason) {
     if (sig !== this.signal || this.leaving || this.state === 'disconnected') return;
+    console.warn(`hibiki: signal lost: ${reason}`);
     this.teardown();
     if (this.opts.reconnect === false) {
       this.setState('disconnected');
@@ -342,6 +350,7 @@ export class Room extends Emitter {
    * @param {LocalTrack} lt
    */
   async addLocal(lt) {
+    lt.cid = lt.track.id; // a new sender's msid is its current track's id
     const reply = await this.request({ type: 'publish', track: lt.info() });
     lt.sid = reply.track?.sid || '';
     const pc = this.transports.publish?.pc;
@@ -519,6 +528,7 @@ export class Room extends Emitter {
       // the socket may already be gone; leaving anyway
     }
     this.teardown();
+    this.meter?.close();
     for (const lt of this.localTracks.values()) lt.track.stop();
     this.localTracks.clear();
     for (const sid of [...this.participants.keys()]) this.remotes.remove(sid);
@@ -539,17 +549,10 @@ export class Room extends Emitter {
 
   /**
    * Both reports as plain objects; inbound streams carry their track SID.
-   * @returns {Promise<{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null}>}
+   * @returns {Promise<import('./stats.js').Summary>}
    */
-  async statsSummary() {
-    const { publish, subscribe } = this.pcs;
-    const r = await this.getStats();
-    const sid = (/** @type {string} */ mid) => this.remotes.sidOfMid(mid);
-    return {
-      time: Date.now(),
-      publish: publish && r.publish ? summarize(publish, r.publish, sid) : null,
-      subscribe: subscribe && r.subscribe ? summarize(subscribe, r.subscribe, sid) : null,
-    };
+  statsSummary() {
+    return summarizeBoth(this.pcs, (mid) => this.remotes.sidOfMid(mid));
   }
 
   /** @private Emits `stats` and works out who is speaking. */
@@ -574,6 +577,9 @@ export class Room extends Emitter {
    */
   detectSpeakers(live) {
     const micOn = [...this.localTracks.values()].some((lt) => lt.kind === 'audio' && !lt.muted);
+    if (this.meter) {
+      for (const [sid, q] of Object.entries(live.tracks)) q.audioLevel = Math.max(q.audioLevel, this.meter.level(sid));
+    }
     const speakers = speakersOf(live, {
       threshold: this.opts.speakingThreshold ?? 0.02,
       localSid: micOn ? this.localParticipant.sid : '',

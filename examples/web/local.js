@@ -36,7 +36,7 @@ export class LocalTrack {
   constructor(track, opts) {
     /** @type {string} assigned by the server's `published` reply */
     this.sid = '';
-    /** the id the server knows the track by; stays when the device is switched */
+    /** the msid track id the server knows the track by; kept when the device is switched */
     this.cid = track.id;
     this.track = track;
     this.kind = track.kind;

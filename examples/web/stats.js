@@ -59,6 +59,7 @@
  * @property {OutboundSummary[]} outbound
  * @property {InboundSummary[]} inbound
  * @property {number} localAudioLevel level of the local microphone (media-source), 0..1
+ * @property {number} transports how many transports the report holds
  */
 
 /**
@@ -113,8 +114,10 @@ export function summarize(pc, report, sidOfMid) {
     outbound: [],
     inbound: [],
     localAudioLevel: 0,
+    transports: 0,
   };
   report.forEach((/** @type {any} */ s) => {
+    if (s.type === 'transport') out.transports++;
     if (s.type === 'outbound-rtp') {
       out.outbound.push({
         kind: s.kind, rid: s.rid ?? '', mid: s.mid ?? '', ssrc: s.ssrc,
@@ -145,6 +148,26 @@ export function summarize(pc, report, sidOfMid) {
 }
 
 /**
+ * Both connections of a room at one moment.
+ * @typedef {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null}} Summary
+ */
+
+/**
+ * Reads and reduces the reports of both connections.
+ * @param {{publish: RTCPeerConnection | null, subscribe: RTCPeerConnection | null}} pcs
+ * @param {(mid: string) => string} sidOfMid
+ * @returns {Promise<Summary>}
+ */
+export async function summarizeBoth(pcs, sidOfMid) {
+  const [pub, sub] = await Promise.all([pcs.publish?.getStats(), pcs.subscribe?.getStats()]);
+  return {
+    time: Date.now(),
+    publish: pcs.publish && pub ? summarize(pcs.publish, pub, sidOfMid) : null,
+    subscribe: pcs.subscribe && sub ? summarize(pcs.subscribe, sub, sidOfMid) : null,
+  };
+}
+
+/**
  * @typedef {object} TrackQuality
  * @property {number} width received frame width
  * @property {number} height received frame height
@@ -168,8 +191,8 @@ export function summarize(pc, report, sidOfMid) {
 
 /**
  * Turns two consecutive summaries into rates.
- * @param {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null}} cur
- * @param {{time: number, publish: TransportSummary | null, subscribe: TransportSummary | null} | null} prev
+ * @param {Summary} cur
+ * @param {Summary | null} prev
  * @returns {LiveStats}
  */
 export function rates(cur, prev) {
@@ -242,4 +265,60 @@ export function speakersOf(live, o) {
   }
   if (o.localSid && live.localAudioLevel >= o.threshold) levels.set(o.localSid, live.localAudioLevel);
   return [...levels.entries()].sort((a, b) => b[1] - a[1]).map((e) => e[0]);
+}
+
+/**
+ * Measures the level of remote audio tracks with WebAudio. Browsers that do
+ * not play audio out (headless ones, or before any output device exists)
+ * report a zero audioLevel in their stats, and the SFU may not forward the
+ * RFC 6464 header extension, so speaker detection measures the decoded audio
+ * itself. Chrome feeds a remote stream into WebAudio only while the stream
+ * also plays in a media element (the conference page keeps a muted one).
+ */
+export class LevelMeter {
+  /** @param {AudioContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    /** @type {Map<string, {src: MediaStreamAudioSourceNode, an: AnalyserNode, buf: Float32Array<ArrayBuffer>}>} */
+    this.nodes = new Map();
+  }
+
+  /**
+   * @param {string} trackSid
+   * @param {MediaStream} stream
+   */
+  attach(trackSid, stream) {
+    this.detach(trackSid);
+    const src = this.ctx.createMediaStreamSource(stream);
+    const an = this.ctx.createAnalyser();
+    an.fftSize = 1024;
+    src.connect(an);
+    this.nodes.set(trackSid, { src, an, buf: new Float32Array(an.fftSize) });
+  }
+
+  /** @param {string} trackSid */
+  detach(trackSid) {
+    const n = this.nodes.get(trackSid);
+    if (!n) return;
+    n.src.disconnect();
+    this.nodes.delete(trackSid);
+  }
+
+  /**
+   * The peak amplitude (0..1) of the last ~20 ms, like stats' audioLevel.
+   * @param {string} trackSid
+   * @returns {number}
+   */
+  level(trackSid) {
+    const n = this.nodes.get(trackSid);
+    if (!n || this.ctx.state !== 'running') return 0;
+    n.an.getFloatTimeDomainData(n.buf);
+    let peak = 0;
+    for (const x of n.buf) peak = Math.max(peak, Math.abs(x));
+    return Math.min(1, peak);
+  }
+
+  close() {
+    for (const sid of [...this.nodes.keys()]) this.detach(sid);
+  }
 }

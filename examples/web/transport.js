@@ -41,6 +41,8 @@ export class Transport {
   constructor(target, config, sendCandidate) {
     this.target = target;
     this.pc = new RTCPeerConnection(config);
+    /** when this connection was made, to tell a re-join's connections from the first ones */
+    this.created = Date.now();
     this.sendCandidate = sendCandidate;
     /** @type {RTCIceCandidateInit[]} remote candidates waiting for a remote description */
     this.remoteQueue = [];

@@ -18,6 +18,8 @@
  * @property {number} [speakingThreshold] audio level (0..1) above which someone speaks (default 0.02)
  * @property {RTCIceServer[]} [iceServers] override the servers the `joined` reply names
  * @property {RTCIceTransportPolicy} [iceTransportPolicy]
+ * @property {AudioContext} [audioContext] measure remote audio levels for speaker detection in
+ *   this context as well as from stats (stats report zero where audio is not played out)
  */
 
 /**

@@ -124,7 +124,7 @@ func (b *Bot) connect(ctx context.Context) error {
 		err := sig.readLoop(b.handle)
 		if b.life.Err() == nil {
 			b.fail(fmt.Errorf("signaling ended: %w", err))
-			go b.Close() //nolint:errcheck // the session is over either way
+			go func() { _ = b.Close() }() // Close waits for this goroutine
 		}
 	}()
 
@@ -214,9 +214,14 @@ func (b *Bot) handle(m *signaling.Message) {
 	}
 	now := b.cfg.Now()
 	b.room.apply(m, now)
-	if m.Type == signaling.TypeTrackMuted || m.Type == signaling.TypeSubscriptionPaused {
+	switch m.Type {
+	case signaling.TypeTrackMuted, signaling.TypeSubscriptionPaused:
 		t := b.room.trackInfo(m.TrackSID)
 		b.sub.setPaused(m.TrackSID, t.Muted, t.Paused)
+	case signaling.TypeTrackUnpublished:
+		b.sub.setGone(m.TrackSID, "")
+	case signaling.TypeParticipantLeft:
+		b.sub.setGone("", m.ParticipantSID)
 	}
 	b.notify.notify()
 }

@@ -38,7 +38,14 @@ func (b *Bot) SetVideoSize(ctx context.Context, trackSID string, width, height, 
 	if maxLayer >= 0 {
 		m.MaxLayer = &maxLayer
 	}
-	return b.request(ctx, m)
+	if err := b.request(ctx, m); err != nil {
+		return err
+	}
+	// A hidden tile expects no frames: its silence is not a freeze.
+	if _, _, sub := b.parts(); sub != nil {
+		sub.setHidden(trackSID, width == 0 && height == 0)
+	}
+	return nil
 }
 
 // Subscribe asks for a track (needed with Subscribe=false or after
@@ -49,7 +56,13 @@ func (b *Bot) Subscribe(ctx context.Context, trackSID string) error {
 
 // Unsubscribe stops receiving a track.
 func (b *Bot) Unsubscribe(ctx context.Context, trackSID string) error {
-	return b.request(ctx, &signaling.Message{Type: signaling.TypeUnsubscribe, TrackSID: trackSID})
+	if err := b.request(ctx, &signaling.Message{Type: signaling.TypeUnsubscribe, TrackSID: trackSID}); err != nil {
+		return err
+	}
+	if _, _, sub := b.parts(); sub != nil {
+		sub.setGone(trackSID, "")
+	}
+	return nil
 }
 
 func (b *Bot) request(ctx context.Context, m *signaling.Message) error {

@@ -1,9 +1,12 @@
 package bot
 
 import (
+	"log/slog"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

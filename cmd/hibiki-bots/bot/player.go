@@ -8,7 +8,8 @@ import (
 
 // keyframeMinInterval rate-limits keyframe jumps: PLIs for the same loss
 // from several subscribers (or several layers) arrive in bursts, and a
-// browser encoder also coalesces them.
+// browser encoder also coalesces them. A request inside the interval is
+// not dropped: it is served when the interval ends.
 const keyframeMinInterval = 200 * time.Millisecond
 
 // videoPlayer walks the frame-aligned layer clips. On a keyframe request it
@@ -18,7 +19,8 @@ type videoPlayer struct {
 	frames    int   // frame count, equal in all layers
 	keyframes []int // keyframe indexes, equal in all layers
 	pos       int   // index of the next frame to send
-	keyReq    bool
+	keyReq    bool  // a PLI/FIR waits to be served
+	force     bool  // a keyframe is needed regardless of the rate limit
 	lastJump  time.Time
 }
 
@@ -26,31 +28,38 @@ func newVideoPlayer(clip *media.VideoClip) *videoPlayer {
 	return &videoPlayer{frames: len(clip.Frames), keyframes: clip.Keyframes}
 }
 
-// requestKeyframe asks for a keyframe on the next tick unless one was
-// granted less than keyframeMinInterval ago. It reports whether the request
-// was taken.
-func (p *videoPlayer) requestKeyframe(now time.Time) bool {
-	if p.keyReq {
-		return true
-	}
-	if !p.lastJump.IsZero() && now.Sub(p.lastJump) < keyframeMinInterval {
-		return false
-	}
-	p.keyReq = true
-	return true
-}
+// requestKeyframe records a PLI or FIR.
+func (p *videoPlayer) requestKeyframe() { p.keyReq = true }
 
-// next returns the clip index to send on this tick and advances, looping at
-// the end of the clip.
-func (p *videoPlayer) next(now time.Time) int {
-	idx := p.pos
-	if p.keyReq {
-		p.keyReq = false
-		p.lastJump = now
+// forceKeyframe asks for a keyframe on the next tick even inside the rate
+// limit: after an unmute or a layer coming back, nothing else helps.
+func (p *videoPlayer) forceKeyframe() { p.force = true }
+
+// next returns the clip index to send on this tick, and whether it jumped
+// to serve a keyframe request, and advances, looping at the clip's end.
+func (p *videoPlayer) next(now time.Time) (idx int, jumped bool) {
+	idx = p.pos
+	due := p.keyReq && (p.lastJump.IsZero() || now.Sub(p.lastJump) >= keyframeMinInterval)
+	if (p.force || due) && !p.isKey(idx) {
 		idx = p.nextKeyframe(p.pos)
+		p.lastJump = now
+		jumped = true
+	}
+	if p.isKey(idx) {
+		// Any keyframe, jumped to or reached in order, serves all requests.
+		p.keyReq, p.force = false, false
 	}
 	p.pos = (idx + 1) % p.frames
-	return idx
+	return idx, jumped
+}
+
+func (p *videoPlayer) isKey(i int) bool {
+	for _, k := range p.keyframes {
+		if k == i {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *videoPlayer) nextKeyframe(i int) int {

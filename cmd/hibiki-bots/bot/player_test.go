@@ -9,45 +9,48 @@ import (
 
 func TestVideoPlayerLoopsAndJumps(t *testing.T) {
 	clip := &media.VideoClip{Frames: make([]media.VideoFrame, 10), Keyframes: []int{0, 4, 8}}
-	p := newVideoPlayer(clip)
 	t0 := time.Unix(0, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	var got []int
-	for range 12 {
-		got = append(got, p.next(at(0)))
+	type step struct {
+		ms      int
+		request bool // a PLI arrives before this tick
+		force   bool
+		want    int
+		jumped  bool
 	}
-	want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("plain playback %v, want %v", got, want)
-		}
-	}
-	// At index 2: a request jumps to 4 on the very next tick.
-	if !p.requestKeyframe(at(1000)) {
-		t.Fatal("first request refused")
-	}
-	if idx := p.next(at(1000)); idx != 4 {
-		t.Fatalf("after request sent %d, want keyframe 4", idx)
-	}
-	if p.requestKeyframe(at(1100)) {
-		t.Fatal("request within 200 ms accepted")
-	}
-	if idx := p.next(at(1100)); idx != 5 {
-		t.Fatalf("refused request still jumped: %d", idx)
-	}
-	// At 9 the next keyframe wraps to 0.
-	for p.pos != 9 {
-		p.next(at(1100))
-	}
-	p.requestKeyframe(at(1300))
-	if idx := p.next(at(1300)); idx != 0 {
-		t.Fatalf("wrap jump sent %d, want 0", idx)
-	}
-	// Sitting on a keyframe already: no skip.
-	p.pos = 8
-	p.requestKeyframe(at(2000))
-	if idx := p.next(at(2000)); idx != 8 {
-		t.Fatalf("on keyframe sent %d, want 8", idx)
+	for _, tc := range []struct {
+		name  string
+		start int
+		steps []step
+	}{
+		{"plain playback loops", 7, []step{{0, false, false, 7, false}, {33, false, false, 8, false}, {66, false, false, 9, false}, {100, false, false, 0, false}, {133, false, false, 1, false}}},
+		{"request jumps on the next tick", 2, []step{{0, true, false, 4, true}, {33, false, false, 5, false}}},
+		{"jump wraps to the clip start", 9, []step{{0, true, false, 0, true}}},
+		{"on a keyframe already: no skip", 8, []step{{0, true, false, 8, false}, {33, false, false, 9, false}}},
+		{"second request waits out 200 ms", 1, []step{
+			{0, true, false, 4, true}, {33, true, false, 5, false}, {166, false, false, 6, false}, {200, false, false, 8, true}, {233, false, false, 9, false},
+		}},
+		{"a natural keyframe serves a pending request", 2, []step{
+			{0, true, false, 4, true}, {33, false, false, 5, false}, {66, true, false, 6, false}, {100, false, false, 7, false}, {133, false, false, 8, false}, {233, false, false, 9, false},
+		}},
+		{"force ignores the rate limit", 1, []step{{0, true, false, 4, true}, {33, false, true, 8, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newVideoPlayer(clip)
+			p.pos = tc.start
+			for i, s := range tc.steps {
+				if s.request {
+					p.requestKeyframe()
+				}
+				if s.force {
+					p.forceKeyframe()
+				}
+				idx, jumped := p.next(at(s.ms))
+				if idx != s.want || jumped != s.jumped {
+					t.Fatalf("step %d at %d ms: sent %d jumped %v, want %d %v", i, s.ms, idx, jumped, s.want, s.jumped)
+				}
+			}
+		})
 	}
 }
 

@@ -36,6 +36,8 @@ type remoteTrack struct {
 	voiced     uint64
 	muted      bool
 	paused     bool
+	hidden     bool // the bot itself set its video size to 0x0
+	gone       bool // unpublished, its publisher left, or the bot unsubscribed
 	ended      bool
 }
 
@@ -87,7 +89,7 @@ func (r *remoteTrack) handle(p *rtp.Packet, size int, now time.Time) packetResul
 	if r.width != w || r.height != h {
 		res.width, res.height = r.width, r.height
 	}
-	if !r.muted && !r.paused && r.dec.needPLI(now) {
+	if !r.stopped() && r.dec.needPLI(now) {
 		r.plis++
 		res.pli = true
 	}
@@ -135,8 +137,32 @@ func (r *remoteTrack) setPaused(muted, paused bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.muted, r.paused = muted, paused
-	if r.frz != nil {
-		r.frz.setPaused(muted || paused)
+	r.updateFlow()
+}
+
+// setHidden records that the bot hid the track (setVideoSize 0x0): nothing
+// is expected to arrive, whether or not the server says so.
+func (r *remoteTrack) setHidden(hidden bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hidden = hidden
+	r.updateFlow()
+}
+
+// setGone records that no more media is due on the track, even if pion
+// keeps its receiver until the next renegotiation.
+func (r *remoteTrack) setGone() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gone = true
+	r.updateFlow()
+}
+
+func (r *remoteTrack) stopped() bool { return r.muted || r.paused || r.hidden || r.gone }
+
+func (r *remoteTrack) updateFlow() {
+	if r.frz != nil && r.frz.paused != r.stopped() {
+		r.frz.setPaused(r.stopped())
 	}
 }
 
@@ -157,7 +183,7 @@ func (r *remoteTrack) snapshot(now time.Time) TrackStats {
 		FirstFrameKeyframe: r.firstKey, Width: r.width, Height: r.height,
 		FirstFrameAt: r.firstAt, LastPacketAt: r.lastPacket, PLIsSent: r.plis,
 		AudioLevel: r.level, VoicedPackets: r.voiced,
-		Muted: r.muted, Paused: r.paused, Ended: r.ended,
+		Muted: r.muted, Paused: r.paused, Hidden: r.hidden, Gone: r.gone, Ended: r.ended,
 	}
 	if !r.firstAt.IsZero() {
 		s.FirstFrameDelay = r.firstAt.Sub(r.expectedAt)
@@ -165,7 +191,7 @@ func (r *remoteTrack) snapshot(now time.Time) TrackStats {
 	if r.asm != nil {
 		s.LatePackets = r.asm.late
 		s.Freezes, s.FreezeTime = r.frz.count, r.frz.total
-		s.Frozen = !r.ended && r.frz.frozen(now)
+		s.Frozen = !r.ended && !r.gone && r.frz.frozen(now)
 	}
 	return s
 }

@@ -73,10 +73,17 @@ type TrackStats struct {
 	// VoicedPackets count packets with the V bit set.
 	AudioLevel    int
 	VoicedPackets uint64
-	Muted, Paused bool
-	// Ended is set once the track's RTP stream has closed.
-	Ended bool
+	// Muted (by its publisher), Paused (by the server) and Hidden (by the
+	// bot's own setVideoSize 0x0) suspend freeze counting.
+	Muted, Paused, Hidden bool
+	// Gone is set once the track was unpublished, its publisher left or the
+	// bot unsubscribed; Ended once its RTP stream has closed.
+	Gone, Ended bool
 }
+
+// Receiving tells whether the track has delivered its first frame and is
+// still meant to flow.
+func (t TrackStats) Receiving() bool { return !t.FirstFrameAt.IsZero() && !t.Ended && !t.Gone }
 
 // Totals sum the per-track numbers.
 type Totals struct {
@@ -102,7 +109,7 @@ func (t Totals) LossPct() float64 {
 func (s *Stats) sum() {
 	var t Totals
 	for _, tr := range s.Tracks {
-		if !tr.FirstFrameAt.IsZero() && !tr.Ended {
+		if tr.Receiving() {
 			t.TracksReceiving++
 		}
 		t.PacketsReceived += tr.Packets

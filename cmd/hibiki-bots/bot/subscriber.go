@@ -31,6 +31,7 @@ type subscriber struct {
 
 	mu     sync.Mutex
 	mids   map[string]string // mid -> track SID, from the latest offer
+	hidden map[string]bool   // track SIDs the bot sized 0x0
 	tracks []*remoteTrack
 }
 
@@ -40,6 +41,7 @@ func newSubscriber(p *peer, sig *Signal, room *roomState, n *notifier, now func(
 		offers:   make(chan *signaling.Message, 16),
 		stopRead: make(chan struct{}),
 		mids:     make(map[string]string),
+		hidden:   make(map[string]bool),
 	}
 }
 
@@ -113,6 +115,7 @@ func (s *subscriber) addTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) *rem
 	rt.levelID = levelID
 	rt.setPaused(info.Muted, info.Paused)
 	s.mu.Lock()
+	rt.setHidden(s.hidden[sid])
 	s.tracks = append(s.tracks, rt)
 	s.mu.Unlock()
 	s.log.Debug("track", "sid", sid, "kind", kind, "mid", mid, "participant", t.StreamID())
@@ -170,6 +173,34 @@ func (s *subscriber) setPaused(sid string, muted, paused bool) {
 	for _, rt := range s.tracks {
 		if rt.sid == sid {
 			rt.setPaused(muted, paused)
+		}
+	}
+}
+
+// setGone marks the tracks matching sid (track SID) or participantSID as
+// no longer due.
+func (s *subscriber) setGone(sid, participantSID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rt := range s.tracks {
+		if (sid != "" && rt.sid == sid) || (participantSID != "" && rt.participantSID == participantSID) {
+			rt.setGone()
+		}
+	}
+}
+
+// setHidden applies the bot's own setVideoSize 0x0 (or a size again).
+func (s *subscriber) setHidden(sid string, hidden bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if hidden {
+		s.hidden[sid] = true
+	} else {
+		delete(s.hidden, sid)
+	}
+	for _, rt := range s.tracks {
+		if rt.sid == sid {
+			rt.setHidden(hidden)
 		}
 	}
 }

@@ -46,6 +46,8 @@ type videoSender struct {
 	player *videoPlayer
 	start  time.Time
 	tsBase uint32
+	slot   int64 // frame slot of the last tick, -1 before the first
+	tsStep uint32
 
 	muted atomic.Bool
 	plis  atomic.Uint64
@@ -54,12 +56,13 @@ type videoSender struct {
 }
 
 func newVideoSender(clips []*media.VideoClip, rids []string, trackID, streamID string, log *slog.Logger) *videoSender {
-	v := &videoSender{log: log, player: newVideoPlayer(clips[0]), tsBase: rand.Uint32()}
+	v := &videoSender{log: log, player: newVideoPlayer(clips[0]), tsBase: rand.Uint32(), slot: -1}
 	rate := clips[0].FrameRate
 	if rate <= 0 {
 		rate = 30
 	}
 	v.interval = time.Second / time.Duration(rate)
+	v.tsStep = uint32(90000 / rate)
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	for i, clip := range clips {
 		l := &videoLayer{
@@ -96,10 +99,20 @@ func (v *videoSender) tick(now time.Time) {
 		return
 	}
 	v.mu.Lock()
-	idx := v.player.next(now)
-	// The timestamp follows the wall clock, so it keeps increasing across
-	// clip loops and keyframe jumps, and a late tick does not bunch frames.
-	ts := v.tsBase + uint32(now.Sub(v.start)*90000/time.Second)
+	idx, jumped := v.player.next(now)
+	if jumped {
+		v.jumps.Add(1)
+		v.log.Debug("keyframe jump", "frame", idx)
+	}
+	// The timestamp is the wall clock rounded to the frame grid, so it keeps
+	// increasing across clip loops and keyframe jumps, a late tick does not
+	// bunch frames, and steps are exact multiples of the frame duration.
+	slot := int64((now.Sub(v.start) + v.interval/2) / v.interval)
+	if slot <= v.slot {
+		slot = v.slot + 1
+	}
+	v.slot = slot
+	ts := v.tsBase + uint32(slot)*v.tsStep
 	v.mu.Unlock()
 	for _, l := range v.layers {
 		if l.active.Load() {
@@ -130,19 +143,17 @@ func (v *videoSender) sendFrame(l *videoLayer, f media.VideoFrame, ts uint32) {
 }
 
 // requestKeyframe handles a PLI or FIR for any layer.
-func (v *videoSender) requestKeyframe(now time.Time) {
+func (v *videoSender) requestKeyframe() {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.player.requestKeyframe(now) {
-		v.jumps.Add(1)
-	}
+	v.player.requestKeyframe()
+	v.mu.Unlock()
 }
 
 // forceKeyframe jumps to a keyframe on the next tick regardless of the rate
 // limit (after unmute or a layer being re-enabled).
 func (v *videoSender) forceKeyframe() {
 	v.mu.Lock()
-	v.player.keyReq = true
+	v.player.forceKeyframe()
 	v.mu.Unlock()
 }
 
@@ -185,11 +196,11 @@ func (v *videoSender) readRTCP(rid string, read func() ([]rtcp.Packet, error)) {
 			case *rtcp.PictureLossIndication:
 				v.plis.Add(1)
 				v.log.Debug("keyframe request", "type", "PLI", "rid", rid)
-				v.requestKeyframe(time.Now())
+				v.requestKeyframe()
 			case *rtcp.FullIntraRequest:
 				v.firs.Add(1)
 				v.log.Debug("keyframe request", "type", "FIR", "rid", rid)
-				v.requestKeyframe(time.Now())
+				v.requestKeyframe()
 			}
 		}
 	}
