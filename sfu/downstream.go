@@ -11,6 +11,8 @@ type downstream interface {
 	mediaReady() bool
 	// dropSubscription forgets d; its track has closed or unsubscribed it.
 	dropSubscription(d *DownTrack)
+	// notify tells the subscriber about its subscription (paused, ...).
+	notify(ev Event)
 	log() *slog.Logger
 }
 

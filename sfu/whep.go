@@ -222,6 +222,9 @@ func (v *Viewer) mediaReady() bool { return v.ready.Load() }
 
 func (v *Viewer) log() *slog.Logger { return v.logger }
 
+// notify implements downstream: a WHEP viewer has no channel for events.
+func (v *Viewer) notify(Event) {}
+
 // dropSubscription implements downstream: the publisher's track ended. The
 // viewer cannot renegotiate, so it ends with its last track.
 func (v *Viewer) dropSubscription(d *DownTrack) {
