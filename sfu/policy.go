@@ -1,21 +1,17 @@
 package sfu
 
-// Policy is per-room connectivity policy set by an operator. The SFU only
-// stores it; the connectivity layer reads it when it builds a room's peer
-// connections (RelayOnly: offer relay candidates only, for rooms whose
-// participants must not learn each other's or the server's host addresses).
+// Policy is a room's connectivity policy as an operator sets it (the admin
+// API). It gathers the room's settings in one value; today that is
+// relay-only, enforced by Room.SetRelayOnly.
 type Policy struct {
+	// RelayOnly: only TURN-relayed candidate pairs are accepted; see
+	// SetRelayOnly for what happens to participants already connected.
 	RelayOnly bool
 }
 
-// Policy returns the room's current policy.
-func (r *Room) Policy() Policy {
-	if p := r.policy.Load(); p != nil {
-		return *p
-	}
-	return Policy{}
-}
+// Policy returns the room's own policy (the global rtc relay-only setting
+// is not reflected here).
+func (r *Room) Policy() Policy { return Policy{RelayOnly: r.RelayOnly()} }
 
-// SetPolicy replaces the room's policy. Connections made after the call
-// see it; existing ones are not renegotiated.
-func (r *Room) SetPolicy(p Policy) { r.policy.Store(&p) }
+// SetPolicy applies p to the room.
+func (r *Room) SetPolicy(p Policy) { r.SetRelayOnly(p.RelayOnly) }

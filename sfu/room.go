@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -23,10 +22,9 @@ type Room struct {
 	order        []*Participant          // join order, for stable listings
 	closeTimer   *time.Timer
 	closed       bool
+	relayOnly    bool
 	dominant     string
 	speakers     *speakers
-
-	policy atomic.Pointer[Policy] // nil: the zero Policy
 }
 
 func newRoom(s *SFU, name string) (*Room, error) {
@@ -73,7 +71,7 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 	if prepare != nil {
 		if err := prepare(p); err != nil {
 			p.closePeers()
-			r.closeLaterIfEmpty() // the request may have created the room
+			r.armCloseIfEmpty() // the request may have created the room
 			return nil, nil, err
 		}
 	}
@@ -165,8 +163,8 @@ func (r *Room) leave(p *Participant) {
 	p.logger.Info("participant left")
 }
 
-// closeLaterIfEmpty starts the empty-room timer unless it runs already.
-func (r *Room) closeLaterIfEmpty() {
+// armCloseIfEmpty starts the empty-room timer of a room nobody is in.
+func (r *Room) armCloseIfEmpty() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.order) == 0 && !r.closed && r.closeTimer == nil {

@@ -14,6 +14,7 @@ type SFU struct {
 	opts      options
 	logger    *slog.Logger
 	transport *transport
+	relayOnly bool // every room is relay-only
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -73,6 +74,7 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 		opts:      o,
 		logger:    o.logger,
 		transport: t,
+		relayOnly: rtc.RelayOnly,
 		ctx:       ctx,
 		cancel:    cancel,
 		rooms:     make(map[string]*Room),
@@ -98,6 +100,18 @@ func (s *SFU) room(name string) (*Room, error) {
 		s.rooms[name] = r
 		s.logger.Info("room created", "room", name)
 	}
+	return r, nil
+}
+
+// CreateRoom returns the named room, creating it empty if needed, so that
+// its settings (SetRelayOnly) can be made before anyone joins. An empty room
+// closes after the empty-room grace like any other.
+func (s *SFU) CreateRoom(name string) (*Room, error) {
+	r, err := s.room(name)
+	if err != nil {
+		return nil, err
+	}
+	r.armCloseIfEmpty()
 	return r, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -36,6 +37,7 @@ type Viewer struct {
 	pc        *webrtc.PeerConnection
 	logger    *slog.Logger
 	onClose   func()
+	relayOnly bool
 	ready     atomic.Bool
 
 	mu     sync.Mutex
@@ -50,7 +52,11 @@ func (s *SFU) View(ctx context.Context, req ViewRequest) (*Viewer, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	api, err := s.transport.newAPI(roleSubscribe) // a viewer only receives from us
+	// A viewer only receives from us: the subscribe role's interceptors.
+	// In a relay-only room it accepts relayed candidates only, like a
+	// participant there.
+	relayOnly := s.relayOnly || pub.room.RelayOnly()
+	api, err := s.transport.newAPI(roleSubscribe, relayOnly)
 	if err != nil {
 		return nil, "", err
 	}
@@ -58,7 +64,7 @@ func (s *SFU) View(ctx context.Context, req ViewRequest) (*Viewer, string, error
 	if err != nil {
 		return nil, "", fmt.Errorf("viewer connection: %w", err)
 	}
-	v := &Viewer{sfu: s, sid: newID("VI_"), publisher: pub, pc: pc, onClose: req.OnClose}
+	v := &Viewer{sfu: s, sid: newID("VI_"), publisher: pub, pc: pc, onClose: req.OnClose, relayOnly: relayOnly}
 	v.logger = pub.logger.With("viewer", v.sid)
 	answer, err := v.negotiate(ctx, req.Offer, pub.announcedTracks())
 	if err != nil {
@@ -99,6 +105,9 @@ func (s *SFU) findPublisher(room, who string) (*Participant, error) {
 // negotiate answers the offer with one downtrack per track that fits a
 // media section of the offer.
 func (v *Viewer) negotiate(ctx context.Context, offer string, tracks []*PublishedTrack) (string, error) {
+	if v.relayOnly {
+		offer = relayCandidatesOnly(offer)
+	}
 	if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
@@ -164,6 +173,10 @@ func (v *Viewer) Publisher() *Participant { return v.publisher }
 func (v *Viewer) AddCandidate(c webrtc.ICECandidateInit) error {
 	if err := checkCandidate(c); err != nil {
 		return err
+	}
+	if v.relayOnly && !strings.Contains(c.Candidate, " typ relay") {
+		v.logger.Debug("non-relay candidate ignored in relay-only mode")
+		return nil
 	}
 	if err := v.pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadCandidate, err)

@@ -17,7 +17,8 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) {
 	h.cors(w)
 	start := time.Now()
 	room := r.PathValue("room")
-	if _, err := h.authorize(r, room, false, ""); err != nil {
+	req, err := h.authorize(r, room, false, "")
+	if err != nil {
 		h.fail(w, r, DoorWHEP, err)
 		return
 	}
@@ -50,7 +51,7 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("whep session started", "room", room, "session", s.id, "publisher", s.publisher, "viewer", v.SID())
-	h.created(w, "/whep/"+url.PathEscape(room)+"/"+s.publisher+"/"+s.id, s.etagValue(), answer)
+	h.created(w, "/whep/"+url.PathEscape(room)+"/"+s.publisher+"/"+s.id, s.etagValue(), answer, h.iceServers(room, req.Identity))
 	if f := h.cfg.OnJoin; f != nil {
 		f(DoorWHEP, time.Since(start))
 	}

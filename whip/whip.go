@@ -35,8 +35,10 @@ type Config struct {
 	// StreamKeys maps a room to a static key a WHIP encoder may use as its
 	// bearer token instead of a join token.
 	StreamKeys map[string]string
-	// ICEServers are announced in Link headers of the 201 responses.
-	ICEServers []webrtc.ICEServer
+	// ICEServersFor, when set, returns the ICE servers announced in the
+	// Link headers of a 201, per room and client identity, so that TURN
+	// credentials are minted per session.
+	ICEServersFor func(room, identity string) []webrtc.ICEServer
 	// GatherTimeout bounds how long an answer waits for the server's ICE
 	// candidates. Default 2 s.
 	GatherTimeout time.Duration
@@ -128,7 +130,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("whip session started", "room", room, "session", id, "participant", p.SID(), "identity", p.Identity())
-	h.created(w, location, s.etagValue(), answer)
+	h.created(w, location, s.etagValue(), answer, h.iceServers(room, req.Identity))
 	if f := h.cfg.OnJoin; f != nil {
 		f(DoorWHIP, time.Since(start))
 	}
@@ -143,14 +145,21 @@ func (h *Handler) offer(w http.ResponseWriter, r *http.Request, dir string) (str
 	return offer, checkOffer(offer, dir)
 }
 
+func (h *Handler) iceServers(room, identity string) []webrtc.ICEServer {
+	if h.cfg.ICEServersFor == nil {
+		return nil
+	}
+	return h.cfg.ICEServersFor(room, identity)
+}
+
 // created writes a 201 with the answer and the session's headers.
-func (h *Handler) created(w http.ResponseWriter, location, etag, answer string) {
+func (h *Handler) created(w http.ResponseWriter, location, etag, answer string, ice []webrtc.ICEServer) {
 	hd := w.Header()
 	hd.Set("Content-Type", typeSDP)
 	hd.Set("Location", location)
 	hd.Set("ETag", etag)
 	hd.Set("Accept-Patch", typeSDPFrag)
-	for _, l := range iceLinks(h.cfg.ICEServers) {
+	for _, l := range iceLinks(ice) {
 		hd.Add("Link", l)
 	}
 	w.WriteHeader(http.StatusCreated)

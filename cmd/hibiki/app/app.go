@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiki-sfu/hibiki/admin"
 	"github.com/hibiki-sfu/hibiki/metrics"
+	"github.com/hibiki-sfu/hibiki/relay"
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/hibiki-sfu/hibiki/signaling"
 	"github.com/hibiki-sfu/hibiki/whip"
@@ -25,6 +26,7 @@ type App struct {
 	logger *slog.Logger
 	sfu    *sfu.SFU
 	sig    *signaling.Server
+	turn   *relay.Server // nil unless the embedded TURN server runs
 	doors  *whip.Handler
 	met    *metrics.Metrics
 	keys   signaling.KeySet
@@ -47,6 +49,16 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		UDPPortMin: cfg.RTC.UDPPortMin,
 		UDPPortMax: cfg.RTC.UDPPortMax,
 		PublicIPs:  cfg.RTC.PublicIPs,
+		TCPPort:    cfg.RTC.TCPPort,
+		RelayOnly:  cfg.RTC.RelayOnly,
+	}
+	if cfg.TURN.Enabled() && !hasTURNServer(cfg.RTC.ICEServers) {
+		// Only our own relay can carry relay-only media: pin it by address.
+		rtc.RelayIPs = cfg.TURN.relayIPs(cfg.RTC.IPs)
+	}
+	turnSrv, iceServersFor, err := startTURN(&cfg, logger)
+	if err != nil {
+		return nil, err
 	}
 	s, err := sfu.New(rtc,
 		sfu.WithLogger(logger),
@@ -55,24 +67,23 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
 	)
 	if err != nil {
+		if turnSrv != nil {
+			_ = turnSrv.Close()
+		}
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
-	ice := make([]signaling.ICEServer, 0, len(cfg.RTC.ICEServers))
-	for _, s := range cfg.RTC.ICEServers {
-		ice = append(ice, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
-	}
-	a := &App{cfg: cfg, logger: logger, sfu: s, keys: keys, mux: http.NewServeMux()}
+	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
 	a.doors = whip.New(s, whip.Config{
-		Verifier:   keys,
-		StreamKeys: cfg.WHIP.StreamKeys,
-		ICEServers: webrtcICEServers(cfg.RTC.ICEServers),
-		Logger:     logger,
-		OnJoin:     func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
-		OnError:    func(door string, status int) { a.met.DoorError(door, status) },
+		Verifier:      keys,
+		StreamKeys:    cfg.WHIP.StreamKeys,
+		ICEServersFor: whipICEServers(iceServersFor),
+		Logger:        logger,
+		OnJoin:        func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
+		OnError:       func(door string, status int) { a.met.DoorError(door, status) },
 	})
 	if a.met, err = metrics.New(s, metrics.Options{Sessions: a.doors.Sessions}); err != nil {
-		_ = s.Close()
+		_ = a.closeMedia()
 		return nil, err
 	}
 	a.sig = signaling.NewServer(s, signaling.Config{
@@ -80,7 +91,8 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		MaxMessageSize: cfg.Signaling.MaxMessageSize,
 		PingInterval:   cfg.Signaling.PingInterval,
 		PongTimeout:    cfg.Signaling.PongTimeout,
-		ICEServers:     ice,
+		ICEServersFor:  iceServersFor,
+		ResumeWindow:   cfg.Signaling.ResumeWindow,
 		Logger:         logger,
 		OnError:        a.met.SignalingError,
 		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
@@ -142,6 +154,9 @@ func (a *App) Doors() *whip.Handler { return a.doors }
 // Metrics returns the metrics, whose registry embedding code may extend.
 func (a *App) Metrics() *metrics.Metrics { return a.met }
 
+// TURN returns the embedded TURN server, nil when it is off.
+func (a *App) TURN() *relay.Server { return a.turn }
+
 // Signaling returns the signaling server.
 func (a *App) Signaling() *signaling.Server { return a.sig }
 
@@ -162,7 +177,7 @@ func (a *App) Close() error {
 	err := a.http.Shutdown(ctx)
 	a.doors.Close()
 	a.sig.Close()
-	if cerr := a.sfu.Close(); cerr != nil && err == nil {
+	if cerr := a.closeMedia(); cerr != nil && err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -171,12 +186,28 @@ func (a *App) Close() error {
 	return nil
 }
 
-// webrtcICEServers converts the configured ICE servers for the WHIP Link
-// headers.
-func webrtcICEServers(in []ICEServer) []webrtc.ICEServer {
-	out := make([]webrtc.ICEServer, 0, len(in))
-	for _, s := range in {
-		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+// closeMedia stops the SFU and the embedded TURN server.
+func (a *App) closeMedia() error {
+	err := a.sfu.Close()
+	if a.turn != nil {
+		if cerr := a.turn.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
-	return out
+	return err
+}
+
+// whipICEServers adapts the per-join ICE servers (TURN credentials minted
+// for an identity) to the WHIP Link headers.
+func whipICEServers(forClaims func(*signaling.Claims) []signaling.ICEServer) func(room, identity string) []webrtc.ICEServer {
+	return func(room, identity string) []webrtc.ICEServer {
+		c := &signaling.Claims{Room: room}
+		c.Subject = identity
+		in := forClaims(c)
+		out := make([]webrtc.ICEServer, 0, len(in))
+		for _, s := range in {
+			out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		return out
+	}
 }
