@@ -41,7 +41,11 @@ type whipOptions struct {
 }
 
 // newWHIPPublisher sets up the connection and its offer; post sends it.
-func newWHIPPublisher(t *testing.T) *whipPublisher {
+func newWHIPPublisher(t *testing.T) *whipPublisher { return newWHIPPublisherLayers(t, 3) }
+
+// newWHIPPublisherLayers is newWHIPPublisher with 1 (no simulcast, no
+// rid) to 3 video encodings.
+func newWHIPPublisherLayers(t *testing.T, layers int) *whipPublisher {
 	t.Helper()
 	pc, err := pionAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -55,7 +59,11 @@ func newWHIPPublisher(t *testing.T) *whipPublisher {
 		t.Fatal(err)
 	}
 	w.audio.mid = atr.Mid
-	for _, rid := range media.RIDs() {
+	rids := media.RIDs()
+	for _, rid := range rids[:layers] {
+		if layers == 1 {
+			rid = ""
+		}
 		w.video = append(w.video, newExtTrack(webrtc.MimeTypeVP8, "whip-camera", "whip", rid))
 	}
 	vtr, err := pc.AddTransceiverFromTrack(w.video[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
