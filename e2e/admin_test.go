@@ -30,9 +30,9 @@ func adminCall(ctx context.Context, t *testing.T, srv *server, method, path, key
 	return resp.StatusCode
 }
 
-// The admin API lists rooms, mutes a track, stores a policy, removes a
-// participant (its connections close, the others see it leave) and closes
-// a room; without its key it answers 401.
+// The admin API lists rooms, mutes a track, removes a participant (its
+// connections close, the others see it leave), closes a room and sets a
+// relay-only policy; without its key it answers 401.
 func TestAdminAPI(t *testing.T) {
 	srv := startServer(t, func(c *app.Config) { c.Admin.Key = adminKey })
 	ctx := deadline(t, 30*time.Second)
@@ -75,14 +75,6 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("mute with a misspelt field = %d, want 400", code)
 	}
 
-	var pol admin.Policy
-	if code := adminCall(ctx, t, srv, http.MethodPut, "/admin/rooms/ops/policy", adminKey, `{"relayOnly":true}`, &pol); code != http.StatusOK || !pol.RelayOnly {
-		t.Errorf("PUT policy = %d %+v", code, pol)
-	}
-	if !srv.app.SFU().Room("ops").Policy().RelayOnly {
-		t.Error("policy not stored on the room")
-	}
-
 	pubSID := pub.Self().SID
 	if code := adminCall(ctx, t, srv, http.MethodDelete, "/admin/rooms/ops/participants/"+pubSID, adminKey, "", nil); code != http.StatusOK {
 		t.Fatalf("remove = %d", code)
@@ -118,6 +110,28 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if code := adminCall(ctx, t, srv, http.MethodGet, "/admin/rooms/ops", adminKey, "", nil); code != http.StatusNotFound {
 		t.Errorf("GET closed room = %d, want 404", code)
+	}
+
+	// Relay-only is enforced by the SFU: a participant connected without
+	// TURN (loopback host candidates here) is removed.
+	newBot(ctx, t, srv, "policy", "poster", true, false)
+	late := newBot(ctx, t, srv, "policy", "late", false, true)
+	if err := late.WaitTracks(ctx, 2); err != nil { // both connections are up
+		t.Fatalf("tracks: %v", err)
+	}
+	policyRoom := srv.app.SFU().Room("policy")
+	var pol admin.Policy
+	if code := adminCall(ctx, t, srv, http.MethodPut, "/admin/rooms/policy/policy", adminKey, `{"relayOnly":true}`, &pol); code != http.StatusOK || !pol.RelayOnly {
+		t.Errorf("PUT policy = %d %+v", code, pol)
+	}
+	if !policyRoom.Policy().RelayOnly {
+		t.Error("policy not stored on the room")
+	}
+	if _, err := late.WaitMessage(ctx, func(m *signaling.Message) bool { return m.Type == signaling.TypeRemoved }); err != nil {
+		t.Errorf("unrelayed participant not removed under relay-only: %v", err)
+	}
+	if code := adminCall(ctx, t, srv, http.MethodPut, "/admin/rooms/nowhere/policy", adminKey, `{"relayOnly":true}`, nil); code != http.StatusNotFound {
+		t.Errorf("PUT policy of an unknown room = %d, want 404", code)
 	}
 }
 
