@@ -35,6 +35,9 @@ type DownTrack struct {
 	maxLayer int
 	sized    bool
 	hidden   bool
+	// levelID is the subscriber's negotiated audio-level extension id.
+	levelID uint8
+	level   [1]byte
 }
 
 func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
@@ -85,6 +88,11 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(pick.PayloadType)
 	d.bound = true
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == AudioLevelURI {
+			d.levelID = uint8(e.ID)
+		}
+	}
 	d.mu.Unlock()
 	if d.track.kind == KindVideo && d.sub.mediaReady() {
 		d.track.requestKeyframe(d.targetLayer())
@@ -133,6 +141,11 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	h.ExtensionProfile = 0
 	h.Padding = false
 	h.PaddingSize = 0
+	if p.HasAudioLevel && d.levelID != 0 {
+		d.level[0] = p.AudioLevel
+		// Extensions has capacity from earlier packets: no allocation.
+		_ = h.SetExtension(d.levelID, d.level[:])
+	}
 	payload := p.Payload
 	if dec.RewriteVP8 {
 		n, err := RewriteVP8(d.buf[:], p.Payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
