@@ -18,7 +18,7 @@ import (
 // publisher's receivers through a Forwarder that decides what to send.
 type DownTrack struct {
 	track *PublishedTrack
-	sub   *Participant
+	sub   downstream
 
 	sender *webrtc.RTPSender
 	// direct: the subscriber receives this track over a peer-to-peer
@@ -44,7 +44,7 @@ type DownTrack struct {
 	level   [1]byte
 }
 
-func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
+func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
 	return &DownTrack{
 		track:    t,
 		sub:      sub,
@@ -98,7 +98,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.mu.Unlock()
-	if d.track.kind == KindVideo && d.sub.subReady.Load() {
+	if d.track.kind == KindVideo && d.sub.mediaReady() {
 		d.track.requestKeyframe(d.targetLayer())
 	}
 	return *pick, nil
@@ -116,7 +116,7 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // called by up to one receiver goroutine per layer; the mutex is this
 // subscriber's own, so subscribers never wait on each other.
 func (d *DownTrack) WriteRTP(p *Packet) {
-	if !d.sub.subReady.Load() {
+	if !d.sub.mediaReady() {
 		return
 	}
 	d.mu.Lock()
@@ -168,7 +168,7 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	}
 	stats.PacketsOut.Add(1)
 	stats.BytesOut.Add(uint64(len(payload) + 12))
-	room := &d.sub.room.counters
+	room := &d.track.owner.room.counters // the subscriber (or WHEP viewer) is in the same room
 	room.PacketsOut.Add(1)
 	room.BytesOut.Add(uint64(len(payload) + 12))
 	if dec.Switched {
@@ -185,7 +185,7 @@ func (d *DownTrack) readRTCP() {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
-				d.sub.logger.Debug("subscriber rtcp ended", "err", err)
+				d.sub.log().Debug("subscriber rtcp ended", "err", err)
 			}
 			return
 		}

@@ -115,7 +115,7 @@ func (r *Room) evaluateP2P() {
 	st := &r.p2p
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.closed {
+	if st.closed || r.sfu == nil { // r.sfu: a bare Room{} in tests
 		return
 	}
 	now := time.Now()

@@ -34,6 +34,8 @@ type Config struct {
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
 	TURN      TURNConfig        `yaml:"turn"`
+	WHIP      WHIPConfig        `yaml:"whip"`
+	Admin     AdminConfig       `yaml:"admin"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -80,6 +82,18 @@ type RoomConfig struct {
 	// P2P lets a room's two participants, when their clients support it,
 	// send media to each other directly instead of through the SFU.
 	P2P bool `yaml:"p2p"`
+}
+
+// WHIPConfig configures the WHIP/WHEP doors.
+type WHIPConfig struct {
+	// StreamKeys maps a room to a static bearer key a WHIP encoder may use
+	// instead of a join token (OBS and ffmpeg take one fixed secret).
+	StreamKeys map[string]string `yaml:"stream_keys"`
+}
+
+// AdminConfig configures the admin API, which exists only with a key.
+type AdminConfig struct {
+	Key string `yaml:"key"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -132,6 +146,7 @@ func Overrides() map[string]Setter {
 			c.Dev = b
 			return err
 		},
+		"admin-key":  func(c *Config, v string) error { c.Admin.Key = v; return nil },
 		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
 		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
 		"public-ip":  func(c *Config, v string) error { c.RTC.PublicIPs = splitList(v); return nil },
@@ -208,6 +223,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	for room, key := range c.WHIP.StreamKeys {
+		if key == "" {
+			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
+		}
 	}
 	return c.validateNetwork()
 }
