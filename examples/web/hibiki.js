@@ -138,6 +138,7 @@ export class Room extends Emitter {
         subscribePC: () => this.transports.subscribe?.pc ?? null,
         subscribed: (t) => { const p = owner(t); if (p) subscribed(t, p); },
         unsubscribed: (t) => { const p = owner(t); if (p) unsubscribed(t, p); },
+        videoSizes: () => this.videoSizes,
       });
     }
   }
@@ -538,6 +539,7 @@ export class Room extends Emitter {
     if (this.videoSizes.get(trackSid) === key) return;
     this.videoSizes.set(trackSid, key);
     this.sendVideoSize(trackSid, key);
+    this.p2p?.videoSize(trackSid, key); // p2p hook
   }
 
   /**

@@ -45,6 +45,7 @@ const END_MAX_MS = 5000;
  * @property {() => RTCPeerConnection | null} subscribePC
  * @property {(t: RemoteTrack) => void} subscribed emits trackSubscribed as the Room does
  * @property {(t: RemoteTrack) => void} unsubscribed emits trackUnsubscribed as the Room does
+ * @property {() => Map<string, string>} videoSizes remote track SID → "WxH/maxLayer" last asked for
  */
 
 /** @typedef {'idle' | 'connecting' | 'active' | 'ending'} P2PState */
@@ -124,6 +125,8 @@ class Session {
     this.sfuBase = null;
     /** @type {Promise<void>} */
     this.chain = Promise.resolve();
+    /** @type {Promise<void>} serializes setParameters of the direct senders */
+    this.sizeChain = Promise.resolve();
     const cfg = owner.host.config();
     this.pc = new RTCPeerConnection({ iceServers: cfg.iceServers, iceTransportPolicy: cfg.iceTransportPolicy, bundlePolicy: 'max-bundle' });
     this.pc.onicecandidate = (ev) => {
@@ -150,8 +153,12 @@ class Session {
     dc.onmessage = (ev) => {
       this.lastHeard = Date.now();
       if (ev.data === 'sfu') this.peerOnSFU = true;
+      else if (typeof ev.data === 'string' && ev.data.startsWith('{')) this.onPeerSize(ev.data);
     };
-    dc.onopen = () => { this.lastHeard = Date.now(); };
+    dc.onopen = () => {
+      this.lastHeard = Date.now();
+      for (const [sid, key] of this.owner.host.videoSizes()) this.sendSize(sid, key);
+    };
     return dc;
   }
 
@@ -164,6 +171,47 @@ class Session {
   addLocal(lt) {
     if (!lt.sid || this.senders.has(lt.sid) || this.pc.signalingState === 'closed') return;
     this.senders.set(lt.sid, this.pc.addTrack(lt.track, new MediaStream([lt.track])));
+  }
+
+  /**
+   * Tells the peer the size of the tile showing its track, as
+   * setVideoSize tells the server: the peer sends that size directly.
+   * @param {string} sid
+   * @param {string} key "WxH/maxLayer"
+   */
+  sendSize(sid, key) {
+    const m = /^(\d+)x(\d+)/.exec(key);
+    if (m && this.dc?.readyState === 'open') this.dc.send(JSON.stringify({ size: sid, w: Number(m[1]), h: Number(m[2]) }));
+  }
+
+  /**
+   * Scales (or, for a hidden tile, pauses) the direct sender of one of our
+   * tracks to the size the peer shows it at.
+   * @param {string} data
+   */
+  onPeerSize(data) {
+    /** @type {{size?: string, w?: number, h?: number}} */
+    let m;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      return;
+    }
+    const sender = m.size ? this.senders.get(m.size) : undefined;
+    const track = sender?.track;
+    if (!sender || !track || track.kind !== 'video') return;
+    const w = m.w ?? 0;
+    const h = m.h ?? 0;
+    const s = track.getSettings();
+    const scale = h > 0 && s.height ? Math.max(1, Math.min((s.width || 0) / Math.max(w, 1), s.height / h)) : 1;
+    this.sizeChain = this.sizeChain.then(async () => {
+      const p = sender.getParameters();
+      const enc = p.encodings?.[0];
+      if (!enc) return;
+      enc.active = w > 0 || h > 0;
+      enc.scaleResolutionDownBy = scale;
+      await sender.setParameters(p);
+    }).catch((e) => console.warn('hibiki: p2p size', e));
   }
 
   /** @param {LocalTrack} lt */
@@ -475,6 +523,15 @@ export class P2P {
   /** @param {LocalTrack} lt */
   removeLocal(lt) {
     for (const s of this.sessions) s.removeLocal(lt);
+  }
+
+  /**
+   * The page resized the tile of a remote track (Room.setVideoSize).
+   * @param {string} sid
+   * @param {string} key "WxH/maxLayer"
+   */
+  videoSize(sid, key) {
+    for (const s of this.sessions) if (s.state !== 'ending') s.sendSize(sid, key);
   }
 
   /** @param {LocalTrack} lt */
