@@ -111,6 +111,8 @@ class Session {
     this.busy = false;
     /** the peer shows everything from the SFU again (after p2pEnd) */
     this.peerOnSFU = false;
+    /** @type {Map<string, number>} peer tracks not (yet) coming directly, since when */
+    this.missing = new Map();
     this.toldOnSFU = false;
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -358,6 +360,14 @@ class Session {
       this.owner.host.request({ type: 'p2pReady', session: this.id }).catch(() => {});
     } else if (!this.readySent && now - this.startedAt > CONNECT_TIMEOUT_MS) {
       this.fail(`not carrying every track after ${CONNECT_TIMEOUT_MS} ms`);
+    }
+    if (!this.readySent || !peer) return;
+    // A track the peer publishes later must come directly too: the server
+    // forwards nothing between a ready pair.
+    for (const sid of peer.tracks.keys()) {
+      if (this.owner.via.get(sid) === this) this.missing.delete(sid);
+      else if (!this.missing.has(sid)) this.missing.set(sid, now);
+      else if (now - (this.missing.get(sid) ?? now) > CONNECT_TIMEOUT_MS) this.fail(`track ${sid} never came directly`);
     }
   }
 
