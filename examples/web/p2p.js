@@ -205,12 +205,21 @@ class Session {
     const w = m.w ?? 0;
     const h = m.h ?? 0;
     const s = track.getSettings();
-    const scale = h > 0 && s.height ? Math.max(1, Math.min((s.width || 0) / Math.max(w, 1), s.height / h)) : 1;
+    // The steps of the SFU's simulcast layers: the smallest that covers the
+    // tile. Steps, not the exact ratio: each change restarts the encoder.
+    let scale = 1;
+    for (const f of [4, 2]) {
+      if ((s.width || 0) / f >= w && (s.height || 0) / f >= h) {
+        scale = f;
+        break;
+      }
+    }
+    const active = w > 0 || h > 0;
     this.sizeChain = this.sizeChain.then(async () => {
       const p = sender.getParameters();
       const enc = p.encodings?.[0];
-      if (!enc) return;
-      enc.active = w > 0 || h > 0;
+      if (!enc || (enc.active === active && (enc.scaleResolutionDownBy ?? 1) === scale)) return;
+      enc.active = active;
       enc.scaleResolutionDownBy = scale;
       await sender.setParameters(p);
     }).catch((e) => console.warn('hibiki: p2p size', e));
