@@ -10,8 +10,9 @@
  * await room.publishMicrophone();
  * ```
  * Two peer connections per room (docs/protocol.md): the client offers on the publish one, the
- * server on the subscribe one, naming each m-line's track in a `mids` map. Only this module's
- * exports are the public API; the other files are its parts.
+ * server on the subscribe one, naming each m-line's track in a `mids` map. A lost socket is
+ * resumed on a new one with both connections kept (session.js); the server names the speakers.
+ * Only this module's exports are the public API; the other files are its parts.
  * @module hibiki
  */
 
@@ -272,7 +273,7 @@ export class Room extends Emitter {
     for (const [sid, key] of this.videoSizes) this.sendVideoSize(sid, key);
     const known = new Map(this.selfTracks.map((i) => [i.sid, !!i.muted]));
     for (const lt of this.localTracks.values()) {
-      if (known.get(lt.sid) !== lt.muted) await this.request({ type: 'mute', trackSid: lt.sid, muted: lt.muted });
+      if (known.get(lt.sid) !== lt.muted) await this.session.request({ type: 'mute', trackSid: lt.sid, muted: lt.muted });
     }
   }
 
@@ -296,8 +297,8 @@ export class Room extends Emitter {
       lt.activeLayers = null; // the new session's layersChanged decides
       await this.addLocal(lt);
     }
-    await this.negotiatePublish();
-    for (const lt of all) if (lt.muted) await this.request({ type: 'mute', trackSid: lt.sid, muted: true });
+    await this.session.negotiatePublish();
+    for (const lt of all) if (lt.muted) await this.session.request({ type: 'mute', trackSid: lt.sid, muted: true });
     this.republishing = null;
   }
 
@@ -319,20 +320,6 @@ export class Room extends Emitter {
     await closed;
   }
 
-  /**
-   * @private
-   * @param {Message} m
-   * @returns {Promise<Message>}
-   */
-  request(m) {
-    return this.session.request(m);
-  }
-
-  /** @private */
-  negotiatePublish() {
-    return this.session.negotiatePublish();
-  }
-
   /** @private Applying an answer can reset the encodings' active flags: apply the server's wish again. */
   reapplyLayers() {
     for (const lt of this.localTracks.values()) if (lt.activeLayers) lt.applyLayers(lt.activeLayers).catch((e) => this.fail(e));
@@ -345,7 +332,7 @@ export class Room extends Emitter {
    */
   async addLocal(lt) {
     lt.cid = lt.track.id; // a new sender's msid is its current track's id
-    const reply = await this.request({ type: 'publish', track: lt.info() });
+    const reply = await this.session.request({ type: 'publish', track: lt.info() });
     lt.sid = reply.track?.sid || '';
     const pc = this.pcs.publish;
     if (!pc) throw new Error('not connected');
@@ -367,7 +354,7 @@ export class Room extends Emitter {
     const lt = new LocalTrack(track, opts);
     if (lt.source === 'screen') track.contentHint = 'detail';
     await this.addLocal(lt);
-    await this.negotiatePublish();
+    await this.session.negotiatePublish();
     this.emit('localTrackPublished', lt);
     return lt;
   }
@@ -430,7 +417,7 @@ export class Room extends Emitter {
     lt.track.enabled = !muted;
     if (lt.sender?.track) lt.sender.track.enabled = !muted;
     this.emit('localTrackMuted', lt, muted);
-    await this.request({ type: 'mute', trackSid: lt.sid, muted });
+    await this.session.request({ type: 'mute', trackSid: lt.sid, muted });
   }
 
   /**
@@ -473,11 +460,11 @@ export class Room extends Emitter {
     this.localTracks.delete(lt.sid);
     if (opts.stop ?? true) lt.track.stop();
     this.emit('localTrackUnpublished', lt);
-    await this.request({ type: 'unpublish', trackSid: lt.sid });
+    await this.session.request({ type: 'unpublish', trackSid: lt.sid });
     const pc = this.pcs.publish;
     if (pc && lt.sender && pc.signalingState !== 'closed') {
       pc.removeTrack(lt.sender);
-      await this.negotiatePublish();
+      await this.session.negotiatePublish();
     }
   }
 
@@ -505,7 +492,7 @@ export class Room extends Emitter {
   sendVideoSize(trackSid, key) {
     const m = /^(\d+)x(\d+)\/(\d*)$/.exec(key);
     if (!m || this.state !== 'connected' || !this.remotes.track(trackSid)) return;
-    this.request({
+    this.session.request({
       type: 'setVideoSize', trackSid, width: Number(m[1]), height: Number(m[2]),
       maxLayer: m[3] === '' ? undefined : Number(m[3]),
     }).catch((e) => { if (!(e instanceof SignalError && e.code === 'not_found')) this.fail(e); }); // gone meanwhile

@@ -123,6 +123,7 @@ export class Session {
     for (const target of /** @type {const} */ (['publish', 'subscribe'])) {
       const t = new Transport(target, config, (tg, c) => this.sendCandidate(tg, c));
       t.pc.addEventListener('connectionstatechange', () => console.info(`hibiki: ${target} connection ${t.pc.connectionState}`));
+      t.pc.addEventListener('iceconnectionstatechange', () => console.info(`hibiki: ${target} ICE ${t.pc.iceConnectionState}`));
       this.transports[target] = t;
     }
     const pub = /** @type {Transport} */ (this.transports.publish);

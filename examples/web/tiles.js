@@ -184,10 +184,10 @@ export class Tile {
    * @param {number} level 0..1
    */
   setLevel(level) {
-    const v = level.toFixed(2);
-    if (this.el.style.getPropertyValue('--level') === v) return;
+    const v = level.toFixed(1); // coarse steps: fewer style changes while someone talks
+    if (this.el.dataset.level === v) return;
     this.el.style.setProperty('--level', v);
-    this.el.dataset.level = level.toFixed(1);
+    this.el.dataset.level = v;
   }
 
   /** @param {string} q excellent, good, poor, lost or "" */
