@@ -113,6 +113,10 @@ func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInf
 		infos = append(infos, q.Info())
 		tracks = append(tracks, q.announcedTracks()...)
 	}
+	if p.data != nil {
+		// The data channels need an offer even in a room without tracks.
+		p.neg.schedule()
+	}
 	if p.autoSubscribe && p.grants.CanSubscribe {
 		for _, t := range tracks {
 			if err := p.subscribe(t); err != nil {
