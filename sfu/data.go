@@ -63,6 +63,9 @@ const (
 	DataCodeReceiverSlow = "receiver_slow"
 )
 
+// DataConfig returns the data relay's configuration, defaults applied.
+func (s *SFU) DataConfig() DataConfig { return s.opts.data }
+
 // WithData configures the data relay.
 func WithData(c DataConfig) Option { return func(o *options) { o.data = c } }
 

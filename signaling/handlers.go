@@ -139,6 +139,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		Participant: self,
 		ICEServers:  s.srv.cfg.ICEServers,
 	}
+	if dc := s.srv.sfu.DataConfig(); !dc.Disabled {
+		reply.MaxDataSize = dc.MaxMessageSize
+	}
 	reply.Participants = make([]*ParticipantInfo, 0, len(others))
 	for _, o := range others {
 		reply.Participants = append(reply.Participants, participantInfo(o))

@@ -92,6 +92,7 @@ type Message struct {
 	Participant    *ParticipantInfo   `json:"participant,omitempty"`
 	Participants   []*ParticipantInfo `json:"participants,omitempty"`
 	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	MaxDataSize    int                `json:"maxDataSize,omitempty"`
 	ParticipantSID string             `json:"participantSid,omitempty"`
 	Active         []bool             `json:"active,omitempty"`
 	Paused         *bool              `json:"paused,omitempty"`

@@ -47,6 +47,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+		sfu.WithData(sfu.DataConfig{
+			Disabled:            cfg.Data.Disabled,
+			MaxMessageSize:      cfg.Data.MaxMessageSize,
+			ReceiverQueue:       cfg.Data.ReceiverQueue,
+			SlowReceiverTimeout: cfg.Data.SlowReceiverTimeout,
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start sfu: %w", err)

@@ -33,6 +33,8 @@ type Config struct {
 	RTC       RTCConfig         `yaml:"rtc"`
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
+	Data      DataConfig        `yaml:"data"`
+	Lobby     LobbyConfig       `yaml:"lobby"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -69,6 +71,22 @@ type RoomConfig struct {
 	EmptyGrace      time.Duration `yaml:"empty_grace"`
 	MaxParticipants int           `yaml:"max_participants"`
 	MaxTracks       int           `yaml:"max_tracks"`
+}
+
+// DataConfig holds the data channel relay limits (docs/protocol.md).
+type DataConfig struct {
+	Disabled            bool          `yaml:"disabled"`
+	MaxMessageSize      int           `yaml:"max_message_size"`
+	ReceiverQueue       int           `yaml:"receiver_queue"`
+	SlowReceiverTimeout time.Duration `yaml:"slow_receiver_timeout"`
+}
+
+// LobbyConfig names the presence lobby and bounds invites.
+type LobbyConfig struct {
+	// Room is the room claim a token needs to enter the lobby.
+	Room string `yaml:"room"`
+	// InviteTimeout is how long an invite rings before the caller is told.
+	InviteTimeout time.Duration `yaml:"invite_timeout"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -180,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	if c.Data.MaxMessageSize < 0 || c.Data.ReceiverQueue < 0 || c.Data.SlowReceiverTimeout < 0 || c.Lobby.InviteTimeout < 0 {
+		return fmt.Errorf("%w: data and lobby limits must not be negative", ErrConfig)
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		return fmt.Errorf("%w: udp port %d out of range", ErrConfig, c.RTC.UDPPort)
