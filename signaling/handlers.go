@@ -28,6 +28,10 @@ func handlers() map[string]handler {
 		TypeSetVideoSize: joined(handleSetVideoSize),
 		TypeLeave:        joined(handleLeave),
 		TypePing:         func(*session, *Message) (*Message, error) { return &Message{Type: TypePong}, nil },
+		TypeLobby:        handleLobby,
+		TypeInvite:       inLobby(handleInvite),
+		TypeAnswerInvite: inLobby(handleAnswerInvite),
+		TypeCancelInvite: inLobby(handleCancelInvite),
 	}
 }
 
@@ -58,7 +62,7 @@ func (s *session) handle(data []byte) bool {
 		e := toError(err)
 		s.sendError(m.ID, e, 0)
 		// A failed join leaves nothing to talk about.
-		return m.Type != TypeJoin || s.p != nil
+		return (m.Type != TypeJoin && m.Type != TypeLobby) || s.p != nil || s.member != nil
 	}
 	if reply != nil {
 		reply.ID = m.ID
@@ -101,7 +105,7 @@ func joined(h handler) handler {
 }
 
 func handleJoin(s *session, m *Message) (*Message, error) {
-	if s.p != nil {
+	if s.p != nil || s.member != nil {
 		return nil, newError(CodeBadRequest, "already joined", nil)
 	}
 	if m.Token == "" {
@@ -110,6 +114,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
 	if err != nil {
 		return nil, toError(err)
+	}
+	if claims.Room == s.srv.lobby.cfg.Room {
+		return nil, newError(CodeForbidden, "the lobby is not a media room; send lobby instead of join", nil)
 	}
 	auto := m.AutoSubscribe == nil || *m.AutoSubscribe
 	req := sfu.JoinRequest{
@@ -130,6 +137,7 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		return nil, toError(err)
 	}
 	s.p, s.claims = p, claims
+	s.srv.lobby.callChanged(claims.Identity(), +1)
 	s.logger = s.logger.With("participant", p.SID())
 	self := participantInfo(p.Info())
 	reply := &Message{

@@ -23,6 +23,11 @@ const (
 	TypeSetVideoSize = "setVideoSize"
 	TypeLeave        = "leave"
 	TypePing         = "ping"
+	// Lobby sockets (docs/protocol.md "Lobby").
+	TypeLobby        = "lobby"
+	TypeInvite       = "invite"
+	TypeAnswerInvite = "answerInvite"
+	TypeCancelInvite = "cancelInvite"
 )
 
 // Message types sent by the server: replies and events.
@@ -41,6 +46,11 @@ const (
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
 	TypeActiveSpeakers     = "activeSpeakers"
+	TypeLobbyJoined        = "lobbyJoined"
+	TypePresence           = "presence"
+	TypeInvited            = "invited"
+	TypeInviteAccepted     = "inviteAccepted"
+	TypeInviteEnded        = "inviteEnded"
 )
 
 // Targets name which of a participant's two peer connections an SDP or ICE
@@ -98,6 +108,16 @@ type Message struct {
 	Paused         *bool              `json:"paused,omitempty"`
 	Dominant       string             `json:"dominant,omitempty"`
 	Speakers       []Speaker          `json:"speakers,omitempty"`
+
+	// lobby, presence and invites
+	Identity string          `json:"identity,omitempty"`
+	InviteID string          `json:"inviteId,omitempty"`
+	Accept   *bool           `json:"accept,omitempty"`
+	User     *PresenceUser   `json:"user,omitempty"`
+	Users    []PresenceUser  `json:"users,omitempty"`
+	From     *PresenceUser   `json:"from,omitempty"`
+	Peer     *PresenceUser   `json:"peer,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`

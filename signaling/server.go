@@ -34,6 +34,8 @@ type Config struct {
 	CheckOrigin func(r *http.Request) bool
 	// Logger receives structured logs; never the tokens.
 	Logger *slog.Logger
+	// Lobby configures presence and 1:1 invites.
+	Lobby LobbyConfig
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it
@@ -51,6 +53,7 @@ type Server struct {
 	conns  map[*session]struct{}
 
 	handlers map[string]handler
+	lobby    *lobby
 }
 
 // NewServer returns a signaling server in front of s.
@@ -76,6 +79,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		cancel:   cancel,
 		conns:    make(map[*session]struct{}),
 		handlers: handlers(),
+		lobby:    newLobby(cfg.Lobby),
 	}
 	srv.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -122,6 +126,7 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.lobby.close()
 }
 
 // Sessions returns the number of open sockets.

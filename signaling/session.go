@@ -35,6 +35,7 @@ type session struct {
 
 	// Touched only by the reader goroutine.
 	p      *sfu.Participant
+	member *member // set on a lobby socket
 	claims *Claims
 	id     string
 }
@@ -75,6 +76,10 @@ func (s *session) run(ctx context.Context) {
 	<-writerDone
 	if s.p != nil {
 		s.p.Leave()
+		s.srv.lobby.callChanged(s.claims.Identity(), -1)
+	}
+	if s.member != nil {
+		s.srv.lobby.leave(s.member)
 	}
 }
 

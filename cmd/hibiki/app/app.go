@@ -15,6 +15,10 @@ import (
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
+// callTokenTTL is the validity of the tokens minted for an accepted invite:
+// long enough to join and to rejoin after a dropped connection.
+const callTokenTTL = time.Hour
+
 // App is a running hibiki server: SFU, signaling and HTTP routes.
 type App struct {
 	cfg    Config
@@ -62,6 +66,14 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	for _, s := range cfg.RTC.ICEServers {
 		ice = append(ice, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
+	signKey, signSecret := cfg.SigningKey()
+	lobbyCfg := signaling.LobbyConfig{
+		Room:          cfg.Lobby.Room,
+		InviteTimeout: cfg.Lobby.InviteTimeout,
+		Mint: func(room, identity, name string, g signaling.Grants) (string, error) {
+			return signaling.NewToken(signKey, signSecret, room, identity, name, g, callTokenTTL)
+		},
+	}
 	a := &App{
 		cfg:    cfg,
 		logger: logger,
@@ -74,6 +86,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 			PongTimeout:    cfg.Signaling.PongTimeout,
 			ICEServers:     ice,
 			Logger:         logger,
+			Lobby:          lobbyCfg,
 		}),
 		mux: http.NewServeMux(),
 	}
