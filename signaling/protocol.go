@@ -110,14 +110,14 @@ type Message struct {
 	Speakers       []Speaker          `json:"speakers,omitempty"`
 
 	// lobby, presence and invites
-	Identity string          `json:"identity,omitempty"`
-	InviteID string          `json:"inviteId,omitempty"`
-	Accept   *bool           `json:"accept,omitempty"`
-	User     *PresenceUser   `json:"user,omitempty"`
-	Users    []PresenceUser  `json:"users,omitempty"`
-	From     *PresenceUser   `json:"from,omitempty"`
-	Peer     *PresenceUser   `json:"peer,omitempty"`
-	Reason   string          `json:"reason,omitempty"`
+	Identity string         `json:"identity,omitempty"`
+	InviteID string         `json:"inviteId,omitempty"`
+	Accept   *bool          `json:"accept,omitempty"`
+	User     *PresenceUser  `json:"user,omitempty"`
+	Users    []PresenceUser `json:"users,omitempty"`
+	From     *PresenceUser  `json:"from,omitempty"`
+	Peer     *PresenceUser  `json:"peer,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`
