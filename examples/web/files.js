@@ -13,7 +13,9 @@
 
 import { Emitter } from './emitter.js';
 
-export const CHUNK = 16 << 10;
+export const CHUNK = 32 << 10;
+/** the file is read in blocks of this size, each sent as CHUNK-sized messages */
+const BLOCK = 1 << 20;
 export const WINDOW = 4 << 20;
 const ACK_EVERY = 1 << 20;
 export const MAX_FILE = 100 * 1000 * 1000;
@@ -67,16 +69,19 @@ export class FileTransfers extends Emitter {
     const to = [peer];
     await data.sendReliable(JSON.stringify({ id, name: t.name, size: file.size, type: file.type }), { to, topic: 'file.offer' });
     try {
-      for (let off = 0; off < file.size; off += CHUNK) {
-        while (off - (t.acked || 0) >= WINDOW && t.state === 'running') {
-          await new Promise((resolve) => { t.wake = () => resolve(undefined); });
+      for (let base = 0; base < file.size; base += BLOCK) {
+        const block = new Uint8Array(await file.slice(base, base + BLOCK).arrayBuffer());
+        for (let i = 0; i < block.length; i += CHUNK) {
+          while (base + i - (t.acked || 0) >= WINDOW && t.state === 'running') {
+            await new Promise((resolve) => { t.wake = () => resolve(undefined); });
+          }
+          if (t.state !== 'running') throw new Error('transfer aborted');
+          const body = block.subarray(i, i + CHUNK);
+          const msg = new Uint8Array(4 + body.length);
+          new DataView(msg.buffer).setUint32(0, id);
+          msg.set(body, 4);
+          await data.sendReliable(msg, { to, topic: 'file.chunk' });
         }
-        if (t.state !== 'running') throw new Error('transfer aborted');
-        const body = new Uint8Array(await file.slice(off, off + CHUNK).arrayBuffer());
-        const msg = new Uint8Array(4 + body.length);
-        new DataView(msg.buffer).setUint32(0, id);
-        msg.set(body, 4);
-        await data.sendReliable(msg, { to, topic: 'file.chunk' });
       }
     } catch (err) {
       t.state = 'failed';
