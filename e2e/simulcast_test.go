@@ -178,3 +178,27 @@ func TestSimulcastUnusedLayersPaused(t *testing.T) {
 	}
 	t.Logf("resume to first 720p keyframe: %v", time.Since(start))
 }
+
+// A subscriber that never says its tile size gets the middle layer and no
+// freeze, while the publisher pauses what nobody uses.
+func TestSimulcastDefaultLayerWithoutTileSize(t *testing.T) {
+	srv := startServer(t, nil)
+	ctx := deadline(t, 30*time.Second)
+	_, vsid := newSimulcastPublisher(ctx, t, srv, "nosize")
+	sub := newBot(ctx, t, srv, "nosize", "sub", false, true)
+	if err := sub.WaitTracks(ctx, 2); err != nil {
+		t.Fatalf("tracks: %v", err)
+	}
+	st, err := waitSize(ctx, sub, vsid, 640, 360)
+	if err != nil {
+		t.Fatalf("no 640x360 keyframe: %v (last %dx%d)", err, st.Width, st.Height)
+	}
+	all, err := sub.WaitStats(ctx, func(bot.Stats) bool {
+		s, _ := trackStats(sub, vsid)
+		return s.Frames >= st.Frames+90 // 3 s, over several layer-monitor ticks
+	})
+	if err != nil {
+		t.Fatalf("frames stopped: %v", err)
+	}
+	assertHealthy(t, "sub", all)
+}

@@ -34,6 +34,10 @@ type DownTrack struct {
 	wantH    int
 	maxLayer int
 	sized    bool
+	hidden   bool
+	// levelID is the subscriber's negotiated audio-level extension id.
+	levelID uint8
+	level   [1]byte
 }
 
 func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
@@ -84,6 +88,11 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(pick.PayloadType)
 	d.bound = true
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == AudioLevelURI {
+			d.levelID = uint8(e.ID)
+		}
+	}
 	d.mu.Unlock()
 	if d.track.kind == KindVideo && d.sub.subReady.Load() {
 		d.track.requestKeyframe(d.targetLayer())
@@ -132,6 +141,11 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	h.ExtensionProfile = 0
 	h.Padding = false
 	h.PaddingSize = 0
+	if p.HasAudioLevel && d.levelID != 0 {
+		d.level[0] = p.AudioLevel
+		// Extensions has capacity from earlier packets: no allocation.
+		_ = h.SetExtension(d.levelID, d.level[:])
+	}
 	payload := p.Payload
 	if dec.RewriteVP8 {
 		n, err := RewriteVP8(d.buf[:], p.Payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
@@ -205,27 +219,60 @@ func (d *DownTrack) setMuted(muted bool) {
 
 // setWanted records the subscriber's tile size and re-selects the layer.
 func (d *DownTrack) setWanted(w, h, maxLayer int) {
+	hidden := w == 0 && h == 0
 	d.mu.Lock()
 	d.wantW, d.wantH, d.maxLayer, d.sized = w, h, maxLayer, true
-	d.fwd.SetPaused(w == 0 && h == 0)
+	d.fwd.SetPaused(hidden)
+	changed := d.hidden != hidden
+	d.hidden = hidden
 	d.mu.Unlock()
+	if changed {
+		d.sub.notify(SubscriptionPaused{TrackSID: d.track.sid, Paused: hidden})
+	}
 	d.reselect(d.track.layerInfos())
 	d.track.poke() // resume a paused encoding now, not at the next tick
 }
 
-// desiredLayer is the layer this subscriber would take if every layer were
-// live: what the publisher should keep encoding for it.
-func (d *DownTrack) desiredLayer() int {
-	infos := d.track.layerInfos()
-	for i := range infos {
-		infos[i].Live = true
+// defaultTile is the size assumed before the subscriber says what its tile
+// is: the middle layer, good enough for a grid tile.
+const defaultTileW, defaultTileH = 640, 360
+
+// wanted returns the tile size to select for; d.mu must be held.
+func (d *DownTrack) wanted() (w, h int) {
+	if !d.sized {
+		return defaultTileW, defaultTileH
 	}
+	return d.wantW, d.wantH
+}
+
+// desiredLayer is the layer this subscriber would take if every layer were
+// live: what the publisher should keep encoding for it. -1 when hidden.
+func (d *DownTrack) desiredLayer() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sized && d.wantW == 0 && d.wantH == 0 {
+	return d.desiredLocked(d.track.layerInfos())
+}
+
+// desiredLocked is desiredLayer with d.mu held.
+func (d *DownTrack) desiredLocked(infos []LayerInfo) int {
+	w, h := d.wanted()
+	if w == 0 && h == 0 {
 		return -1
 	}
-	return SelectLayer(infos, d.wantW, d.wantH, d.layerCap(), 0)
+	all := make([]LayerInfo, len(infos))
+	copy(all, infos)
+	for i := range all {
+		all[i].Live = true
+	}
+	return SelectLayer(all, w, h, d.layerCap(), 0)
+}
+
+// forwardedLayer is the layer being forwarded now (-1 none): the publisher
+// must keep it on until the switch away from it has happened.
+func (d *DownTrack) forwardedLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fwd.Current()
 }
 
 // reselect applies the layer policy to the current layer infos. The
@@ -237,18 +284,8 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 	if d.track.kind != KindVideo {
 		return
 	}
-	all := make([]LayerInfo, len(infos))
-	copy(all, infos)
-	for i := range all {
-		all[i].Live = true
-	}
 	d.mu.Lock()
-	w, h := d.wantW, d.wantH
-	if !d.sized {
-		// No size yet: start with the middle of what a tile needs.
-		w, h = 640, 360
-	}
-	want := SelectLayer(all, w, h, d.layerCap(), 0)
+	want := d.desiredLocked(infos)
 	old, _ := d.fwd.Target()
 	for i, info := range infos {
 		if !info.Live {

@@ -22,6 +22,7 @@ type Room struct {
 	order        []*Participant          // join order, for stable listings
 	closeTimer   *time.Timer
 	closed       bool
+	relayOnly    bool
 	dominant     string
 	speakers     *speakers
 }
@@ -154,6 +155,15 @@ func (r *Room) leave(p *Participant) {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
 	p.logger.Info("participant left")
+}
+
+// armCloseIfEmpty starts the empty-room timer of a room nobody is in.
+func (r *Room) armCloseIfEmpty() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) == 0 && !r.closed && r.closeTimer == nil {
+		r.closeTimer = time.AfterFunc(r.sfu.opts.emptyRoomGrace, r.closeIfEmpty)
+	}
 }
 
 func (r *Room) closeIfEmpty() {

@@ -14,6 +14,7 @@ type SFU struct {
 	opts      options
 	logger    *slog.Logger
 	transport *transport
+	relayOnly bool // every room is relay-only
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -76,6 +77,7 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 		opts:      o,
 		logger:    o.logger,
 		transport: t,
+		relayOnly: rtc.RelayOnly,
 		ctx:       ctx,
 		cancel:    cancel,
 		rooms:     make(map[string]*Room),
@@ -101,6 +103,18 @@ func (s *SFU) room(name string) (*Room, error) {
 		s.rooms[name] = r
 		s.logger.Info("room created", "room", name)
 	}
+	return r, nil
+}
+
+// CreateRoom returns the named room, creating it empty if needed, so that
+// its settings (SetRelayOnly) can be made before anyone joins. An empty room
+// closes after the empty-room grace like any other.
+func (s *SFU) CreateRoom(name string) (*Room, error) {
+	r, err := s.room(name)
+	if err != nil {
+		return nil, err
+	}
+	r.armCloseIfEmpty()
 	return r, nil
 }
 

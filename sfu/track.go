@@ -319,6 +319,11 @@ func (t *PublishedTrack) updateActiveLayers() {
 		if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
 			active[l] = true
 		}
+		// Keep what is being forwarded until the switch away from it has
+		// happened, or the subscriber freezes waiting for the new layer.
+		if l := d.forwardedLayer(); l >= 0 && l < MaxSpatialLayers {
+			active[l] = true
+		}
 	}
 	t.mu.Lock()
 	same := len(t.active) == len(active)

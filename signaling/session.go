@@ -35,10 +35,22 @@ type session struct {
 
 	// Touched only by the reader goroutine.
 	p      *sfu.Participant
+	att    *attachment
 	member *member // set on a lobby socket
 	claims *Claims
 	id     string
 }
+
+// ending tells why a session's reader stopped, which decides whether the
+// participant waits for a resume.
+type ending uint8
+
+const (
+	endLost      ending = iota // the socket failed: the client may resume
+	endClosed                  // the client closed normally (1000, 1001)
+	endHandler                 // leave, or a refused join
+	endViolation               // a frame beyond the hard size limit
+)
 
 func newSession(s *Server, conn *websocket.Conn) *session {
 	return &session{
@@ -66,7 +78,8 @@ func (s *session) run(ctx context.Context) {
 	}()
 	stop := context.AfterFunc(ctx, s.close)
 	defer stop()
-	if s.readLoop() {
+	end := s.readLoop()
+	if end == endHandler {
 		// The reply to a leave or the error to a refused join was queued
 		// just before the reader ended: let the writer send it first.
 		close(s.drain)
@@ -74,18 +87,17 @@ func (s *session) run(ctx context.Context) {
 	}
 	s.close()
 	<-writerDone
-	if s.p != nil {
-		s.p.Leave()
-		s.srv.lobby.callChanged(s.claims.Identity(), -1)
+	if s.att != nil {
+		s.att.detach(s, end != endLost || ctx.Err() != nil)
 	}
 	if s.member != nil {
 		s.srv.lobby.leave(s.member)
 	}
 }
 
-// readLoop reads and handles frames; it reports true when a handler ended
-// the session, false when the socket failed.
-func (s *session) readLoop() bool {
+// readLoop reads and handles frames until a handler or the socket ends
+// the session.
+func (s *session) readLoop() ending {
 	limit := s.srv.cfg.MaxMessageSize
 	s.conn.SetReadLimit(int64(limit * hardLimitFactor))
 	deadline := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongTimeout)) }
@@ -95,25 +107,34 @@ func (s *session) readLoop() bool {
 	for {
 		kind, r, err := s.conn.NextReader()
 		if err != nil {
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, io.EOF) {
+			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				return endClosed
+			}
+			if !errors.Is(err, io.EOF) {
 				s.logger.Debug("socket read ended", "err", err)
 			}
-			return false
+			return endLost
 		}
 		deadline()
 		n, err := io.ReadFull(r, buf)
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			err = nil
 		}
+		if errors.Is(err, websocket.ErrReadLimit) {
+			return endViolation
+		}
 		if err != nil {
-			return false
+			return endLost
 		}
 		if n > limit {
 			// Drain the rest so the stream stays in sync; the hard limit
 			// set above ends the socket for absurd sizes.
 			extra, derr := io.Copy(io.Discard, r)
+			if errors.Is(derr, websocket.ErrReadLimit) {
+				return endViolation
+			}
 			if derr != nil {
-				return false
+				return endLost
 			}
 			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), int64(n)+extra)
 			continue
@@ -122,7 +143,7 @@ func (s *session) readLoop() bool {
 			continue
 		}
 		if !s.handle(buf[:n]) {
-			return true
+			return endHandler
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiki-sfu/hibiki/relay"
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
@@ -25,6 +26,7 @@ type App struct {
 	logger *slog.Logger
 	sfu    *sfu.SFU
 	sig    *signaling.Server
+	turn   *relay.Server // nil unless the embedded TURN server runs
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
@@ -45,6 +47,16 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		UDPPortMin: cfg.RTC.UDPPortMin,
 		UDPPortMax: cfg.RTC.UDPPortMax,
 		PublicIPs:  cfg.RTC.PublicIPs,
+		TCPPort:    cfg.RTC.TCPPort,
+		RelayOnly:  cfg.RTC.RelayOnly,
+	}
+	if cfg.TURN.Enabled() && !hasTURNServer(cfg.RTC.ICEServers) {
+		// Only our own relay can carry relay-only media: pin it by address.
+		rtc.RelayIPs = cfg.TURN.relayIPs(cfg.RTC.IPs)
+	}
+	turnSrv, iceServersFor, err := startTURN(&cfg, logger)
+	if err != nil {
+		return nil, err
 	}
 	s, err := sfu.New(rtc,
 		sfu.WithLogger(logger),
@@ -59,13 +71,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		}),
 	)
 	if err != nil {
+		if turnSrv != nil {
+			_ = turnSrv.Close()
+		}
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
-	ice := make([]signaling.ICEServer, 0, len(cfg.RTC.ICEServers))
-	for _, s := range cfg.RTC.ICEServers {
-		ice = append(ice, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
-	}
 	signKey, signSecret := cfg.SigningKey()
 	lobbyCfg := signaling.LobbyConfig{
 		Room:          cfg.Lobby.Room,
@@ -78,13 +89,15 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		cfg:    cfg,
 		logger: logger,
 		sfu:    s,
+		turn:   turnSrv,
 		keys:   keys,
 		sig: signaling.NewServer(s, signaling.Config{
 			Verifier:       keys,
 			MaxMessageSize: cfg.Signaling.MaxMessageSize,
 			PingInterval:   cfg.Signaling.PingInterval,
 			PongTimeout:    cfg.Signaling.PongTimeout,
-			ICEServers:     ice,
+			ICEServersFor:  iceServersFor,
+			ResumeWindow:   cfg.Signaling.ResumeWindow,
 			Logger:         logger,
 			Lobby:          lobbyCfg,
 		}),
@@ -135,6 +148,9 @@ func (a *App) Handler() http.Handler { return a.mux }
 // SFU returns the media core, for tests and embedding.
 func (a *App) SFU() *sfu.SFU { return a.sfu }
 
+// TURN returns the embedded TURN server, nil when it is off.
+func (a *App) TURN() *relay.Server { return a.turn }
+
 // Signaling returns the signaling server.
 func (a *App) Signaling() *signaling.Server { return a.sig }
 
@@ -156,6 +172,11 @@ func (a *App) Close() error {
 	a.sig.Close()
 	if cerr := a.sfu.Close(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if a.turn != nil {
+		if cerr := a.turn.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("close: %w", err)

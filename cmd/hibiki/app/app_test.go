@@ -36,6 +36,7 @@ func start(t *testing.T, edit func(*Config)) *running {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -226,6 +227,7 @@ func TestDevTokenOffOutsideDevMode(t *testing.T) {
 func TestServeEndsWithContext(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	a, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -255,6 +257,7 @@ func TestServeEndsWithContext(t *testing.T) {
 func TestHandlerServesRoutes(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	a, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

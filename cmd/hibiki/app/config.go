@@ -33,6 +33,7 @@ type Config struct {
 	RTC       RTCConfig         `yaml:"rtc"`
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
+	TURN      TURNConfig        `yaml:"turn"`
 	Data      DataConfig        `yaml:"data"`
 	Lobby     LobbyConfig       `yaml:"lobby"`
 
@@ -50,6 +51,10 @@ type RTCConfig struct {
 	UDPPortMax uint16      `yaml:"udp_port_max"`
 	PublicIPs  []string    `yaml:"public_ips"`
 	ICEServers []ICEServer `yaml:"ice_servers"`
+	// TCPPort accepts ICE-TCP (0 = off).
+	TCPPort int `yaml:"tcp_port"`
+	// RelayOnly makes every room relay-only: media only through TURN.
+	RelayOnly bool `yaml:"relay_only"`
 }
 
 // ICEServer is a STUN or TURN server handed to clients.
@@ -64,6 +69,9 @@ type SignalingConfig struct {
 	MaxMessageSize int           `yaml:"max_message_size"`
 	PingInterval   time.Duration `yaml:"ping_interval"`
 	PongTimeout    time.Duration `yaml:"pong_timeout"`
+	// ResumeWindow keeps a participant whose socket dropped for this long,
+	// waiting for a join with resume (0 = leave at once).
+	ResumeWindow time.Duration `yaml:"resume_window"`
 }
 
 // RoomConfig holds per-room limits.
@@ -148,6 +156,18 @@ func Overrides() map[string]Setter {
 			c.RTC.UDPPort = n
 			return err
 		},
+		"tcp-port": func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			c.RTC.TCPPort = n
+			return err
+		},
+		"relay-only": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.RTC.RelayOnly = b
+			return err
+		},
+		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },
+		"turn-domain": func(c *Config, v string) error { c.TURN.Domain = v; return nil },
 		"udp-port-range": func(c *Config, v string) error {
 			lo, hi, ok := strings.Cut(v, "-")
 			a, err1 := strconv.ParseUint(lo, 10, 16)
@@ -202,10 +222,75 @@ func (c *Config) Validate() error {
 	if c.Data.MaxMessageSize < 0 || c.Data.ReceiverQueue < 0 || c.Data.SlowReceiverTimeout < 0 || c.Lobby.InviteTimeout < 0 {
 		return fmt.Errorf("%w: data and lobby limits must not be negative", ErrConfig)
 	}
-	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
-		return fmt.Errorf("%w: udp port %d out of range", ErrConfig, c.RTC.UDPPort)
+	return c.validateNetwork()
+}
+
+// validateNetwork checks the media and TURN ports and the policies that
+// depend on them.
+func (c *Config) validateNetwork() error {
+	ports := []struct {
+		name string
+		port int
+	}{
+		{"rtc.udp_port", c.RTC.UDPPort}, {"rtc.tcp_port", c.RTC.TCPPort},
+		{"turn.udp_port", c.TURN.UDPPort}, {"turn.tcp_port", c.TURN.TCPPort}, {"turn.tls_port", c.TURN.TLSPort},
+	}
+	for _, p := range ports {
+		if p.port < 0 || p.port > 65535 {
+			return fmt.Errorf("%w: %s %d out of range", ErrConfig, p.name, p.port)
+		}
+	}
+	lo, hi := c.RTC.UDPPortMin, c.RTC.UDPPortMax
+	if (lo == 0) != (hi == 0) || lo > hi {
+		return fmt.Errorf("%w: udp port range %d-%d: give both bounds, min <= max", ErrConfig, lo, hi)
+	}
+	if lo != 0 && c.RTC.UDPPort != 0 {
+		return fmt.Errorf("%w: rtc.udp_port and a udp port range exclude each other (set udp_port to 0)", ErrConfig)
+	}
+	if err := distinctPorts("udp", map[string]int{"rtc.udp_port": c.RTC.UDPPort, "turn.udp_port": c.TURN.UDPPort}); err != nil {
+		return err
+	}
+	tcp := map[string]int{"rtc.tcp_port": c.RTC.TCPPort, "turn.tcp_port": c.TURN.TCPPort, "turn.tls_port": c.TURN.TLSPort}
+	if err := distinctPorts("tcp", tcp); err != nil {
+		return err
+	}
+	if c.Signaling.ResumeWindow < 0 {
+		return fmt.Errorf("%w: signaling.resume_window is negative", ErrConfig)
+	}
+	if err := c.TURN.validate(c.RTC.IPs); err != nil {
+		return err
+	}
+	if c.RTC.RelayOnly && !c.TURN.Enabled() && !hasTURNServer(c.RTC.ICEServers) {
+		return fmt.Errorf("%w: rtc.relay_only needs the embedded TURN server or a turn: URL in rtc.ice_servers", ErrConfig)
 	}
 	return nil
+}
+
+// distinctPorts refuses two listeners of one protocol on one port.
+func distinctPorts(proto string, ports map[string]int) error {
+	seen := make(map[int]string, len(ports))
+	for _, name := range slices.Sorted(maps.Keys(ports)) {
+		p := ports[name]
+		if p == 0 {
+			continue
+		}
+		if other, ok := seen[p]; ok {
+			return fmt.Errorf("%w: %s and %s are both %s port %d", ErrConfig, other, name, proto, p)
+		}
+		seen[p] = name
+	}
+	return nil
+}
+
+func hasTURNServer(servers []ICEServer) bool {
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SigningKey returns the key (the first in sorted order) and secret that
