@@ -48,6 +48,8 @@ type Config struct {
 	// OnJoin, when set, is called with the time a successful join took,
 	// from the join message to the participant being in the room.
 	OnJoin func(d time.Duration)
+	// Lobby configures presence and 1:1 invites.
+	Lobby LobbyConfig
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it
@@ -67,6 +69,7 @@ type Server struct {
 	attached map[string]*attachment
 
 	handlers map[string]handler
+	lobby    *lobby
 }
 
 // NewServer returns a signaling server in front of s.
@@ -93,6 +96,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		conns:    make(map[*session]struct{}),
 		attached: make(map[string]*attachment),
 		handlers: handlers(),
+		lobby:    newLobby(cfg.Lobby),
 	}
 	srv.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -153,7 +157,9 @@ func (s *Server) Close() {
 		if p != nil {
 			p.Leave()
 		}
+		a.ended()
 	}
+	s.lobby.close()
 }
 
 // register makes a resumable.

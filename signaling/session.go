@@ -36,6 +36,7 @@ type session struct {
 	// Touched only by the reader goroutine.
 	p      *sfu.Participant
 	att    *attachment
+	member *member // set on a lobby socket
 	claims *Claims
 	id     string
 }
@@ -88,6 +89,9 @@ func (s *session) run(ctx context.Context) {
 	<-writerDone
 	if s.att != nil {
 		s.att.detach(s, end != endLost || ctx.Err() != nil)
+	}
+	if s.member != nil {
+		s.srv.lobby.leave(s.member)
 	}
 }
 

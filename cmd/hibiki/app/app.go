@@ -20,6 +20,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// callTokenTTL is the validity of the tokens minted for an accepted invite:
+// long enough to join and to rejoin after a dropped connection.
+const callTokenTTL = time.Hour
+
 // App is a running hibiki server: SFU, signaling and HTTP routes.
 type App struct {
 	cfg    Config
@@ -65,6 +69,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+		sfu.WithData(sfu.DataConfig{
+			Disabled:            cfg.Data.Disabled,
+			MaxMessageSize:      cfg.Data.MaxMessageSize,
+			ReceiverQueue:       cfg.Data.ReceiverQueue,
+			SlowReceiverTimeout: cfg.Data.SlowReceiverTimeout,
+		}),
 	)
 	if err != nil {
 		if turnSrv != nil {
@@ -73,6 +83,14 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
+	signKey, signSecret := cfg.SigningKey()
+	lobbyCfg := signaling.LobbyConfig{
+		Room:          cfg.Lobby.Room,
+		InviteTimeout: cfg.Lobby.InviteTimeout,
+		Mint: func(room, identity, name string, g signaling.Grants) (string, error) {
+			return signaling.NewToken(signKey, signSecret, room, identity, name, g, callTokenTTL)
+		},
+	}
 	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
 	a.doors = whip.New(s, whip.Config{
 		Verifier:      keys,
@@ -96,6 +114,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		Logger:         logger,
 		OnError:        a.met.SignalingError,
 		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
+		Lobby:          lobbyCfg,
 	})
 	a.routes(static)
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}

@@ -36,6 +36,8 @@ type Config struct {
 	TURN      TURNConfig        `yaml:"turn"`
 	WHIP      WHIPConfig        `yaml:"whip"`
 	Admin     AdminConfig       `yaml:"admin"`
+	Data      DataConfig        `yaml:"data"`
+	Lobby     LobbyConfig       `yaml:"lobby"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -91,6 +93,22 @@ type WHIPConfig struct {
 // AdminConfig configures the admin API, which exists only with a key.
 type AdminConfig struct {
 	Key string `yaml:"key"`
+}
+
+// DataConfig holds the data channel relay limits (docs/protocol.md).
+type DataConfig struct {
+	Disabled            bool          `yaml:"disabled"`
+	MaxMessageSize      int           `yaml:"max_message_size"`
+	ReceiverQueue       int           `yaml:"receiver_queue"`
+	SlowReceiverTimeout time.Duration `yaml:"slow_receiver_timeout"`
+}
+
+// LobbyConfig names the presence lobby and bounds invites.
+type LobbyConfig struct {
+	// Room is the room claim a token needs to enter the lobby.
+	Room string `yaml:"room"`
+	// InviteTimeout is how long an invite rings before the caller is told.
+	InviteTimeout time.Duration `yaml:"invite_timeout"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -220,6 +238,9 @@ func (c *Config) Validate() error {
 		if key == "" {
 			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
 		}
+	}
+	if c.Data.MaxMessageSize < 0 || c.Data.ReceiverQueue < 0 || c.Data.SlowReceiverTimeout < 0 || c.Lobby.InviteTimeout < 0 {
+		return fmt.Errorf("%w: data and lobby limits must not be negative", ErrConfig)
 	}
 	return c.validateNetwork()
 }
