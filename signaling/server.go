@@ -42,6 +42,14 @@ type Config struct {
 	CheckOrigin func(r *http.Request) bool
 	// Logger receives structured logs; never the tokens.
 	Logger *slog.Logger
+	// OnError, when set, is called with the code of every error message
+	// sent to a client (metrics count them). It must not block.
+	OnError func(code string)
+	// OnJoin, when set, is called with the time a successful join took,
+	// from the join message to the participant being in the room.
+	OnJoin func(d time.Duration)
+	// Lobby configures presence and 1:1 invites.
+	Lobby LobbyConfig
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it
@@ -61,6 +69,7 @@ type Server struct {
 	attached map[string]*attachment
 
 	handlers map[string]handler
+	lobby    *lobby
 }
 
 // NewServer returns a signaling server in front of s.
@@ -87,6 +96,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		conns:    make(map[*session]struct{}),
 		attached: make(map[string]*attachment),
 		handlers: handlers(),
+		lobby:    newLobby(cfg.Lobby),
 	}
 	srv.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -147,7 +157,9 @@ func (s *Server) Close() {
 		if p != nil {
 			p.Leave()
 		}
+		a.ended()
 	}
+	s.lobby.close()
 }
 
 // register makes a resumable.

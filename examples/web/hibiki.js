@@ -23,8 +23,9 @@ import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
 import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
 import { Speakers, remoteLevels, displayLevel } from './speakers.js';
+import { DataChannels } from './data.js';
 
-export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack };
+export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack, DataChannels };
 
 /** @typedef {import('./remote.js').ParticipantInfo} ParticipantInfo */
 /** @typedef {import('./remote.js').TrackInfo} TrackInfo */
@@ -100,6 +101,8 @@ export class Room extends Emitter {
       dominantSpeakerChanged: (sid) => this.emit('dominantSpeakerChanged', sid),
       audioLevels: (levels) => this.emit('audioLevels', levels),
     });
+    /** data messages through the server: room.data.send(payload, {to, topic, lossy}) */
+    this.data = new DataChannels();
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
       participantLeft: (p) => {
@@ -190,9 +193,13 @@ export class Room extends Emitter {
     const me = joined.participant || {};
     this.localParticipant = { sid: me.sid || '', identity: me.identity || '', name: me.name || me.identity || '' };
     this.selfTracks = me.tracks || [];
-    if (!resumed) {
+    this.data.maxSize = joined.maxDataSize || 0;
+    if (!resumed) { // the data channels and bindings of the closed connections are gone too
       this.remotes.unbindAll();
       this.speakers.setDominant('');
+      this.data.detach();
+      const sub = this.session.transports.subscribe;
+      if (sub) this.data.attach(sub.pc);
     }
     this.remotes.sync(joined.participants || []);
   }
@@ -312,6 +319,7 @@ export class Room extends Emitter {
     clearInterval(this.statsTimer);
     clearInterval(this.levelTimer);
     this.remotes.unbindAll();
+    this.data.detach();
     const closed = this.session.close(opts);
     this.meter?.close();
     for (const lt of this.localTracks.values()) lt.track.stop();
