@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
@@ -42,7 +43,10 @@ func newHarness(t *testing.T, configure func(*Config)) *harness {
 		configure(&cfg)
 	}
 	sig := NewServer(s, cfg)
-	ts := httptest.NewServer(sig)
+	mux := http.NewServeMux()
+	mux.Handle("/", sig)
+	mux.Handle("/lp", sig.LongPoll())
+	ts := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		sig.Close()
 		ts.Close()
