@@ -45,20 +45,15 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*websocket.Conn, erro
 		return nil, fmt.Errorf("h2ws: %w", err)
 	}
 	u.Scheme = "https"
-	tr := &http2.Transport{TLSClientConfig: d.TLSConfig}
-	if d.NetDialContext != nil {
-		tr.DialTLSContext = func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
-			raw, err := d.NetDialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			c := tls.Client(raw, cfg)
-			if err := c.HandshakeContext(ctx); err != nil {
-				_ = raw.Close()
-				return nil, err
-			}
-			return c, nil
-		}
+	tlsConn, err := d.dialTLS(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http2.Transport{}
+	cc, err := tr.NewClientConn(tlsConn)
+	if err != nil {
+		_ = tlsConn.Close()
+		return nil, fmt.Errorf("h2ws: %w", err)
 	}
 	// The stream lives beyond ctx; its own context ends it on Close.
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -71,24 +66,23 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*websocket.Conn, erro
 	req.Header.Set(":protocol", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	stop := context.AfterFunc(ctx, cancel)
-	resp, err := tr.RoundTrip(req)
+	resp, err := cc.RoundTrip(req)
 	stop()
-	if err != nil {
+	release := func() {
 		cancel()
-		tr.CloseIdleConnections()
+		_ = cc.Close()
+	}
+	if err != nil {
+		release()
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		_ = resp.Body.Close()
-		cancel()
-		tr.CloseIdleConnections()
+		release()
 		return nil, fmt.Errorf("%w: %s: %s", ErrRefused, resp.Status, body)
 	}
-	s := newStream(resp.Body, pw, func() {
-		cancel()
-		tr.CloseIdleConnections()
-	})
+	s := newStream(resp.Body, pw, release)
 	wd := websocket.Dialer{NetDialContext: func(context.Context, string, string) (net.Conn, error) { return s, nil }}
 	conn, hresp, err := wd.DialContext(ctx, "ws://"+u.Host+u.RequestURI(), nil)
 	if hresp != nil && hresp.Body != nil {
@@ -102,4 +96,39 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*websocket.Conn, erro
 		conn.SetReadLimit(d.ReadLimit)
 	}
 	return conn, nil
+}
+
+// dialTLS opens the TLS connection, insisting on HTTP/2 by ALPN.
+func (d *Dialer) dialTLS(ctx context.Context, u *url.URL) (*tls.Conn, error) {
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	dial := d.NetDialContext
+	if dial == nil {
+		var nd net.Dialer
+		dial = nd.DialContext
+	}
+	raw, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("h2ws: dial %s: %w", addr, err)
+	}
+	cfg := &tls.Config{}
+	if d.TLSConfig != nil {
+		cfg = d.TLSConfig.Clone()
+	}
+	cfg.NextProtos = []string{http2.NextProtoTLS}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	c := tls.Client(raw, cfg)
+	if err := c.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("h2ws: tls: %w", err)
+	}
+	if p := c.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
+		_ = c.Close()
+		return nil, fmt.Errorf("%w: the server did not negotiate h2 (ALPN %q)", ErrRefused, p)
+	}
+	return c, nil
 }
