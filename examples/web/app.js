@@ -73,6 +73,10 @@ async function join(s) {
     show('conference');
     conf = new Conference(room, s, audio);
     document.body.dataset.joined = 'true';
+    // Which signaling transport works here (long-poll shows as a warning).
+    document.body.dataset.transport = room.transport;
+    $('conn-state').textContent = room.transport === 'longpoll' ? 'long-poll' : '';
+    $('conn-state').title = `signaling over ${room.transport}`;
     room.on('connectionStateChanged', (state) => {
       if (state === 'disconnected' && conf?.room === room) toast('Disconnected');
     });
