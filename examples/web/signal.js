@@ -85,6 +85,7 @@ export class Signal {
       try {
         await this.openLink(new WebSocketLink(this.url), this.fallbackMs, true);
         this.transport = 'websocket';
+        console.info('hibiki: signaling over websocket');
         return;
       } catch (err) {
         if (this.mode === 'websocket') throw err;
@@ -94,6 +95,7 @@ export class Signal {
     }
     await this.openLink(new LongPollLink(longPollUrl(this.url)), this.requestTimeoutMs, false);
     this.transport = 'longpoll';
+    console.info('hibiki: signaling over long-poll');
   }
 
   /**
