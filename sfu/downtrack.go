@@ -17,7 +17,7 @@ import (
 // publisher's receivers through a Forwarder that decides what to send.
 type DownTrack struct {
 	track *PublishedTrack
-	sub   *Participant
+	sub   downstream
 
 	sender *webrtc.RTPSender
 
@@ -35,9 +35,12 @@ type DownTrack struct {
 	maxLayer int
 	sized    bool
 	hidden   bool
+	// levelID is the subscriber's negotiated audio-level extension id.
+	levelID uint8
+	level   [1]byte
 }
 
-func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
+func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
 	return &DownTrack{
 		track:    t,
 		sub:      sub,
@@ -85,8 +88,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(pick.PayloadType)
 	d.bound = true
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == AudioLevelURI {
+			d.levelID = uint8(e.ID)
+		}
+	}
 	d.mu.Unlock()
-	if d.track.kind == KindVideo && d.sub.subReady.Load() {
+	if d.track.kind == KindVideo && d.sub.mediaReady() {
 		d.track.requestKeyframe(d.targetLayer())
 	}
 	return *pick, nil
@@ -104,7 +112,7 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // called by up to one receiver goroutine per layer; the mutex is this
 // subscriber's own, so subscribers never wait on each other.
 func (d *DownTrack) WriteRTP(p *Packet) {
-	if !d.sub.subReady.Load() {
+	if !d.sub.mediaReady() {
 		return
 	}
 	d.mu.Lock()
@@ -133,6 +141,11 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	h.ExtensionProfile = 0
 	h.Padding = false
 	h.PaddingSize = 0
+	if p.HasAudioLevel && d.levelID != 0 {
+		d.level[0] = p.AudioLevel
+		// Extensions has capacity from earlier packets: no allocation.
+		_ = h.SetExtension(d.levelID, d.level[:])
+	}
 	payload := p.Payload
 	if dec.RewriteVP8 {
 		n, err := RewriteVP8(d.buf[:], p.Payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
@@ -165,7 +178,7 @@ func (d *DownTrack) readRTCP() {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
-				d.sub.logger.Debug("subscriber rtcp ended", "err", err)
+				d.sub.log().Debug("subscriber rtcp ended", "err", err)
 			}
 			return
 		}

@@ -142,6 +142,7 @@ func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.logger.Debug("connection state", "target", target, "state", s)
+		p.notify(PeerStateChanged{Target: target, State: s})
 		if target == TargetSubscribe && s == webrtc.PeerConnectionStateConnected && !p.subReady.Swap(true) {
 			for _, d := range p.downTracks() {
 				d.track.requestKeyframe(d.targetLayer())

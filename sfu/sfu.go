@@ -147,12 +147,16 @@ func (s *SFU) removeRoom(r *Room) {
 // receives the participant's events until it leaves. The returned list holds
 // the other participants present at join time.
 func (s *SFU) Join(room string, req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+	return s.join(room, req, n, nil)
+}
+
+func (s *SFU) join(room string, req JoinRequest, n Notifier, prepare func(*Participant) error) (*Participant, []ParticipantInfo, error) {
 	for {
 		r, err := s.room(room)
 		if err != nil {
 			return nil, nil, err
 		}
-		p, others, err := r.join(req, n)
+		p, others, err := r.join(req, n, prepare)
 		if err == errRoomClosing {
 			continue // lost a race with the room's close timer; a new room is made
 		}

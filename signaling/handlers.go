@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/pion/webrtc/v4"
@@ -115,6 +116,7 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	if m.Token == "" {
 		return nil, newError(CodeBadToken, "token missing", nil)
 	}
+	start := time.Now()
 	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
 	if err != nil {
 		return nil, toError(err)
@@ -151,6 +153,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	a.mu.Unlock()
 	s.srv.register(a)
 	s.p, s.att, s.claims = p, a, claims
+	if f := s.srv.cfg.OnJoin; f != nil {
+		f(time.Since(start))
+	}
 	s.logger = s.logger.With("participant", p.SID())
 	reply := joinedReply(s, p, claims)
 	reply.Participants = make([]*ParticipantInfo, 0, len(others))

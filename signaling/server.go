@@ -42,6 +42,12 @@ type Config struct {
 	CheckOrigin func(r *http.Request) bool
 	// Logger receives structured logs; never the tokens.
 	Logger *slog.Logger
+	// OnError, when set, is called with the code of every error message
+	// sent to a client (metrics count them). It must not block.
+	OnError func(code string)
+	// OnJoin, when set, is called with the time a successful join took,
+	// from the join message to the participant being in the room.
+	OnJoin func(d time.Duration)
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it

@@ -179,6 +179,9 @@ func (s *session) send(m *Message) {
 // sendError reports a refused request. size is logged for too_large.
 func (s *session) sendError(id string, e *Error, size int64) {
 	s.logger.Debug("request refused", "id", id, "code", e.Code, "err", e, "size", size)
+	if f := s.srv.cfg.OnError; f != nil {
+		f(e.Code)
+	}
 	s.send(&Message{Type: TypeError, ID: id, Code: e.Code, Message: e.Message})
 }
 

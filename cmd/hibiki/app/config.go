@@ -35,6 +35,8 @@ type Config struct {
 	Room      RoomConfig        `yaml:"room"`
 	TURN      TURNConfig        `yaml:"turn"`
 	TLS       TLSConfig         `yaml:"tls"`
+	WHIP      WHIPConfig        `yaml:"whip"`
+	Admin     AdminConfig       `yaml:"admin"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -78,6 +80,18 @@ type RoomConfig struct {
 	EmptyGrace      time.Duration `yaml:"empty_grace"`
 	MaxParticipants int           `yaml:"max_participants"`
 	MaxTracks       int           `yaml:"max_tracks"`
+}
+
+// WHIPConfig configures the WHIP/WHEP doors.
+type WHIPConfig struct {
+	// StreamKeys maps a room to a static bearer key a WHIP encoder may use
+	// instead of a join token (OBS and ffmpeg take one fixed secret).
+	StreamKeys map[string]string `yaml:"stream_keys"`
+}
+
+// AdminConfig configures the admin API, which exists only with a key.
+type AdminConfig struct {
+	Key string `yaml:"key"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -130,6 +144,7 @@ func Overrides() map[string]Setter {
 			c.Dev = b
 			return err
 		},
+		"admin-key":  func(c *Config, v string) error { c.Admin.Key = v; return nil },
 		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
 		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
 		"public-ip":  func(c *Config, v string) error { c.RTC.PublicIPs = splitList(v); return nil },
@@ -211,6 +226,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.TLS.validate(); err != nil {
 		return err
+	}
+	for room, key := range c.WHIP.StreamKeys {
+		if key == "" {
+			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
+		}
 	}
 	return c.validateNetwork()
 }
