@@ -93,7 +93,7 @@ func resumeAfterDrop(ctx context.Context, t *testing.T, alice, bob *browser) {
 			window.__states = [];
 			window.__pcs = r.pcs;
 			r.on('connectionStateChanged', (s) => window.__states.push(s));
-			r.session.signal.ws.close(); // 1005 at the server: not a leave
+			r.session.signal.link.ws.close(); // 1005 at the server: not a leave
 			return true;
 		})()`, nil)
 		start := time.Now()

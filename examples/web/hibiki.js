@@ -151,6 +151,11 @@ export class Room extends Emitter {
   /** @returns {Session['counters']} resumes, re-joins, publish ICE restarts, the last resume's duration */
   get counters() { return this.session.counters; }
 
+  /** @returns {string} the signaling transport in use: 'websocket', 'longpoll' or '' */
+  get transport() {
+    return this.session.signal?.transport ?? '';
+  }
+
   /** @returns {Map<string, RemoteParticipant>} the other participants, by SID */
   get participants() {
     return this.remotes.participants;

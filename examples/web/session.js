@@ -84,7 +84,8 @@ export class Session {
    * @returns {Promise<boolean>} whether the session was resumed
    */
   async join() {
-    const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason));
+    const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason),
+      { transport: this.opts.transport });
     this.signal = sig;
     await sig.open();
     const resume = this.sessionId;

@@ -25,6 +25,8 @@
  *   `iceTransportPolicy: "relay"` applies whatever this says
  * @property {AudioContext} [audioContext] measure the local microphone's level (and, for servers
  *   that send no `activeSpeakers`, remote levels) in this context rather than from stats
+ * @property {'auto' | 'websocket' | 'longpoll'} [transport] signaling transport (default auto:
+ *   WebSocket, long-poll when it does not work within 3 s; tried again on every reconnect)
  */
 
 /**
