@@ -290,4 +290,3 @@ func (f *firewall) restore() {
 		}
 	}
 }
-
