@@ -28,10 +28,10 @@ func videoOf(ctx context.Context, t *testing.T, b *browser, trackSid string) vid
 }
 
 // keptDecoding asserts that b decoded trackSid all along since v0: at least
-// 8 frames a second (the fake camera sends 20) and no stall. A freeze of a
-// few hundred milliseconds happens on a busy machine whatever the test
-// does; a resume or restart that interrupted media would freeze for
-// seconds.
+// 8 frames a second (the fake camera sends 20) and no stall. A freeze of up
+// to about half a second happens on a busy machine (under -race, both pages
+// at once) whatever the test does; a resume or restart that interrupted
+// media would freeze for seconds.
 func keptDecoding(ctx context.Context, t *testing.T, b *browser, trackSid string, v0 video) {
 	t.Helper()
 	v1 := videoOf(ctx, t, b, trackSid)
@@ -42,7 +42,7 @@ func keptDecoding(ctx context.Context, t *testing.T, b *browser, trackSid string
 	if float64(frames) < 8*secs {
 		t.Errorf("%s: decoded %d frames of %s in %.1f s, want at least %.0f", b.name, frames, trackSid, secs, 8*secs)
 	}
-	if frozen > 0.5 {
+	if frozen > 1 {
 		t.Errorf("%s: video %s froze for %.2f s", b.name, trackSid, frozen)
 	}
 }
