@@ -207,6 +207,11 @@ export class Room extends Emitter {
       if (sub) this.data.attach(sub.pc);
     }
     this.remotes.sync(joined.participants || []);
+    // The room's current speakers ride on joined, so a late joiner (or a
+    // resumed one) does not wait for the next change to see them.
+    if (joined.dominant || joined.speakers) {
+      this.speakers.onServer({ dominant: joined.dominant, speakers: joined.speakers });
+    }
   }
 
   /**
