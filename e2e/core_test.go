@@ -74,7 +74,8 @@ func TestLeaveIsSeenAndTracksRemoved(t *testing.T) {
 		}
 		return n
 	}
-	if _, err := sub.WaitMessage(ctx, func(*signaling.Message) bool { return countUnpublished() >= 2 }); err != nil {
+	// (WaitStats, not WaitMessage: its predicate must not read Events.)
+	if _, err := sub.WaitStats(ctx, func(bot.Stats) bool { return countUnpublished() >= 2 }); err != nil {
 		t.Errorf("saw %d trackUnpublished events, want 2: %v", countUnpublished(), err)
 	}
 	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.Totals.TracksReceiving == 0 }); err != nil {

@@ -24,6 +24,7 @@ type Room struct {
 	closed       bool
 	relayOnly    bool
 	dominant     string
+	lastSpeakers ActiveSpeakers
 	speakers     *speakers
 
 	p2p      p2pState
@@ -131,6 +132,10 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 		q.notify(ParticipantJoined{Participant: info})
 		infos = append(infos, q.Info())
 		tracks = append(tracks, q.announcedTracks()...)
+	}
+	if p.data != nil {
+		// The data channels need an offer even in a room without tracks.
+		p.neg.schedule()
 	}
 	if p.autoSubscribe && p.grants.CanSubscribe {
 		for _, t := range tracks {

@@ -34,6 +34,7 @@ type options struct {
 	maxTracks       int
 	stats           *Counters
 	p2p             bool
+	data            DataConfig
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.
@@ -71,10 +72,12 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 	if o.stats == nil {
 		o.stats = &Counters{}
 	}
+	o.data = o.data.withDefaults()
 	t, err := newTransport(rtc, o.logger)
 	if err != nil {
 		return nil, err
 	}
+	t.settings.SetSCTPMaxMessageSize(o.data.sctpMaxMessage())
 	ctx, cancel := context.WithCancel(context.Background())
 	return &SFU{
 		opts:      o,

@@ -14,10 +14,10 @@ import (
 
 // layerTimeout is how long a layer may be silent before subscribers fall
 // back to a live one (a publisher whose uplink cannot carry its top layer).
-const layerTimeout = time.Second
+const layerTimeout = 700 * time.Millisecond
 
 // monitorInterval is how often layer liveness and bitrates are refreshed.
-const monitorInterval = 250 * time.Millisecond
+const monitorInterval = 100 * time.Millisecond
 
 // PublishedTrack is one source (microphone, camera, screen) of a publisher
 // with up to three simulcast layers, and the list of its subscribers.
@@ -318,26 +318,14 @@ func (t *PublishedTrack) updateActiveLayers() {
 	}
 	simulcast := n >= 2 || len(t.spec) >= 2
 	t.mu.Unlock()
-	active := make([]bool, MaxSpatialLayers)
+	var active []bool
 	switch {
 	case direct:
+		active = make([]bool, MaxSpatialLayers)
 	case !simulcast:
-		for i := range active {
-			active[i] = true
-		}
+		active = []bool{true, true, true}
 	default:
-		active[0] = true
-		for _, d := range downs {
-			if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
-				active[l] = true
-			}
-			// Keep what is being forwarded until the switch away from it
-			// has happened, or the subscriber freezes waiting for the new
-			// layer.
-			if l := d.forwardedLayer(); l >= 0 && l < MaxSpatialLayers {
-				active[l] = true
-			}
-		}
+		active = t.neededLayers(downs)
 	}
 	t.mu.Lock()
 	same := slices.Equal(t.active, active) || (t.active == nil && !simulcast && !direct)
@@ -346,4 +334,29 @@ func (t *PublishedTrack) updateActiveLayers() {
 	if !same {
 		t.owner.notify(LayersChanged{TrackSID: t.sid, Active: active})
 	}
+}
+
+// neededLayers is which simulcast layers the subscribers need.
+func (t *PublishedTrack) neededLayers(downs []*DownTrack) []bool {
+	active := make([]bool, MaxSpatialLayers)
+	active[0] = true
+	infos := t.layerInfos()
+	for _, d := range downs {
+		if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
+			active[l] = true
+			// A wanted layer that is not arriving (paused a moment ago, or
+			// the publisher's uplink cannot carry it): keep the one below
+			// it coming too, so the subscriber falls back to the best
+			// layer that can flow instead of the lowest.
+			if !infos[l].Live && l > 0 {
+				active[l-1] = true
+			}
+		}
+		// Keep what is being forwarded until the switch away from it has
+		// happened, or the subscriber freezes waiting for the new layer.
+		if l := d.forwardedLayer(); l >= 0 && l < MaxSpatialLayers {
+			active[l] = true
+		}
+	}
+	return active
 }

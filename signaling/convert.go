@@ -99,11 +99,7 @@ func eventMessage(ev sfu.Event) *Message {
 		paused := e.Paused
 		return &Message{Type: TypeSubscriptionPaused, TrackSID: e.TrackSID, Paused: &paused}
 	case sfu.ActiveSpeakers:
-		m := &Message{Type: TypeActiveSpeakers, Dominant: e.Dominant, Speakers: make([]Speaker, 0, len(e.Speakers))}
-		for _, l := range e.Speakers {
-			m.Speakers = append(m.Speakers, Speaker{SID: l.SID, Level: math.Round(l.Level*100) / 100})
-		}
-		return m
+		return speakersMessage(e)
 	case sfu.P2PStart:
 		role := P2PRoleAnswer
 		if e.Offer {
@@ -119,4 +115,17 @@ func eventMessage(ev sfu.Event) *Message {
 	default:
 		return nil
 	}
+}
+
+// speakersMessage is the activeSpeakers message of e, nil when nobody has
+// spoken yet.
+func speakersMessage(e sfu.ActiveSpeakers) *Message {
+	if e.Dominant == "" && len(e.Speakers) == 0 {
+		return nil
+	}
+	m := &Message{Type: TypeActiveSpeakers, Dominant: e.Dominant, Speakers: make([]Speaker, 0, len(e.Speakers))}
+	for _, l := range e.Speakers {
+		m.Speakers = append(m.Speakers, Speaker{SID: l.SID, Level: math.Round(l.Level*100) / 100})
+	}
+	return m
 }

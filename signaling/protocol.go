@@ -23,6 +23,11 @@ const (
 	TypeSetVideoSize = "setVideoSize"
 	TypeLeave        = "leave"
 	TypePing         = "ping"
+	// Lobby sockets (docs/protocol.md "Lobby").
+	TypeLobby        = "lobby"
+	TypeInvite       = "invite"
+	TypeAnswerInvite = "answerInvite"
+	TypeCancelInvite = "cancelInvite"
 	// Peer-to-peer calls (docs/p2p.md). Offers, answers and candidates go
 	// both ways: the server relays them to the peer.
 	TypeP2POffer     = "p2pOffer"
@@ -48,6 +53,11 @@ const (
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
 	TypeActiveSpeakers     = "activeSpeakers"
+	TypeLobbyJoined        = "lobbyJoined"
+	TypePresence           = "presence"
+	TypeInvited            = "invited"
+	TypeInviteAccepted     = "inviteAccepted"
+	TypeInviteEnded        = "inviteEnded"
 	TypeP2P                = "p2p"
 	TypeP2PEnd             = "p2pEnd"
 )
@@ -117,6 +127,7 @@ type Message struct {
 	Participant    *ParticipantInfo   `json:"participant,omitempty"`
 	Participants   []*ParticipantInfo `json:"participants,omitempty"`
 	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	MaxDataSize    int                `json:"maxDataSize,omitempty"`
 	ParticipantSID string             `json:"participantSid,omitempty"`
 	Active         []bool             `json:"active,omitempty"`
 	Paused         *bool              `json:"paused,omitempty"`
@@ -129,12 +140,21 @@ type Message struct {
 	// participant (join with resume): keep the peer connections.
 	Resumed bool `json:"resumed,omitempty"`
 
+	// lobby, presence and invites
+	Identity string         `json:"identity,omitempty"`
+	InviteID string         `json:"inviteId,omitempty"`
+	Accept   *bool          `json:"accept,omitempty"`
+	User     *PresenceUser  `json:"user,omitempty"`
+	Users    []PresenceUser `json:"users,omitempty"`
+	From     *PresenceUser  `json:"from,omitempty"`
+	Peer     *PresenceUser  `json:"peer,omitempty"`
+	// Reason is also why a p2p session ended (p2pEnd).
+	Reason string `json:"reason,omitempty"`
+
 	// p2p / p2pEnd / p2pOffer / p2pAnswer / p2pCandidate / p2pReady /
-	// p2pFailed: the direct session, the side that offers first, why a
-	// session ended.
+	// p2pFailed: the direct session and the side that offers first.
 	Session string `json:"session,omitempty"`
 	Role    string `json:"role,omitempty"`
-	Reason  string `json:"reason,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`

@@ -88,6 +88,12 @@ type browser struct {
 // chromedp's cancel) when the test ends.
 func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 	t.Helper()
+	return newBrowserWith(t, parent, name)
+}
+
+// newBrowserWith is newBrowser with extra command-line options.
+func newBrowserWith(t *testing.T, parent context.Context, name string, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	path, err := chromiumPath()
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +105,7 @@ func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 		chromedp.NoSandbox,
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", voiceFile(t)),
 		chromedp.Flag("auto-select-desktop-capture-source", "Entire screen"),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("disable-background-networking", true),
@@ -110,6 +117,7 @@ func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 		chromedp.Flag("mute-audio", false),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(parent, opts...)
 	b := &browser{t: t, name: name}
 	bctx, bcancel := chromedp.NewContext(actx)
@@ -260,6 +268,7 @@ type inbound struct {
 	PacketsLost          int64   `json:"packetsLost"`
 	FramesDecoded        int64   `json:"framesDecoded"`
 	FreezeCount          int64   `json:"freezeCount"`
+	TotalFreezesDuration float64 `json:"totalFreezesDuration"`
 	FrameWidth           int     `json:"frameWidth"`
 	FrameHeight          int     `json:"frameHeight"`
 	TotalSamplesReceived int64   `json:"totalSamplesReceived"`

@@ -260,8 +260,15 @@ func TestP2P(t *testing.T) {
 		return
 	}
 
-	t.Run("mute and screen share while direct", func(t *testing.T) {
+	t.Run("mute, data and screen share while direct", func(t *testing.T) {
 		before := forwarded(srv, room)
+		bob.mustEval(ctx, `(() => {
+			window.__data = [];
+			window.hibikiRoom.data.on('message', (m) => window.__data.push(typeof m.payload === 'string' ? m.payload : new TextDecoder().decode(m.payload)));
+			return true;
+		})()`, nil)
+		alice.waitFor(ctx, "alice's data channel open", `(() => { try { window.hibikiRoom.data.send('hello direct'); return true; } catch { return false; } })()`, 10*time.Second)
+		bob.waitFor(ctx, "bob receives alice's data message", `window.__data.includes('hello direct')`, 5*time.Second)
 		click(ctx, t, alice, "#btn-mic")
 		bob.waitFor(ctx, "Alice's mic-muted icon", faceTile("Alice")+`.dataset.micMuted === 'true'`, 5*time.Second)
 		click(ctx, t, alice, "#btn-mic")
@@ -287,8 +294,8 @@ func TestP2P(t *testing.T) {
 		before := forwarded(srv, room)
 		var err error
 		b, err = bot.New(bot.Config{
-			URL:      "ws" + strings.TrimPrefix(srv.base, "http") + "/ws",
-			Room:     room, Identity: "Bot", Publish: true, Simulcast: true, Subscribe: true,
+			URL:  "ws" + strings.TrimPrefix(srv.base, "http") + "/ws",
+			Room: room, Identity: "Bot", Publish: true, Simulcast: true, Subscribe: true,
 			AllowIPs: []netip.Prefix{netip.MustParsePrefix(serverIP + "/24")},
 		})
 		if err != nil {
