@@ -233,9 +233,7 @@ class Session {
   }
 
   /** @param {LocalTrack} lt */
-  replaceTrack(lt) {
-    this.senders.get(lt.sid)?.replaceTrack(lt.track).catch(() => {});
-  }
+  replaceTrack(lt) { this.senders.get(lt.sid)?.replaceTrack(lt.track).catch(() => {}); }
 
   /** @returns {Object<string, string>} our mid → track SID */
   localMids() {
@@ -435,9 +433,7 @@ export class P2P {
   }
 
   /** @returns {P2PState} */
-  get state() {
-    return this.session ? this.session.state : 'idle';
-  }
+  get state() { return this.session ? this.session.state : 'idle'; }
 
   /** @returns {RTCPeerConnection | null} the live direct connection */
   get pc() {
