@@ -51,6 +51,9 @@ const (
 	TypeInvited            = "invited"
 	TypeInviteAccepted     = "inviteAccepted"
 	TypeInviteEnded        = "inviteEnded"
+	// TypeRedirect answers a join on a node that does not serve the room
+	// (docs/cluster.md): join at url instead; the socket closes next.
+	TypeRedirect = "redirect"
 )
 
 // ICETransportPolicyRelay tells a client to gather and use relay
@@ -129,6 +132,9 @@ type Message struct {
 	Peer     *PresenceUser  `json:"peer,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
 
+	// redirect
+	URL string `json:"url,omitempty"`
+
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -204,6 +210,9 @@ const (
 	CodeRoomFull     = "room_full"
 	CodeRateLimited  = "rate_limited"
 	CodeInternal     = "internal"
+	// CodeUnavailable refuses a join whose room cannot be placed now (the
+	// cluster's Redis is unreachable); retry with backoff.
+	CodeUnavailable = "unavailable"
 )
 
 // Error is the typed error every handler returns for a refused request; its
