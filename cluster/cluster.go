@@ -121,7 +121,12 @@ func (c *Cluster) beat() {
 	load := c.cfg.Load()
 	info := NodeInfo{
 		ID: c.cfg.NodeID, URL: c.cfg.NodeURL, Rooms: len(load.Rooms), Participants: load.Participants,
-		BitrateBps: c.rate.read(load.BytesOut, now), CPU: c.cpu.read(now), At: now,
+		BitrateBps: c.rate.read(load.BytesOut, now), At: now,
+	}
+	if c.cfg.CPU != nil {
+		info.CPU = c.cfg.CPU()
+	} else {
+		info.CPU = c.cpu.read(now)
 	}
 	err := c.reg.beat(ctx, info)
 	if err == nil {

@@ -44,6 +44,10 @@ type Config struct {
 	Heartbeat, NodeTTL time.Duration
 	// Load reports this node's rooms and counters; called on every heartbeat.
 	Load func() Load
+	// CPU, when set, replaces the process CPU meter (busy cores). Several
+	// nodes in one process (tests) share its CPU time, which then ranks
+	// them at random.
+	CPU func() float64
 	// Logger receives structured logs.
 	Logger *slog.Logger
 }

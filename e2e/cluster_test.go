@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ func startNode(t *testing.T, redis, id string) *server {
 	cfg.Node.ID = id
 	cfg.Node.URL = "ws://" + ln.Addr().String() + "/ws"
 	cfg.Node.Heartbeat, cfg.Node.TTL = clusterBeat, clusterTTL
+	// The nodes share this process's CPU time: leave it out of the ranking.
+	cfg.NodeCPU = func() float64 { return 0 }
 	return serve(t, cfg, ln)
 }
 
@@ -202,4 +205,34 @@ func TestClusterRedisRestartMidCall(t *testing.T) {
 	if sub.Stats().State != bot.StateJoined {
 		t.Fatalf("sub state %s after the restart", st.State)
 	}
+}
+
+// Join time through the node that serves the room against through another
+// one (redirect: a second dial and join). Logs p50/p95 over 20 joins each.
+func TestClusterJoinLatency(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startNode(t, rs.Addr(), "a"), startNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+	clusterBot(ctx, t, a.url, "lat", "anchor", false, true) // keeps the room on a
+
+	const joins = 20
+	measure := func(url string) []time.Duration {
+		out := make([]time.Duration, 0, joins)
+		for i := range joins {
+			start := time.Now()
+			x := clusterBot(ctx, t, url, "lat", "j"+strconv.Itoa(i), false, true)
+			out = append(out, time.Since(start))
+			if x.SignalURL() != a.url {
+				t.Fatalf("join landed on %s, want a", x.SignalURL())
+			}
+			_ = x.Close()
+		}
+		slices.Sort(out)
+		return out
+	}
+	direct, redirected := measure(a.url), measure(b.url)
+	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100] }
+	t.Logf("join direct:     p50 %v p95 %v", pct(direct, 50), pct(direct, 95))
+	t.Logf("join redirected: p50 %v p95 %v", pct(redirected, 50), pct(redirected, 95))
 }

@@ -34,6 +34,7 @@ func newCluster(cfg *Config, s *sfu.SFU, logger *slog.Logger) (*cluster.Cluster,
 		Heartbeat: cfg.Node.Heartbeat,
 		NodeTTL:   cfg.Node.TTL,
 		Load:      sfuLoad(s),
+		CPU:       cfg.NodeCPU,
 		Logger:    logger,
 	})
 	if err != nil {

@@ -45,6 +45,9 @@ type Config struct {
 	// this one pair; both must be given.
 	APIKey    string `yaml:"-"`
 	APISecret string `yaml:"-"`
+	// NodeCPU, when set, replaces the process CPU figure a clustered node
+	// reports (embedding, and tests running several nodes in one process).
+	NodeCPU func() float64 `yaml:"-"`
 }
 
 // RTCConfig is the media network part of the configuration.
