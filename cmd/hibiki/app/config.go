@@ -215,8 +215,8 @@ func Overrides() map[string]Setter {
 		"redis-address": func(c *Config, v string) error { c.Redis.Address = v; return nil },
 		"node-id":       func(c *Config, v string) error { c.Node.ID = v; return nil },
 		"node-url":      func(c *Config, v string) error { c.Node.URL = v; return nil },
-		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },
-		"turn-domain": func(c *Config, v string) error { c.TURN.Domain = v; return nil },
+		"turn-secret":   func(c *Config, v string) error { c.TURN.Secret = v; return nil },
+		"turn-domain":   func(c *Config, v string) error { c.TURN.Domain = v; return nil },
 		"udp-port-range": func(c *Config, v string) error {
 			lo, hi, ok := strings.Cut(v, "-")
 			a, err1 := strconv.ParseUint(lo, 10, 16)
