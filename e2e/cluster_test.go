@@ -216,22 +216,24 @@ func TestClusterJoinLatency(t *testing.T) {
 	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
 	clusterBot(ctx, t, a.url, "lat", "anchor", false, true) // keeps the room on a
 
+	// Interleaved, so that warm-up and the neighbours' load hit both alike.
 	const joins = 20
-	measure := func(url string) []time.Duration {
-		out := make([]time.Duration, 0, joins)
-		for i := range joins {
-			start := time.Now()
-			x := clusterBot(ctx, t, url, "lat", "j"+strconv.Itoa(i), false, true)
-			out = append(out, time.Since(start))
-			if x.SignalURL() != a.url {
-				t.Fatalf("join landed on %s, want a", x.SignalURL())
-			}
-			_ = x.Close()
+	var direct, redirected []time.Duration
+	for i := range 2 * joins {
+		url, into := a.url, &direct
+		if i%2 == 1 {
+			url, into = b.url, &redirected
 		}
-		slices.Sort(out)
-		return out
+		start := time.Now()
+		x := clusterBot(ctx, t, url, "lat", "j"+strconv.Itoa(i), false, true)
+		*into = append(*into, time.Since(start))
+		if x.SignalURL() != a.url {
+			t.Fatalf("join landed on %s, want a", x.SignalURL())
+		}
+		_ = x.Close()
 	}
-	direct, redirected := measure(a.url), measure(b.url)
+	slices.Sort(direct)
+	slices.Sort(redirected)
 	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100] }
 	t.Logf("join direct:     p50 %v p95 %v", pct(direct, 50), pct(direct, 95))
 	t.Logf("join redirected: p50 %v p95 %v", pct(redirected, 50), pct(redirected, 95))
