@@ -22,20 +22,43 @@ type server struct {
 	url string // ws://127.0.0.1:PORT/ws (wss:// with TLS)
 	// tls trusts the server's certificate (TLS servers only).
 	tls *tls.Config
+	// stop closes the server (once; the test's cleanup calls it too).
+	stop func() error
 }
 
 // startServer runs a server with the built-in config, media on loopback
 // with an ephemeral port per connection (tests run in parallel packages).
 func startServer(t *testing.T, tweak func(*app.Config)) *server {
 	t.Helper()
+	cfg := testConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	return serve(t, cfg, listen(t, cfg.Listen))
+}
+
+// testConfig is the built-in config on loopback with ephemeral ports.
+func testConfig() app.Config {
 	cfg := app.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.RTC.UDPPort = 0
 	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
-	if tweak != nil {
-		tweak(&cfg)
+	return cfg
+}
+
+func listen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen: %v", err)
 	}
+	return ln
+}
+
+// serve builds a server from cfg and serves it on ln until the test ends.
+func serve(t *testing.T, cfg app.Config, ln net.Listener) *server {
+	t.Helper()
 	level := slog.LevelWarn
 	if os.Getenv("HIBIKI_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
@@ -43,23 +66,21 @@ func startServer(t *testing.T, tweak func(*app.Config)) *server {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	a, err := app.New(cfg, nil, logger)
 	if err != nil {
+		_ = ln.Close()
 		t.Fatalf("new server: %v", err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatalf("listen: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(context.Background(), ln) }()
+	stop := sync.OnceValue(a.Close)
 	t.Cleanup(func() {
-		if err := a.Close(); err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("close server: %v", err)
 		}
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	srv := &server{app: a, url: "ws://" + ln.Addr().String() + "/ws"}
+	srv := &server{app: a, url: "ws://" + ln.Addr().String() + "/ws", stop: stop}
 	if c := a.TLS(); c != nil {
 		roots := x509.NewCertPool()
 		roots.AddCert(c.Certificates[0].Leaf)

@@ -45,6 +45,15 @@ func handlers() map[string]handler {
 // errLeave tells the read loop to end the session after replying.
 var errLeave = errors.New("signaling: leave")
 
+// ErrUnavailable, wrapped by a Locate error, refuses a join with the code
+// unavailable: the room cannot be placed now.
+var ErrUnavailable = errors.New("signaling: room placement unavailable")
+
+// redirect tells the read loop to answer redirect and end the session.
+type redirect struct{ url string }
+
+func (r *redirect) Error() string { return "signaling: redirect to " + r.url }
+
 // handle decodes and dispatches one frame; false ends the session.
 func (s *session) handle(data []byte) bool {
 	m, err := Decode(data, s.srv.cfg.MaxMessageSize)
@@ -63,6 +72,11 @@ func (s *session) handle(data []byte) bool {
 	reply, err := h(s, m)
 	if errors.Is(err, errLeave) {
 		s.send(&Message{Type: TypeOK, ID: m.ID})
+		return false
+	}
+	var to *redirect
+	if errors.As(err, &to) {
+		s.send(&Message{Type: TypeRedirect, ID: m.ID, URL: to.url})
 		return false
 	}
 	if err != nil {
@@ -95,6 +109,8 @@ func toError(err error) *Error {
 	case errors.Is(err, sfu.ErrBadSDP), errors.Is(err, sfu.ErrBadCandidate), errors.Is(err, sfu.ErrBadKind),
 		errors.Is(err, sfu.ErrNoOfferInFlight), errors.Is(err, sfu.ErrAlreadySubscribed):
 		return newError(CodeBadRequest, err.Error(), err)
+	case errors.Is(err, ErrUnavailable):
+		return newError(CodeUnavailable, "room cannot be placed now; retry", err)
 	case errors.Is(err, sfu.ErrTooManyTracks):
 		return newError(CodeRateLimited, "too many tracks", err)
 	case errors.Is(err, ErrQueueFull):
@@ -142,6 +158,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		// by resumed being false and a new sessionId.
 		s.logger.Debug("resume of an unknown session, joining afresh")
 	}
+	if err := locate(s, claims.Room); err != nil {
+		return nil, err
+	}
 	auto := m.AutoSubscribe == nil || *m.AutoSubscribe
 	req := sfu.JoinRequest{
 		Identity: claims.Identity(),
@@ -178,6 +197,24 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		reply.Participants = append(reply.Participants, participantInfo(o))
 	}
 	return reply, nil
+}
+
+// locate asks the cluster where room is served: nil to join here, a
+// *redirect, or the error that refuses the join.
+func locate(s *session, room string) error {
+	f := s.srv.cfg.Locate
+	if f == nil {
+		return nil
+	}
+	url, err := f(s.srv.ctx, room)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		s.logger.Debug("redirecting join", "room", room, "url", url)
+		return &redirect{url: url}
+	}
+	return nil
 }
 
 // resume re-attaches a participant whose socket dropped (or is about to:

@@ -60,6 +60,9 @@ const (
 	TypeInviteEnded        = "inviteEnded"
 	TypeP2P                = "p2p"
 	TypeP2PEnd             = "p2pEnd"
+	// TypeRedirect answers a join on a node that does not serve the room
+	// (docs/cluster.md): join at url instead; the socket closes next.
+	TypeRedirect = "redirect"
 )
 
 // CapabilityP2P in a join's capabilities says the client can take part in
@@ -156,6 +159,9 @@ type Message struct {
 	Session string `json:"session,omitempty"`
 	Role    string `json:"role,omitempty"`
 
+	// redirect
+	URL string `json:"url,omitempty"`
+
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -231,6 +237,9 @@ const (
 	CodeRoomFull     = "room_full"
 	CodeRateLimited  = "rate_limited"
 	CodeInternal     = "internal"
+	// CodeUnavailable refuses a join whose room cannot be placed now (the
+	// cluster's Redis is unreachable); retry with backoff.
+	CodeUnavailable = "unavailable"
 )
 
 // Error is the typed error every handler returns for a refused request; its

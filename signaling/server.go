@@ -50,6 +50,11 @@ type Config struct {
 	OnJoin func(d time.Duration)
 	// Lobby configures presence and 1:1 invites.
 	Lobby LobbyConfig
+	// Locate, when set, is asked on every fresh join where the room is
+	// served: "" means here; a URL makes the server answer redirect and
+	// close the socket. An error wrapping ErrUnavailable refuses the join
+	// with unavailable. Nil: every room is served here (one node).
+	Locate func(ctx context.Context, room string) (url string, err error)
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it

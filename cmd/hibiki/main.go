@@ -19,10 +19,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hibiki-sfu/hibiki/cluster"
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/examples/web"
 	"github.com/hibiki-sfu/hibiki/internal/xconnect" // WebSocket over HTTP/2; must run before net/http's init
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -43,6 +45,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level()}))
+	if cfg.Clustered() {
+		redis.SetLogger(cluster.RedisLog{Logger: logger})
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, logger)

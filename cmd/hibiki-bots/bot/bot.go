@@ -53,6 +53,7 @@ type Bot struct {
 	data      *dataClient
 	self      signaling.ParticipantInfo
 	sessionID string
+	url       string // where the join landed (after redirects)
 
 	// pubKick asks the publish keeper to check the publish connection
 	// (ICE restart, or an offer lost with a socket).
@@ -114,20 +115,23 @@ func (b *Bot) Connect(ctx context.Context) error {
 }
 
 func (b *Bot) connect(ctx context.Context) error {
-	conn, err := b.dialer.dial(ctx)
+	// The join goes out on the bare socket so that a redirect can be
+	// followed before anything is built; what the server sends after the
+	// joined reply waits in the socket for the reader started below.
+	conn, reply, before, err := b.dialJoin(ctx)
 	if err != nil {
 		return err
 	}
 	sig := newSignal(conn, b.log)
-	// Both connections exist before join, so that an offer or a candidate
-	// right behind the joined reply has somewhere to go.
 	pubPeer, err := newPeer(b.api, nil, signaling.TargetPublish, sig, b.log)
 	if err != nil {
+		_ = conn.close()
 		return err
 	}
 	subPeer, err := newPeer(b.api, nil, signaling.TargetSubscribe, sig, b.log)
 	if err != nil {
 		_ = pubPeer.close()
+		_ = conn.close()
 		return err
 	}
 	data := newDataClient(b.cfg.OnData, b.notify, b.cfg.Now, b.log)
@@ -138,29 +142,22 @@ func (b *Bot) connect(ctx context.Context) error {
 	b.pub = newPublisher(pubPeer, sig, b.log)
 	b.sub = newSubscriber(subPeer, sig, b.room, b.notify, b.cfg.Now, b.log)
 	b.partsMu.Unlock()
-
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		b.readSignal(sig)
-	}()
 	pubPeer.onICEState(func(s webrtc.ICEConnectionState) {
 		if s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed {
 			b.kickPublisher()
 		}
 	})
-
-	auto := b.cfg.Subscribe
-	reply, err := sig.Request(ctx, &signaling.Message{Type: signaling.TypeJoin, Token: b.cfg.Token, AutoSubscribe: &auto})
-	if err != nil {
-		return fmt.Errorf("join: %w", err)
-	}
-	if reply.Type != signaling.TypeJoined {
-		return fmt.Errorf("%w: join answered with %q", ErrProtocol, reply.Type)
-	}
 	if err := b.joined(reply); err != nil {
 		return err
 	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for _, m := range before {
+			b.handle(m)
+		}
+		b.readSignal(sig)
+	}()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

@@ -56,7 +56,7 @@ func (b *Bot) resume(sig *Signal) error {
 	pause := resumeFirstPause
 	for {
 		ctx, cancel := context.WithTimeout(b.life, resumeDialWait)
-		conn, err := b.dialer.dial(ctx)
+		conn, err := b.dialerFor(b.SignalURL()).dial(ctx)
 		if err == nil {
 			var reply *signaling.Message
 			var later []*signaling.Message
@@ -95,40 +95,48 @@ func (b *Bot) resume(sig *Signal) error {
 // server sends the reply first, anything before it is handed on later.
 func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn link) (*signaling.Message, []*signaling.Message, error) {
 	auto := b.cfg.Subscribe
-	id := "resume-" + sig.newID()
-	msg := signaling.Message{Type: signaling.TypeJoin, ID: id, Token: b.cfg.Token, Resume: b.SessionID(), AutoSubscribe: &auto}
-	data, err := json.Marshal(&msg)
+	msg := signaling.Message{Type: signaling.TypeJoin, ID: "resume-" + sig.newID(), Token: b.cfg.Token, Resume: b.SessionID(), AutoSubscribe: &auto}
+	m, before, err := exchange(ctx, conn, &msg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode join: %w", err)
+		return nil, nil, err
+	}
+	switch {
+	case m.Type == signaling.TypeError:
+		return nil, nil, &signaling.Error{Code: m.Code, Message: m.Message}
+	case m.Type != signaling.TypeJoined:
+		return nil, nil, fmt.Errorf("%w: resume answered with %q", ErrProtocol, m.Type)
+	case !m.Resumed:
+		// The server joined us afresh: our peer connections belong to
+		// a participant that is gone. Leave the new one at once.
+		_ = conn.close()
+		return nil, nil, ErrNotResumed
+	}
+	return m, before, nil
+}
+
+// exchange sends msg on conn, which no reader serves yet, and reads up to
+// the reply carrying msg's id; frames before it are returned in before.
+func exchange(ctx context.Context, conn link, msg *signaling.Message) (reply *signaling.Message, before []*signaling.Message, err error) {
+	data, err := json.Marshal(msg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode %s: %w", msg.Type, err)
 	}
 	dl, _ := ctx.Deadline()
 	if err := conn.send(data, dl); err != nil {
-		return nil, nil, fmt.Errorf("send join: %w", err)
+		return nil, nil, fmt.Errorf("send %s: %w", msg.Type, err)
 	}
-	var before []*signaling.Message
 	for {
 		data, err := conn.receive(dl)
 		if err != nil {
-			return nil, nil, fmt.Errorf("await resume reply: %w", err)
+			return nil, nil, fmt.Errorf("await reply to %s: %w", msg.Type, err)
 		}
 		var m signaling.Message
 		if err := json.Unmarshal(data, &m); err != nil {
 			continue
 		}
-		if m.ID != id {
+		if m.ID != msg.ID {
 			before = append(before, &m)
 			continue
-		}
-		switch {
-		case m.Type == signaling.TypeError:
-			return nil, nil, &signaling.Error{Code: m.Code, Message: m.Message}
-		case m.Type != signaling.TypeJoined:
-			return nil, nil, fmt.Errorf("%w: resume answered with %q", ErrProtocol, m.Type)
-		case !m.Resumed:
-			// The server joined us afresh: our peer connections belong to
-			// a participant that is gone. Leave the new one at once.
-			_ = conn.close()
-			return nil, nil, ErrNotResumed
 		}
 		return &m, before, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/admin"
+	"github.com/hibiki-sfu/hibiki/cluster"
 	"github.com/hibiki-sfu/hibiki/metrics"
 	"github.com/hibiki-sfu/hibiki/relay"
 	"github.com/hibiki-sfu/hibiki/sfu"
@@ -34,6 +35,7 @@ type App struct {
 	turn   *relay.Server // nil unless the embedded TURN server runs
 	doors  *whip.Handler
 	met    *metrics.Metrics
+	cl     *cluster.Cluster // nil on a single node
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
@@ -107,6 +109,14 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		_ = a.closeMedia()
 		return nil, err
 	}
+	if a.cl, err = newCluster(&cfg, s, logger); err != nil {
+		_ = a.closeMedia()
+		return nil, err
+	}
+	var locate func(context.Context, string) (string, error)
+	if a.cl != nil {
+		locate = a.locate
+	}
 	a.sig = signaling.NewServer(s, signaling.Config{
 		Verifier:       keys,
 		MaxMessageSize: cfg.Signaling.MaxMessageSize,
@@ -118,6 +128,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		OnError:        a.met.SignalingError,
 		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
 		Lobby:          lobbyCfg,
+		Locate:         locate,
 	})
 	hosts := append([]string{hostOf(cfg.Listen)}, cfg.RTC.IPs...)
 	if a.tls, err = cfg.TLS.serverTLS(hosts); err != nil {
@@ -128,6 +139,9 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	}
 	a.routes(static)
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: a.tls}
+	if a.cl != nil {
+		a.cl.Start()
+	}
 	return a, nil
 }
 
@@ -216,6 +230,13 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
+	if a.cl != nil {
+		// First, so that closing the rooms below releases no lease: a
+		// stopped node is treated like a crashed one (its records expire).
+		if cerr := a.cl.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	a.doors.Close()
 	a.sig.Close()
 	if cerr := a.closeMedia(); cerr != nil && err == nil {

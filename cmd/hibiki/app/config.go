@@ -39,11 +39,16 @@ type Config struct {
 	Admin     AdminConfig       `yaml:"admin"`
 	Data      DataConfig        `yaml:"data"`
 	Lobby     LobbyConfig       `yaml:"lobby"`
+	Redis     RedisConfig       `yaml:"redis"`
+	Node      NodeConfig        `yaml:"node"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
 	APIKey    string `yaml:"-"`
 	APISecret string `yaml:"-"`
+	// NodeCPU, when set, replaces the process CPU figure a clustered node
+	// reports (embedding, and tests running several nodes in one process).
+	NodeCPU func() float64 `yaml:"-"`
 }
 
 // RTCConfig is the media network part of the configuration.
@@ -114,6 +119,32 @@ type LobbyConfig struct {
 	// InviteTimeout is how long an invite rings before the caller is told.
 	InviteTimeout time.Duration `yaml:"invite_timeout"`
 }
+
+// RedisConfig points at the Redis that nodes of one cluster share
+// (docs/cluster.md). An empty address keeps hibiki a single node.
+type RedisConfig struct {
+	Address  string `yaml:"address"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// Prefix starts every key hibiki writes.
+	Prefix string `yaml:"prefix"`
+}
+
+// NodeConfig names this node in a cluster.
+type NodeConfig struct {
+	// ID is unique in the cluster; empty = random per run.
+	ID string `yaml:"id"`
+	// URL is this node's public signaling URL, where other nodes redirect
+	// clients (required with redis.address).
+	URL string `yaml:"url"`
+	// Heartbeat is how often the node writes its load and renews its room
+	// leases; TTL is how long a silent node (and its leases) lives.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	TTL       time.Duration `yaml:"ttl"`
+}
+
+// Clustered reports whether multi-node mode is on.
+func (c *Config) Clustered() bool { return c.Redis.Address != "" }
 
 // ErrConfig wraps every configuration problem.
 var ErrConfig = errors.New("config")
@@ -195,10 +226,13 @@ func Overrides() map[string]Setter {
 			c.TLS.DevSelfSigned = b
 			return err
 		},
-		"tls-cert":    func(c *Config, v string) error { c.TLS.CertFile = v; return nil },
-		"tls-key":     func(c *Config, v string) error { c.TLS.KeyFile = v; return nil },
-		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },
-		"turn-domain": func(c *Config, v string) error { c.TURN.Domain = v; return nil },
+		"tls-cert":      func(c *Config, v string) error { c.TLS.CertFile = v; return nil },
+		"tls-key":       func(c *Config, v string) error { c.TLS.KeyFile = v; return nil },
+		"turn-secret":   func(c *Config, v string) error { c.TURN.Secret = v; return nil },
+		"turn-domain":   func(c *Config, v string) error { c.TURN.Domain = v; return nil },
+		"redis-address": func(c *Config, v string) error { c.Redis.Address = v; return nil },
+		"node-id":       func(c *Config, v string) error { c.Node.ID = v; return nil },
+		"node-url":      func(c *Config, v string) error { c.Node.URL = v; return nil },
 		"udp-port-range": func(c *Config, v string) error {
 			lo, hi, ok := strings.Cut(v, "-")
 			a, err1 := strconv.ParseUint(lo, 10, 16)
@@ -261,7 +295,25 @@ func (c *Config) Validate() error {
 	if c.Data.MaxMessageSize < 0 || c.Data.ReceiverQueue < 0 || c.Data.SlowReceiverTimeout < 0 || c.Lobby.InviteTimeout < 0 {
 		return fmt.Errorf("%w: data and lobby limits must not be negative", ErrConfig)
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	return c.validateNetwork()
+}
+
+// validateCluster checks the multi-node settings, which matter only with a
+// Redis address.
+func (c *Config) validateCluster() error {
+	if !c.Clustered() {
+		return nil
+	}
+	if !strings.HasPrefix(c.Node.URL, "ws://") && !strings.HasPrefix(c.Node.URL, "wss://") {
+		return fmt.Errorf("%w: node.url must be this node's public ws:// or wss:// signaling URL (got %q)", ErrConfig, c.Node.URL)
+	}
+	if c.Node.Heartbeat <= 0 || c.Node.TTL <= c.Node.Heartbeat {
+		return fmt.Errorf("%w: node.heartbeat (%v) must be positive and shorter than node.ttl (%v)", ErrConfig, c.Node.Heartbeat, c.Node.TTL)
+	}
+	return nil
 }
 
 // validateNetwork checks the media and TURN ports and the policies that

@@ -218,6 +218,16 @@ func TestApplyEnv(t *testing.T) {
 				t.Error("dev still on")
 			}
 		}},
+		{"cluster", map[string]string{
+			"HIBIKI_REDIS_ADDRESS": "127.0.0.1:6379", "HIBIKI_NODE_ID": "n1", "HIBIKI_NODE_URL": "wss://n1.example.org/ws",
+		}, func(t *testing.T, c Config) {
+			if !c.Clustered() || c.Redis.Address != "127.0.0.1:6379" || c.Node.ID != "n1" || c.Node.URL != "wss://n1.example.org/ws" {
+				t.Errorf("redis = %+v, node = %+v", c.Redis, c.Node)
+			}
+			if c.Node.Heartbeat != 2*time.Second || c.Node.TTL != 10*time.Second || c.Redis.Prefix != "hibiki:" {
+				t.Errorf("cluster defaults: %+v %+v", c.Node, c.Redis)
+			}
+		}},
 		{"log level", map[string]string{"HIBIKI_LOG_LEVEL": "debug"}, func(t *testing.T, c Config) {
 			if c.Level().String() != "DEBUG" {
 				t.Errorf("level = %v", c.Level())
@@ -290,6 +300,11 @@ func TestBadConfig(t *testing.T) {
 		{name: "relay only with a stun server only", edit: func(c *Config) {
 			c.RTC.RelayOnly = true
 			c.RTC.ICEServers = []ICEServer{{URLs: []string{"stun:stun.example.org"}}}
+		}},
+		{name: "redis without node url", vars: map[string]string{"HIBIKI_REDIS_ADDRESS": "127.0.0.1:6379"}},
+		{name: "node url not a websocket", vars: map[string]string{"HIBIKI_REDIS_ADDRESS": "r:6379", "HIBIKI_NODE_URL": "http://n/ws"}},
+		{name: "heartbeat not below node ttl", edit: func(c *Config) {
+			c.Redis.Address, c.Node.URL, c.Node.Heartbeat, c.Node.TTL = "r:6379", "ws://n/ws", 10*time.Second, 10*time.Second
 		}},
 		{name: "turn without ttl", edit: func(c *Config) { c.TURN.UDPPort, c.TURN.TTL = 3478, 0 }},
 		{name: "turn without ips", edit: func(c *Config) { c.TURN.UDPPort, c.RTC.IPs = 3478, nil }},

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+
+	"github.com/hibiki-sfu/hibiki/cluster"
+	"github.com/hibiki-sfu/hibiki/sfu"
+	"github.com/hibiki-sfu/hibiki/signaling"
+)
+
+// newCluster builds this node's membership from the redis and node
+// settings; it is nil when no Redis is configured (a single node).
+func newCluster(cfg *Config, s *sfu.SFU, logger *slog.Logger) (*cluster.Cluster, error) {
+	if !cfg.Clustered() {
+		return nil, nil
+	}
+	id := cfg.Node.ID
+	if id == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		id = "node-" + hex.EncodeToString(b[:])
+	}
+	cl, err := cluster.New(cluster.Config{
+		Address:   cfg.Redis.Address,
+		Password:  cfg.Redis.Password,
+		DB:        cfg.Redis.DB,
+		Prefix:    cfg.Redis.Prefix,
+		NodeID:    id,
+		NodeURL:   cfg.Node.URL,
+		Heartbeat: cfg.Node.Heartbeat,
+		NodeTTL:   cfg.Node.TTL,
+		Load:      sfuLoad(s),
+		CPU:       cfg.NodeCPU,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return cl, nil
+}
+
+// sfuLoad reports the SFU's rooms and forwarded bytes to the cluster.
+func sfuLoad(s *sfu.SFU) func() cluster.Load {
+	return func() cluster.Load {
+		rooms := s.Rooms()
+		l := cluster.Load{Rooms: make([]string, 0, len(rooms)), BytesOut: s.Counters().BytesOut.Load()}
+		for _, r := range rooms {
+			l.Rooms = append(l.Rooms, r.Name())
+			l.Participants += len(r.Participants())
+		}
+		return l
+	}
+}
+
+// locate answers signaling's question for a join: a room already open here
+// is served here without asking Redis (so it keeps working while Redis is
+// down); any other room is looked up, or placed, through the cluster.
+func (a *App) locate(ctx context.Context, room string) (string, error) {
+	if a.sfu.Room(room) != nil {
+		return "", nil
+	}
+	url, err := a.cl.Locate(ctx, room)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", signaling.ErrUnavailable, err)
+	}
+	return url, nil
+}
+
+// Cluster returns this node's cluster membership, nil on a single node.
+func (a *App) Cluster() *cluster.Cluster { return a.cl }
