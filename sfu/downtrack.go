@@ -30,6 +30,10 @@ type DownTrack struct {
 	closed   bool
 	hdr      rtp.Header
 	buf      [1500]byte
+	// seq remembers what each sent packet was, for NACKs (video only);
+	// rtx is the scratch space of a resend, allocated at the first NACK.
+	seq      *sequencer
+	rtx      *resendScratch
 	wantW    int
 	wantH    int
 	maxLayer int
@@ -38,12 +42,16 @@ type DownTrack struct {
 }
 
 func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
-	return &DownTrack{
+	d := &DownTrack{
 		track:    t,
 		sub:      sub,
 		fwd:      NewForwarder(t.kind, t.codec.ClockRate),
 		maxLayer: -1,
 	}
+	if t.kind == KindVideo {
+		d.seq = &sequencer{}
+	}
+	return d
 }
 
 // ID is the published track's SID, so msid names it on the subscriber side.
@@ -121,8 +129,29 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		}
 		return
 	}
+	if d.seq != nil {
+		d.seq.push(p.Layer, p.Header.SequenceNumber, &dec)
+	}
+	n, err := d.writeLocked(p.Header, p.Payload, &p.VP8, &dec)
+	d.mu.Unlock()
+	stats := d.track.owner.room.sfu.opts.stats
+	if err != nil {
+		stats.WriteErrors.Add(1)
+		return
+	}
+	stats.PacketsOut.Add(1)
+	stats.BytesOut.Add(uint64(n + 12))
+	if dec.Switched {
+		stats.LayerSwitches.Add(1)
+	}
+}
+
+// writeLocked rewrites a source packet for this subscriber as dec says and
+// writes it; it returns the payload size written. d.mu must be held: the
+// header and VP8 buffers are the DownTrack's own, reused for every packet.
+func (d *DownTrack) writeLocked(src *rtp.Header, payload []byte, vp8 *VP8Descriptor, dec *Decision) (int, error) {
 	h := &d.hdr
-	*h = *p.Header
+	*h = *src
 	h.SSRC = d.ssrc
 	h.PayloadType = d.pt
 	h.SequenceNumber = dec.SequenceNumber
@@ -133,32 +162,22 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	h.ExtensionProfile = 0
 	h.Padding = false
 	h.PaddingSize = 0
-	payload := p.Payload
 	if dec.RewriteVP8 {
-		n, err := RewriteVP8(d.buf[:], p.Payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
+		n, err := RewriteVP8(d.buf[:], payload, vp8, dec.PictureID, dec.TL0PICIDX)
 		if err != nil {
-			d.mu.Unlock()
-			return
+			return 0, err
 		}
 		payload = d.buf[:n]
 	}
-	_, err := d.writer.WriteRTP(h, payload)
-	d.mu.Unlock()
-	stats := d.track.owner.room.sfu.opts.stats
-	if err != nil {
-		stats.WriteErrors.Add(1)
-		return
+	if _, err := d.writer.WriteRTP(h, payload); err != nil {
+		return 0, fmt.Errorf("write rtp: %w", err)
 	}
-	stats.PacketsOut.Add(1)
-	stats.BytesOut.Add(uint64(len(payload) + 12))
-	if dec.Switched {
-		stats.LayerSwitches.Add(1)
-	}
+	return len(payload), nil
 }
 
 // readRTCP handles the subscriber's feedback: keyframe requests go to the
-// publisher (coalesced); NACKs are answered by pion's responder interceptor
-// from its cache of what this DownTrack sent.
+// publisher (coalesced); NACKs are answered from the layers' shared packet
+// caches (resend in nack.go).
 func (d *DownTrack) readRTCP() {
 	stats := d.track.owner.room.sfu.opts.stats
 	for {
@@ -170,12 +189,13 @@ func (d *DownTrack) readRTCP() {
 			return
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				stats.PLIsReceived.Add(1)
 				d.track.requestKeyframe(d.currentLayer())
 			case *rtcp.TransportLayerNack:
 				stats.NACKsReceived.Add(1)
+				d.resend(pkt)
 			}
 		}
 	}
