@@ -21,15 +21,15 @@ type DownTrack struct {
 
 	sender *webrtc.RTPSender
 
-	mu       sync.Mutex
-	fwd      *Forwarder
-	writer   webrtc.TrackLocalWriter
-	ssrc     uint32
-	pt       uint8
-	bound    bool
-	closed   bool
-	hdr      rtp.Header
-	buf      [1500]byte
+	mu     sync.Mutex
+	fwd    *Forwarder
+	writer webrtc.TrackLocalWriter
+	ssrc   uint32
+	pt     uint8
+	bound  bool
+	closed bool
+	hdr    rtp.Header
+	buf    [1500]byte
 	// seq remembers what each sent packet was, for NACKs (video only);
 	// rtx is the scratch space of a resend, allocated at the first NACK.
 	seq      *sequencer
