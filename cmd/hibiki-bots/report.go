@@ -15,6 +15,8 @@ import (
 // report is the run summary; its JSON form is what CI and the e2e tests
 // read.
 type report struct {
+	Scenario            string      `json:"scenario,omitempty"`
+	Rooms               int         `json:"rooms"`
 	Publishers          int         `json:"publishers"`
 	Subscribers         int         `json:"subscribers"`
 	Simulcast           bool        `json:"simulcast"`
@@ -44,6 +46,12 @@ type report struct {
 	ConnectErrors  int            `json:"connect_errors"`
 	DurationS      float64        `json:"duration_s"`
 	VideoSizesSeen map[string]int `json:"video_sizes_seen"`
+	// StartedAt is when the run began (RFC 3339, UTC); Series times and
+	// AllReceivingS count from it. AllReceivingS is when every expected
+	// track was first receiving, -1 if never: the end of the join phase.
+	StartedAt     string  `json:"started_at"`
+	AllReceivingS float64 `json:"all_receiving_s"`
+	Series        []point `json:"series"`
 }
 
 type percentiles struct {
@@ -56,23 +64,27 @@ func (r *report) healthy() bool {
 	return r.TracksReceived >= r.TracksExpected && r.Freezes == 0 && r.ConnectErrors == 0
 }
 
+// tracksExpected is the number of received tracks of a healthy run, over
+// all rooms.
 func tracksExpected(o options) int {
-	n := o.publishers * 2 * o.subscribers
+	k := o.kinds()
+	n := o.publishers * k * o.subscribers
 	if o.publishersSubscribe {
-		n += o.publishers * (o.publishers - 1) * 2
+		n += o.publishers * (o.publishers - 1) * k
 	}
-	return n
+	return n * max(1, o.rooms)
 }
 
 func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 	r := &report{
+		Scenario: o.scenario, Rooms: max(1, o.rooms), AllReceivingS: -1,
 		Publishers: o.publishers, Subscribers: o.subscribers, Simulcast: o.simulcast,
 		PublishersSubscribe: o.publishersSubscribe, TracksExpected: tracksExpected(o),
 		DurationS: math.Round(elapsed.Seconds()*10) / 10, VideoSizesSeen: map[string]int{},
 	}
 	var delays []float64
 	for _, m := range ms {
-		if m.connErr != nil {
+		if m.err() != nil {
 			r.ConnectErrors++
 		}
 		s := m.bot.Stats()
@@ -158,7 +170,8 @@ func writeSummary(w io.Writer, r *report) {
 	if !r.healthy() {
 		verdict = "UNHEALTHY"
 	}
-	fmt.Fprintf(w, "%s: %d publishers, %d subscribers, %.1fs\n", verdict, r.Publishers, r.Subscribers, r.DurationS)
+	fmt.Fprintf(w, "%s: %s%d room(s) of %d publishers, %d subscribers, %.1fs\n", verdict, scenarioLabel(r.Scenario),
+		r.Rooms, r.Publishers, r.Subscribers, r.DurationS)
 	fmt.Fprintf(w, "  tracks received %d / expected %d\n", r.TracksReceived, r.TracksExpected)
 	fmt.Fprintf(w, "  join->first frame ms: p50 %.1f  p95 %.1f  max %.1f\n",
 		r.JoinToFirstFrameMs.P50, r.JoinToFirstFrameMs.P95, r.JoinToFirstFrameMs.Max)
@@ -167,4 +180,11 @@ func writeSummary(w io.Writer, r *report) {
 	fmt.Fprintf(w, "  packets received %d, lost %d (%.3f%%), max jitter %.1f ms, PLIs sent %d / received %d\n",
 		r.PacketsReceived, r.PacketsLost, r.PacketLossPct, r.JitterMsMax, r.PLIsSent, r.PLIsReceived)
 	fmt.Fprintf(w, "  kbps in %.0f, out %.0f; video sizes %v\n", r.KbpsIn, r.KbpsOut, r.VideoSizesSeen)
+}
+
+func scenarioLabel(s string) string {
+	if s == "" {
+		return ""
+	}
+	return s + ", "
 }
