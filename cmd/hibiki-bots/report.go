@@ -23,6 +23,7 @@ type report struct {
 	PublishersSubscribe bool        `json:"publishers_subscribe"`
 	TracksExpected      int         `json:"tracks_expected"`
 	TracksReceived      int         `json:"tracks_received"`
+	VideoTracksReceived int         `json:"video_tracks_received"`
 	JoinToFirstFrameMs  percentiles `json:"join_to_first_frame_ms"`
 	FramesReceived      uint64      `json:"frames_received"`
 	FramesDecodable     uint64      `json:"frames_decodable"`
@@ -109,6 +110,9 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 func (r *report) addTrack(t bot.TrackStats, delays *[]float64) {
 	if t.Receiving() {
 		r.TracksReceived++
+		if t.Kind == "video" {
+			r.VideoTracksReceived++
+		}
 		*delays = append(*delays, float64(t.FirstFrameDelay.Microseconds())/1000)
 	}
 	r.FramesReceived += t.Frames
