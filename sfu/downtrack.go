@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ type DownTrack struct {
 	bound  bool
 	closed bool
 	hdr    rtp.Header
-	buf    [1500]byte
+	buf    *[1500]byte // VP8 rewrites, allocated at the first one
 	// seq remembers what each sent packet was, for NACKs (video only);
 	// rtx is the scratch space of a resend, allocated at the first NACK.
 	seq      *sequencer
@@ -163,6 +164,9 @@ func (d *DownTrack) writeLocked(src *rtp.Header, payload []byte, vp8 *VP8Descrip
 	h.Padding = false
 	h.PaddingSize = 0
 	if dec.RewriteVP8 {
+		if d.buf == nil {
+			d.buf = new([1500]byte)
+		}
 		n, err := RewriteVP8(d.buf[:], payload, vp8, dec.PictureID, dec.TL0PICIDX)
 		if err != nil {
 			return 0, err
@@ -177,28 +181,65 @@ func (d *DownTrack) writeLocked(src *rtp.Header, payload []byte, vp8 *VP8Descrip
 
 // readRTCP handles the subscriber's feedback: keyframe requests go to the
 // publisher (coalesced); NACKs are answered from the layers' shared packet
-// caches (resend in nack.go).
+// caches (resend in nack.go). It reads raw RTCP into one buffer and looks
+// only at the packets it acts on: most of a subscriber's RTCP is TWCC
+// feedback and receiver reports, which pion's ReadRTCP would allocate for
+// and unmarshal on every read.
 func (d *DownTrack) readRTCP() {
 	stats := d.track.owner.room.sfu.opts.stats
+	buf := make([]byte, 1500)
+	var nack rtcp.TransportLayerNack
 	for {
-		pkts, _, err := d.sender.ReadRTCP()
+		n, _, err := d.sender.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
 				d.sub.logger.Debug("subscriber rtcp ended", "err", err)
 			}
 			return
 		}
-		for _, pkt := range pkts {
-			switch pkt := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		for b := buf[:n]; len(b) >= 4; {
+			size := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+			if b[0]>>6 != 2 || size > len(b) {
+				break // malformed: ignore the rest of the compound packet
+			}
+			switch feedbackOf(b) {
+			case feedbackKeyframe:
 				stats.PLIsReceived.Add(1)
 				d.track.requestKeyframe(d.currentLayer())
-			case *rtcp.TransportLayerNack:
-				stats.NACKsReceived.Add(1)
-				d.resend(pkt)
+			case feedbackNACK:
+				if nack.Unmarshal(b[:size]) == nil {
+					stats.NACKsReceived.Add(1)
+					d.resend(&nack)
+				}
 			}
+			b = b[size:]
 		}
 	}
+}
+
+type feedback uint8
+
+const (
+	feedbackOther feedback = iota
+	feedbackKeyframe
+	feedbackNACK
+)
+
+// feedbackOf classifies one RTCP packet by its header: PLI and FIR ask for
+// a keyframe, a generic NACK for retransmissions.
+func feedbackOf(b []byte) feedback {
+	format := b[0] & 0x1f
+	switch rtcp.PacketType(b[1]) {
+	case rtcp.TypePayloadSpecificFeedback:
+		if format == rtcp.FormatPLI || format == rtcp.FormatFIR {
+			return feedbackKeyframe
+		}
+	case rtcp.TypeTransportSpecificFeedback:
+		if format == rtcp.FormatTLN {
+			return feedbackNACK
+		}
+	}
+	return feedbackOther
 }
 
 func (d *DownTrack) currentLayer() int {

@@ -102,3 +102,28 @@ func TestNACKForUnknownOrEvictedPacketsIsIgnored(t *testing.T) {
 		t.Error("a closed DownTrack resent a packet")
 	}
 }
+
+func TestFeedbackOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pkt  rtcp.Packet
+		want feedback
+	}{
+		{"PLI", &rtcp.PictureLossIndication{MediaSSRC: 1}, feedbackKeyframe},
+		{"FIR", &rtcp.FullIntraRequest{MediaSSRC: 1, FIR: []rtcp.FIREntry{{SSRC: 1}}}, feedbackKeyframe},
+		{"NACK", &rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 5}}}, feedbackNACK},
+		{"receiver report", &rtcp.ReceiverReport{SSRC: 1}, feedbackOther},
+		{"TWCC", &rtcp.TransportLayerCC{MediaSSRC: 1, PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1}}, RecvDeltas: []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}}}, feedbackOther},
+		{"REMB", &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 1e6, SSRCs: []uint32{1}}, feedbackOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.pkt.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := feedbackOf(b); got != tc.want {
+				t.Errorf("feedbackOf = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -86,7 +86,9 @@ func (s *session) readLoop() bool {
 	deadline := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongTimeout)) }
 	deadline()
 	s.conn.SetPongHandler(func(string) error { deadline(); return nil })
-	buf := make([]byte, limit+1)
+	// buf grows to the largest message read (an SDP is a few KiB), not to
+	// the limit: a 64 KiB buffer per session is 64 KiB per participant.
+	var buf []byte
 	for {
 		kind, r, err := s.conn.NextReader()
 		if err != nil {
@@ -96,13 +98,11 @@ func (s *session) readLoop() bool {
 			return false
 		}
 		deadline()
-		n, err := io.ReadFull(r, buf)
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			err = nil
-		}
+		buf, err = readUpTo(r, buf[:0], limit+1)
 		if err != nil {
 			return false
 		}
+		n := len(buf)
 		if n > limit {
 			// Drain the rest so the stream stays in sync; the hard limit
 			// set above ends the socket for absurd sizes.
@@ -120,6 +120,24 @@ func (s *session) readLoop() bool {
 			return true
 		}
 	}
+}
+
+// readUpTo appends what r yields to buf until EOF or max bytes in all.
+func readUpTo(r io.Reader, buf []byte, max int) ([]byte, error) {
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		buf = buf[:len(buf)+m]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 func (s *session) writeLoop() {
