@@ -186,7 +186,6 @@ func (d *DownTrack) writeLocked(src *rtp.Header, payload []byte, vp8 *VP8Descrip
 // feedback and receiver reports, which pion's ReadRTCP would allocate for
 // and unmarshal on every read.
 func (d *DownTrack) readRTCP() {
-	stats := d.track.owner.room.sfu.opts.stats
 	buf := make([]byte, 1500)
 	var nack rtcp.TransportLayerNack
 	for {
@@ -197,23 +196,33 @@ func (d *DownTrack) readRTCP() {
 			}
 			return
 		}
-		for b := buf[:n]; len(b) >= 4; {
-			size := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
-			if b[0]>>6 != 2 || size > len(b) {
-				break // malformed: ignore the rest of the compound packet
-			}
-			switch feedbackOf(b) {
-			case feedbackKeyframe:
-				stats.PLIsReceived.Add(1)
-				d.track.requestKeyframe(d.currentLayer())
-			case feedbackNACK:
-				if nack.Unmarshal(b[:size]) == nil {
-					stats.NACKsReceived.Add(1)
-					d.resend(&nack)
-				}
-			}
-			b = b[size:]
+		d.handleRTCP(buf[:n], &nack)
+	}
+}
+
+// handleRTCP acts on one compound RTCP packet from the subscriber; nack is
+// scratch space reused across calls.
+func (d *DownTrack) handleRTCP(b []byte, nack *rtcp.TransportLayerNack) {
+	stats := d.track.owner.room.sfu.opts.stats
+	for len(b) >= 4 {
+		size := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+		if b[0]>>6 != 2 || size > len(b) {
+			return // malformed: ignore the rest of the compound packet
 		}
+		switch feedbackOf(b) {
+		case feedbackKeyframe:
+			stats.PLIsReceived.Add(1)
+			d.track.requestKeyframe(d.currentLayer())
+		case feedbackNACK:
+			// Unmarshal appends to Nacks: start from an empty list, or
+			// every NACK would resend all the earlier ones again.
+			*nack = rtcp.TransportLayerNack{Nacks: nack.Nacks[:0]}
+			if nack.Unmarshal(b[:size]) == nil {
+				stats.NACKsReceived.Add(1)
+				d.resend(nack)
+			}
+		}
+		b = b[size:]
 	}
 }
 

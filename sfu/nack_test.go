@@ -127,3 +127,35 @@ func TestFeedbackOf(t *testing.T) {
 		})
 	}
 }
+
+func TestRTCPNACKsAreAnsweredOnce(t *testing.T) {
+	tr, downs := benchTrack(1)
+	tr.receivers[0] = &receiver{track: tr, cache: &packetCache{}}
+	w := &recordWriter{}
+	d := downs[0]
+	d.writer = w
+	feed(t, tr, 1, 10)
+	var scratch rtcp.TransportLayerNack
+	for i, seq := range []uint16{w.pkts[2].SequenceNumber, w.pkts[5].SequenceNumber} {
+		rr, err := (&rtcp.ReceiverReport{SSRC: 9}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nack, err := (&rtcp.TransportLayerNack{MediaSSRC: d.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(w.pkts)
+		d.handleRTCP(append(rr, nack...), &scratch)
+		if got := len(w.pkts) - before; got != 1 {
+			t.Fatalf("NACK %d: %d packets resent, want 1", i, got)
+		}
+		if got := w.pkts[len(w.pkts)-1].SequenceNumber; got != seq {
+			t.Errorf("NACK %d resent seq %d, want %d", i, got, seq)
+		}
+	}
+	d.handleRTCP([]byte{0x80, 201, 0xff, 0xff}, &scratch) // length past the end
+	if n := tr.owner.room.sfu.opts.stats.NACKsReceived.Load(); n != 2 {
+		t.Errorf("NACKsReceived = %d, want 2", n)
+	}
+}

@@ -279,6 +279,7 @@ func (s *server) profile(ctx context.Context, cfg benchConfig, slug string, res 
 	if fetch(ctx, "http://"+s.pprof+"/debug/pprof/heap", heap) == nil {
 		res.Profile = heap
 	}
+	_ = fetch(ctx, "http://"+s.pprof+"/debug/pprof/goroutine?debug=1", filepath.Join(cfg.profileDir, slug+"-goroutines.txt"))
 }
 
 func fetch(ctx context.Context, url, path string) error {
