@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	md := fs.String("md", "", "also write the table to this Markdown file")
 	fs.StringVar(&cfg.profileDir, "profile", "", "save server CPU and heap profiles of each run in this directory")
 	floorN := fs.Int("floor-n", 200000, "packets per floor measurement (0: skip, use perf-floor.md figures)")
+	fs.Var(&cfg.serverEnv, "server-env", "KEY=VALUE added to the server's environment, e.g. GOGC=50 (repeatable)")
 	fs.StringVar(&cfg.workDir, "work", "", "directory for logs and bots reports (default: a temporary one)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

@@ -76,6 +76,7 @@ type benchConfig struct {
 	duration     time.Duration
 	workDir      string
 	profileDir   string
+	serverEnv    runList
 }
 
 // runScenario starts a fresh server, runs the bots with args against it and
@@ -226,6 +227,7 @@ func startServer(ctx context.Context, cfg benchConfig, slug string) (*server, er
 	}
 	s.cmd = exec.CommandContext(ctx, cfg.server, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.Env = append(os.Environ(), cfg.serverEnv...)
 	if err := s.cmd.Start(); err != nil {
 		_ = s.log.Close()
 		return nil, fmt.Errorf("start server: %w", err)
