@@ -10,11 +10,12 @@ FUZZTIME ?= 30s
 test: deps vet jscheck unit
 
 # System packages: Chromium for the browser tests, iproute2 for the network
-# namespaces they run in. Installed only when missing.
+# namespaces they run in, nftables for the connectivity tests' packet
+# filters (e2e/netns). Installed only when missing.
 deps:
-	@command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 && command -v nft >/dev/null 2>&1 || { \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium iproute2 util-linux fonts-liberation >/dev/null; }
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium iproute2 util-linux nftables fonts-liberation >/dev/null; }
 	$(GO) mod download
 
 vet:

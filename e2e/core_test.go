@@ -34,6 +34,11 @@ func TestEveryoneReceivesEveryTrack(t *testing.T) {
 			t.Errorf("sub-%d received %d tracks, want 4", i, len(st.Tracks))
 		}
 		assertHealthy(t, fmt.Sprintf("sub-%d", i), st)
+		for _, tr := range st.Tracks {
+			if tr.Kind == "audio" && tr.AudioLevel < 0 {
+				t.Errorf("sub-%d: audio track %s arrived without the audio-level extension", i, tr.TrackSID)
+			}
+		}
 	}
 	if got := len(srv.app.SFU().Room(room).Participants()); got != 5 {
 		t.Errorf("room has %d participants, want 5", got)

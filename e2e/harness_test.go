@@ -27,6 +27,7 @@ func startServer(t *testing.T, tweak func(*app.Config)) *server {
 	cfg := app.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
 	if tweak != nil {
 		tweak(&cfg)

@@ -18,7 +18,7 @@ import (
 // publisher's receivers through a Forwarder that decides what to send.
 type DownTrack struct {
 	track *PublishedTrack
-	sub   *Participant
+	sub   downstream
 
 	sender *webrtc.RTPSender
 
@@ -40,9 +40,12 @@ type DownTrack struct {
 	maxLayer int
 	sized    bool
 	hidden   bool
+	// levelID is the subscriber's negotiated audio-level extension id.
+	levelID uint8
+	level   [1]byte
 }
 
-func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
+func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
 	d := &DownTrack{
 		track:    t,
 		sub:      sub,
@@ -94,8 +97,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(pick.PayloadType)
 	d.bound = true
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == AudioLevelURI {
+			d.levelID = uint8(e.ID)
+		}
+	}
 	d.mu.Unlock()
-	if d.track.kind == KindVideo && d.sub.subReady.Load() {
+	if d.track.kind == KindVideo && d.sub.mediaReady() {
 		d.track.requestKeyframe(d.targetLayer())
 	}
 	return *pick, nil
@@ -113,7 +121,7 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // called by up to one receiver goroutine per layer; the mutex is this
 // subscriber's own, so subscribers never wait on each other.
 func (d *DownTrack) WriteRTP(p *Packet) {
-	if !d.sub.subReady.Load() {
+	if !d.sub.mediaReady() {
 		return
 	}
 	d.mu.Lock()
@@ -133,7 +141,7 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	if d.seq != nil {
 		d.seq.push(p.Layer, p.Header.SequenceNumber, &dec)
 	}
-	n, err := d.writeLocked(p.Header, p.Payload, &p.VP8, &dec)
+	n, err := d.writeLocked(p, &dec)
 	d.mu.Unlock()
 	stats := d.track.owner.room.sfu.opts.stats
 	if err != nil {
@@ -150,9 +158,9 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 // writeLocked rewrites a source packet for this subscriber as dec says and
 // writes it; it returns the payload size written. d.mu must be held: the
 // header and VP8 buffers are the DownTrack's own, reused for every packet.
-func (d *DownTrack) writeLocked(src *rtp.Header, payload []byte, vp8 *VP8Descriptor, dec *Decision) (int, error) {
+func (d *DownTrack) writeLocked(p *Packet, dec *Decision) (int, error) {
 	h := &d.hdr
-	*h = *src
+	*h = *p.Header
 	h.SSRC = d.ssrc
 	h.PayloadType = d.pt
 	h.SequenceNumber = dec.SequenceNumber
@@ -163,11 +171,17 @@ func (d *DownTrack) writeLocked(src *rtp.Header, payload []byte, vp8 *VP8Descrip
 	h.ExtensionProfile = 0
 	h.Padding = false
 	h.PaddingSize = 0
+	if p.HasAudioLevel && d.levelID != 0 {
+		d.level[0] = p.AudioLevel
+		// Extensions has capacity from earlier packets: no allocation.
+		_ = h.SetExtension(d.levelID, d.level[:])
+	}
+	payload := p.Payload
 	if dec.RewriteVP8 {
 		if d.buf == nil {
 			d.buf = new([1500]byte)
 		}
-		n, err := RewriteVP8(d.buf[:], payload, vp8, dec.PictureID, dec.TL0PICIDX)
+		n, err := RewriteVP8(d.buf[:], payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
 		if err != nil {
 			return 0, err
 		}
@@ -192,7 +206,7 @@ func (d *DownTrack) readRTCP() {
 		n, _, err := d.sender.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
-				d.sub.logger.Debug("subscriber rtcp ended", "err", err)
+				d.sub.log().Debug("subscriber rtcp ended", "err", err)
 			}
 			return
 		}

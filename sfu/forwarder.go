@@ -36,6 +36,10 @@ type Packet struct {
 	VP8 VP8Descriptor
 	// HasVP8 reports that the payload is VP8 and VP8 is valid.
 	HasVP8 bool
+	// AudioLevel is the RFC 6464 byte (V bit and level) when HasAudioLevel;
+	// it is forwarded so browsers can show levels (getSynchronizationSources).
+	AudioLevel    uint8
+	HasAudioLevel bool
 	// ArrivalNanos is the receive time (any monotonic clock, nanoseconds);
 	// it sizes the timestamp step at a switch.
 	ArrivalNanos int64

@@ -8,9 +8,9 @@ import (
 // resendScratch is where a DownTrack rebuilds a packet it resends: the
 // source copied out of the layer cache and its parsed form.
 type resendScratch struct {
-	raw  [cacheSlotSize]byte
-	pkt  rtp.Packet
-	desc VP8Descriptor
+	raw [cacheSlotSize]byte
+	pkt rtp.Packet
+	p   Packet
 }
 
 // resend answers a subscriber's NACK: every lost packet this DownTrack still
@@ -53,9 +53,10 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 		return false
 	}
 	dec := e.decision()
-	if dec.RewriteVP8 && ParseVP8(x.pkt.Payload, &x.desc) != nil {
+	x.p = Packet{Header: &x.pkt.Header, Payload: x.pkt.Payload, Layer: int(e.layer)}
+	if dec.RewriteVP8 && ParseVP8(x.pkt.Payload, &x.p.VP8) != nil {
 		return false
 	}
-	_, err := d.writeLocked(&x.pkt.Header, x.pkt.Payload, &x.desc, &dec)
+	_, err := d.writeLocked(&x.p, &dec)
 	return err == nil
 }

@@ -22,7 +22,9 @@ type negotiator struct {
 	pending  bool
 	timer    *time.Timer
 	stopped  bool
-	cands    []webrtc.ICECandidateInit // remote candidates before the answer
+	restart  bool                      // the next offer restarts ICE
+	mids     map[string]string         // of the offer in flight
+	cands    []webrtc.ICECandidateInit // remote candidates before the answer of their generation
 }
 
 // schedule asks for a (re)negotiation soon.
@@ -49,17 +51,29 @@ func (n *negotiator) offer() {
 	}
 	n.inFlight = true
 	n.pending = false
+	var opts *webrtc.OfferOptions
+	if n.restart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		n.restart = false
+	}
 	n.mu.Unlock()
 
 	pc := n.p.sub
-	offer, err := pc.CreateOffer(nil)
+	if opts != nil {
+		n.p.logger.Info("restarting ICE on the subscribe connection")
+	}
+	offer, err := pc.CreateOffer(opts)
 	if err == nil {
 		err = pc.SetLocalDescription(offer)
 	}
 	if err != nil {
+		if pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return // the participant left meanwhile
+		}
 		n.p.logger.Warn("subscribe offer failed", "err", err)
 		n.mu.Lock()
 		n.inFlight = false
+		n.restart = n.restart || opts != nil
 		n.mu.Unlock()
 		return
 	}
@@ -73,7 +87,48 @@ func (n *negotiator) offer() {
 			mids[tr.Mid()] = d.track.sid
 		}
 	}
+	n.mu.Lock()
+	n.mids = mids
+	n.mu.Unlock()
 	n.p.notify(SubscribeOffer{SDP: pc.LocalDescription().SDP, Mids: mids})
+}
+
+// restartICE makes the next offer an ICE restart and schedules it; an
+// offer in flight is answered first.
+func (n *negotiator) restartICE() {
+	n.mu.Lock()
+	n.restart = true
+	n.mu.Unlock()
+	n.schedule()
+}
+
+// resume runs when the client re-attached on a new socket: an offer in
+// flight may have died with the old one, so it is sent again (with every
+// candidate gathered so far, as those trickles may be lost too); restart
+// asks for an ICE restart after it, or now.
+func (n *negotiator) resume(restart bool) {
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return
+	}
+	n.restart = n.restart || restart
+	inFlight, mids := n.inFlight, n.mids
+	n.mu.Unlock()
+	if inFlight {
+		if desc := n.p.sub.LocalDescription(); desc != nil && n.p.sub.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			n.p.notify(SubscribeOffer{SDP: desc.SDP, Mids: mids})
+		}
+		if restart {
+			n.mu.Lock()
+			n.pending = true
+			n.mu.Unlock()
+		}
+		return
+	}
+	if restart {
+		n.schedule()
+	}
 }
 
 // handleAnswer applies the client's answer and sends the next offer if
@@ -85,6 +140,9 @@ func (n *negotiator) handleAnswer(sdp string) error {
 		return ErrNoOfferInFlight
 	}
 	n.mu.Unlock()
+	if n.p.relayOnly.Load() {
+		sdp = relayCandidatesOnly(sdp)
+	}
 	err := n.p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	n.mu.Lock()
 	if err != nil {
@@ -94,13 +152,9 @@ func (n *negotiator) handleAnswer(sdp string) error {
 	n.inFlight = false
 	cands := n.cands
 	n.cands = nil
-	again := n.pending
+	again := n.pending || n.restart
 	n.mu.Unlock()
-	for _, c := range cands {
-		if err := n.p.sub.AddICECandidate(c); err != nil {
-			n.p.logger.Debug("queued candidate refused", "err", err)
-		}
-	}
+	n.p.flushCandidates(n.p.sub, cands)
 	if again {
 		n.schedule()
 	}
@@ -110,8 +164,8 @@ func (n *negotiator) handleAnswer(sdp string) error {
 // addCandidate adds a remote candidate, or queues it until the first answer.
 func (n *negotiator) addCandidate(c webrtc.ICECandidateInit) error {
 	n.mu.Lock()
-	if n.p.sub.RemoteDescription() == nil {
-		if len(n.cands) < 64 {
+	if !matchesGeneration(n.p.sub.RemoteDescription(), c) {
+		if len(n.cands) < maxQueuedCandidates {
 			n.cands = append(n.cands, c)
 		}
 		n.mu.Unlock()

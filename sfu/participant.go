@@ -45,13 +45,17 @@ type Participant struct {
 	// silently drops what is written before, so forwarding (and the first
 	// keyframe request) waits for it.
 	subReady atomic.Bool
+	// relayOnly: only TURN-relayed candidate pairs are accepted.
+	relayOnly atomic.Bool
+	// done is closed when the participant leaves; it ends its watchers.
+	done chan struct{}
 
 	mu         sync.Mutex
 	published  map[string]*PublishedTrack // by SID
 	pending    map[string]TrackRequest    // announced, not yet arrived; by client id
 	pendingSID map[string]string          // client id -> SID assigned at announce
 	subs       map[string]*DownTrack      // by published track SID
-	pubCands   []webrtc.ICECandidateInit  // arrived before the first offer
+	pubCands   []webrtc.ICECandidateInit  // arrived before the offer of their ICE generation
 	closed     bool
 
 	neg negotiator
@@ -70,10 +74,13 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 		pending:       make(map[string]TrackRequest),
 		pendingSID:    make(map[string]string),
 		subs:          make(map[string]*DownTrack),
+		done:          make(chan struct{}),
 	}
 	p.logger = r.logger.With("participant", p.sid)
 	p.neg.p = p
-	subAPI, err := r.sfu.transport.newAPI(roleSubscribe)
+	relayOnly := r.sfu.relayOnly || r.RelayOnly()
+	p.relayOnly.Store(relayOnly)
+	subAPI, err := r.sfu.transport.newAPI(roleSubscribe, relayOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +106,7 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := p.room.sfu.transport.newAPI(rolePublish, levels)
+	api, err := p.room.sfu.transport.newAPI(rolePublish, p.relayOnly.Load(), levels)
 	if err != nil {
 		return nil, err
 	}
@@ -125,15 +132,34 @@ func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
 		if c == nil {
 			return
 		}
-		p.notify(LocalCandidate{Target: target, Candidate: c.ToJSON()})
+		init := c.ToJSON()
+		// The generation tag lets the client tell candidates of an ICE
+		// restart from those of the session they replace.
+		if ufrag := sdpUfrag(pc.LocalDescription()); ufrag != "" {
+			init.UsernameFragment = &ufrag
+		}
+		p.notify(LocalCandidate{Target: target, Candidate: init})
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.logger.Debug("connection state", "target", target, "state", s)
+		p.notify(PeerStateChanged{Target: target, State: s})
 		if target == TargetSubscribe && s == webrtc.PeerConnectionStateConnected && !p.subReady.Swap(true) {
 			for _, d := range p.downTracks() {
 				d.track.requestKeyframe(d.targetLayer())
 			}
 		}
+	})
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		p.logger.Debug("ice state", "target", target, "state", s)
+		// The server offers on the subscribe connection, so restarting
+		// it is the server's job; the client restarts the publish side.
+		if target == TargetSubscribe && (s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed) {
+			p.neg.restartICE()
+		}
+	})
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+		p.logger.Debug("selected candidate pair", "target", target, "pair", pair.String())
+		p.checkRelayed(target, pair)
 	})
 }
 
@@ -216,6 +242,9 @@ func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
 // HandleOffer applies the client's offer on the publish connection and
 // returns the answer.
 func (p *Participant) HandleOffer(sdp string) (string, error) {
+	if p.relayOnly.Load() {
+		sdp = relayCandidatesOnly(sdp)
+	}
 	pub, err := p.publishPC()
 	if err != nil {
 		return "", err
@@ -227,11 +256,7 @@ func (p *Participant) HandleOffer(sdp string) (string, error) {
 	cands := p.pubCands
 	p.pubCands = nil
 	p.mu.Unlock()
-	for _, c := range cands {
-		if err := pub.AddICECandidate(c); err != nil {
-			p.logger.Debug("queued candidate refused", "err", err)
-		}
-	}
+	p.flushCandidates(pub, cands)
 	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %w", ErrBadSDP, err)
@@ -242,19 +267,27 @@ func (p *Participant) HandleOffer(sdp string) (string, error) {
 	return pub.LocalDescription().SDP, nil
 }
 
-// AddCandidate adds a trickled remote candidate to one connection.
+// AddCandidate adds a trickled remote candidate to one connection. A
+// candidate tagged with another ICE generation than the current remote
+// description (it overtook the offer or answer of an ICE restart) waits
+// for that description.
 func (p *Participant) AddCandidate(target Target, c webrtc.ICECandidateInit) error {
 	// pion skips candidates it cannot parse without an error; a client
 	// sending garbage deserves to hear about it.
-	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
+	cand, err := ice.UnmarshalCandidate(c.Candidate)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadCandidate, err)
+	}
+	if p.relayOnly.Load() && cand.Type() != ice.CandidateTypeRelay {
+		p.logger.Debug("non-relay candidate ignored in relay-only mode", "target", target, "type", cand.Type().String())
+		return nil
 	}
 	switch target {
 	case TargetPublish:
 		pub := p.existingPublishPC()
-		if pub == nil || pub.RemoteDescription() == nil {
+		if pub == nil || !matchesGeneration(pub.RemoteDescription(), c) {
 			p.mu.Lock()
-			if len(p.pubCands) < 64 {
+			if len(p.pubCands) < maxQueuedCandidates {
 				p.pubCands = append(p.pubCands, c)
 			}
 			p.mu.Unlock()
@@ -396,6 +429,7 @@ func (p *Participant) Leave() {
 		d.track.removeDownTrack(d)
 	}
 	p.neg.stop()
+	close(p.done)
 	p.closePeers()
 }
 

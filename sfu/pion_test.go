@@ -30,7 +30,7 @@ type pionSubscriber struct {
 // client has no interceptors, so the test decides what RTCP it sends.
 func newPionSubscriber(ctx context.Context, tb testing.TB, tp *transport, d *DownTrack) *pionSubscriber {
 	tb.Helper()
-	api, err := tp.newAPI(roleSubscribe)
+	api, err := tp.newAPI(roleSubscribe, false)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func newPionSubscriber(ctx context.Context, tb testing.TB, tp *transport, d *Dow
 	case <-ctx.Done():
 		tb.Fatal("subscribe connection did not connect")
 	}
-	d.sub.subReady.Store(true)
+	d.sub.(*Participant).subReady.Store(true)
 	go d.readRTCP()
 	return s
 }
@@ -118,9 +118,10 @@ func pionTrack(tb testing.TB, n int) (*PublishedTrack, []*DownTrack, *transport)
 	tr, downs := benchTrack(n)
 	tr.receivers[0] = &receiver{track: tr, cache: &packetCache{}}
 	for _, d := range downs {
-		d.sub.logger = slog.New(slog.DiscardHandler)
+		p, _ := d.sub.(*Participant)
+		p.logger = slog.New(slog.DiscardHandler)
+		p.subReady.Store(false)
 		d.bound, d.writer = false, nil
-		d.sub.subReady.Store(false)
 	}
 	return tr, downs, tp
 }

@@ -23,6 +23,8 @@ type receiver struct {
 	// cache keeps the layer's recent packets for subscribers' NACKs; nil
 	// for audio, which is not retransmitted.
 	cache *packetCache
+	// levelID is the publisher's audio-level extension id, 0 if none.
+	levelID uint8
 
 	lastNanos atomic.Int64
 	bytes     atomic.Uint64
@@ -36,6 +38,13 @@ type receiver struct {
 
 func newReceiver(t *PublishedTrack, layer int, remote *webrtc.TrackRemote, rx *webrtc.RTPReceiver) *receiver {
 	r := &receiver{track: t, layer: layer, remote: remote, rtpRx: rx, ssrc: uint32(remote.SSRC())}
+	if t.kind == KindAudio {
+		for _, e := range rx.GetParameters().HeaderExtensions {
+			if e.URI == AudioLevelURI {
+				r.levelID = uint8(e.ID)
+			}
+		}
+	}
 	r.lastNanos.Store(time.Now().UnixNano())
 	r.live.Store(true)
 	if t.kind == KindVideo {
@@ -93,6 +102,13 @@ func (r *receiver) run() {
 func (r *receiver) classify(p *Packet) {
 	p.Keyframe = false
 	p.HasVP8 = false
+	p.HasAudioLevel = false
+	if r.levelID != 0 {
+		if ext := p.Header.GetExtension(r.levelID); len(ext) == 1 {
+			p.AudioLevel, p.HasAudioLevel = ext[0], true
+		}
+		return
+	}
 	switch {
 	case r.track.vp8:
 		if len(p.Payload) == 0 || ParseVP8(p.Payload, &p.VP8) != nil {

@@ -22,6 +22,7 @@ type Room struct {
 	order        []*Participant          // join order, for stable listings
 	closeTimer   *time.Timer
 	closed       bool
+	relayOnly    bool
 	dominant     string
 	speakers     *speakers
 }
@@ -59,10 +60,20 @@ func (r *Room) Participant(sid string) *Participant {
 	return r.participants[sid]
 }
 
-func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+// join adds a participant. prepare, when non-nil, runs on the new
+// participant before it enters the room (a WHIP offer is answered there), so
+// a refused request is never seen by the others.
+func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) error) (*Participant, []ParticipantInfo, error) {
 	p, err := newParticipant(r, req, n)
 	if err != nil {
 		return nil, nil, err
+	}
+	if prepare != nil {
+		if err := prepare(p); err != nil {
+			p.closePeers()
+			r.armCloseIfEmpty() // the request may have created the room
+			return nil, nil, err
+		}
 	}
 	r.mu.Lock()
 	if r.closed {
@@ -150,6 +161,15 @@ func (r *Room) leave(p *Participant) {
 		q.notify(ParticipantLeft{SID: p.sid})
 	}
 	p.logger.Info("participant left")
+}
+
+// armCloseIfEmpty starts the empty-room timer of a room nobody is in.
+func (r *Room) armCloseIfEmpty() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) == 0 && !r.closed && r.closeTimer == nil {
+		r.closeTimer = time.AfterFunc(r.sfu.opts.emptyRoomGrace, r.closeIfEmpty)
+	}
 }
 
 func (r *Room) closeIfEmpty() {

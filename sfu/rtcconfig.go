@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -33,9 +34,30 @@ type RTCConfig struct {
 	UDPPortMin, UDPPortMax uint16
 	// PublicIPs replace host candidate addresses (1:1 NAT, cloud VMs).
 	PublicIPs []string
+	// TCPPort, when non-zero, accepts ICE-TCP (passive candidates, RFC 6544)
+	// on this port for clients whose UDP is blocked. -1 picks an ephemeral
+	// port (tests).
+	TCPPort int
+	// RelayOnly makes every room relay-only (see Room.SetRelayOnly).
+	RelayOnly bool
+	// RelayIPs are the relay addresses of the embedded TURN server. When
+	// set, relay-only connections accept remote candidates (including
+	// peer-reflexive ones) only from these addresses. Leave empty when
+	// clients may use external TURN servers.
+	RelayIPs []string
 	// ICEServers are handed to clients in the join answer.
 	ICEServers []webrtc.ICEServer
 }
+
+// ICE timing of the server's connections. Disconnected after 3 s of
+// silence (pion's default 5 s makes a short outage look like none, and the
+// server restarts ICE on disconnected); consent checks every second keep
+// that detection independent of media flow.
+const (
+	iceDisconnectedTimeout = 3 * time.Second
+	iceFailedTimeout       = 10 * time.Second
+	iceKeepalive           = time.Second
+)
 
 // DefaultRTCConfig keeps media on loopback, which is what a newcomer running
 // the demo on one machine wants and what the tests require.
@@ -77,6 +99,8 @@ const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 type transport struct {
 	settings webrtc.SettingEngine
 	mux      *ice.MultiUDPMuxDefault
+	tcp      *tcpMux
+	relayIPs map[string]bool
 	// cert is the one DTLS certificate of every connection: generating a
 	// key per connection costs CPU at each join and memory for nothing.
 	// pion's certificates last a month, so it is renewed a week ahead.
@@ -132,16 +156,22 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 		if parsed.To4() == nil {
 			v6 = true
 		}
+		if parsed.Equal(net.IPv6loopback) {
+			// pion/ice drops ::1 as an "IPv4-compatible" address: no
+			// candidate will ever be gathered on it.
+			logger.Warn("rtc ip ::1 yields no ICE candidates (pion/ice ignores it); use a unique local address such as fd00::1 for IPv6 tests")
+		}
 	}
 	filter := func(ip net.IP) bool { return len(allowed) == 0 || allowed[ip.String()] }
 	s.SetIPFilter(filter)
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	if v6 || len(allowed) == 0 {
-		networks = append(networks, webrtc.NetworkTypeUDP6)
+	s.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepalive)
+	relayIPs, err := ipSet(cfg.RelayIPs)
+	if err != nil {
+		return nil, err
 	}
-	s.SetNetworkTypes(networks)
+	t.relayIPs = relayIPs
 	// AEAD GCM costs a quarter of CM-SHA1 per packet (see docs/benchmarks.md);
 	// browsers support both, so offer GCM first.
 	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
@@ -170,7 +200,48 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 		t.mux = mux
 		logger.Debug("media on one UDP port", "port", cfg.UDPPort)
 	}
+	if cfg.TCPPort != 0 {
+		tm, err := newTCPMux(cfg.IPs, cfg.TCPPort)
+		if err != nil {
+			_ = t.close()
+			return nil, err
+		}
+		t.tcp = tm
+		s.SetICETCPMux(tm.mux)
+		// The server only listens; active candidates would dial clients.
+		s.DisableActiveTCP(true)
+		logger.Debug("ICE-TCP", "addrs", tm.addrs())
+	}
+	s.SetNetworkTypes(networkTypes(v6 || len(allowed) == 0, cfg.TCPPort != 0))
 	return t, nil
+}
+
+// networkTypes lists the candidate networks: UDP always, IPv6 when an IPv6
+// address is allowed, TCP when ICE-TCP listens.
+func networkTypes(v6, tcp bool) []webrtc.NetworkType {
+	out := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if v6 {
+		out = append(out, webrtc.NetworkTypeUDP6)
+	}
+	if tcp {
+		out = append(out, webrtc.NetworkTypeTCP4)
+		if v6 {
+			out = append(out, webrtc.NetworkTypeTCP6)
+		}
+	}
+	return out
+}
+
+func ipSet(ips []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ips))
+	for _, ip := range ips {
+		parsed := net.ParseIP(ip)
+		if parsed == nil {
+			return nil, fmt.Errorf("%w: %q", ErrBadIP, ip)
+		}
+		out[parsed.String()] = true
+	}
+	return out, nil
 }
 
 // role says which way media flows on a peer connection, so each gets only
@@ -189,7 +260,9 @@ const (
 // newAPI builds a pion API for one peer connection. Each connection gets its
 // own media engine and interceptor registry because pion binds negotiated
 // state (payload types, extension ids) to them.
-func (t *transport) newAPI(r role, extra ...interceptor.Factory) (*webrtc.API, error) {
+// relayOnly restricts the connection's remote candidates to the embedded
+// TURN relay's addresses, when those are known.
+func (t *transport) newAPI(r role, relayOnly bool, extra ...interceptor.Factory) (*webrtc.API, error) {
 	m, err := mediaEngine()
 	if err != nil {
 		return nil, err
@@ -201,10 +274,16 @@ func (t *transport) newAPI(r role, extra ...interceptor.Factory) (*webrtc.API, e
 	for _, f := range extra {
 		reg.Add(f)
 	}
+	settings := t.settings
+	if relayOnly && len(t.relayIPs) > 0 {
+		// Peer-reflexive candidates pass this filter too, so a client
+		// that sends checks from its own address is never paired.
+		settings.SetRemoteIPFilter(func(ip net.IP) bool { return t.relayIPs[ip.String()] })
+	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(reg),
-		webrtc.WithSettingEngine(t.settings),
+		webrtc.WithSettingEngine(settings),
 	), nil
 }
 
@@ -252,10 +331,16 @@ func registerInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry, r ro
 }
 
 func (t *transport) close() error {
+	var errs []error
 	if t.mux != nil {
 		if err := t.mux.Close(); err != nil {
-			return fmt.Errorf("close udp mux: %w", err)
+			errs = append(errs, fmt.Errorf("close udp mux: %w", err))
 		}
 	}
-	return nil
+	if t.tcp != nil {
+		if err := t.tcp.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ type SFU struct {
 	opts      options
 	logger    *slog.Logger
 	transport *transport
+	relayOnly bool // every room is relay-only
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -73,6 +74,7 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 		opts:      o,
 		logger:    o.logger,
 		transport: t,
+		relayOnly: rtc.RelayOnly,
 		ctx:       ctx,
 		cancel:    cancel,
 		rooms:     make(map[string]*Room),
@@ -98,6 +100,18 @@ func (s *SFU) room(name string) (*Room, error) {
 		s.rooms[name] = r
 		s.logger.Info("room created", "room", name)
 	}
+	return r, nil
+}
+
+// CreateRoom returns the named room, creating it empty if needed, so that
+// its settings (SetRelayOnly) can be made before anyone joins. An empty room
+// closes after the empty-room grace like any other.
+func (s *SFU) CreateRoom(name string) (*Room, error) {
+	r, err := s.room(name)
+	if err != nil {
+		return nil, err
+	}
+	r.armCloseIfEmpty()
 	return r, nil
 }
 
@@ -133,12 +147,16 @@ func (s *SFU) removeRoom(r *Room) {
 // receives the participant's events until it leaves. The returned list holds
 // the other participants present at join time.
 func (s *SFU) Join(room string, req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+	return s.join(room, req, n, nil)
+}
+
+func (s *SFU) join(room string, req JoinRequest, n Notifier, prepare func(*Participant) error) (*Participant, []ParticipantInfo, error) {
 	for {
 		r, err := s.room(room)
 		if err != nil {
 			return nil, nil, err
 		}
-		p, others, err := r.join(req, n)
+		p, others, err := r.join(req, n, prepare)
 		if err == errRoomClosing {
 			continue // lost a race with the room's close timer; a new room is made
 		}

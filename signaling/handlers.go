@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/pion/webrtc/v4"
@@ -107,9 +108,18 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	if m.Token == "" {
 		return nil, newError(CodeBadToken, "token missing", nil)
 	}
+	start := time.Now()
 	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
 	if err != nil {
 		return nil, toError(err)
+	}
+	if m.Resume != "" {
+		if a := s.srv.lookup(m.Resume); a != nil {
+			return resume(s, m, claims, a)
+		}
+		// Expired or unknown: a fresh join, which the client recognises
+		// by resumed being false and a new sessionId.
+		s.logger.Debug("resume of an unknown session, joining afresh")
 	}
 	auto := m.AutoSubscribe == nil || *m.AutoSubscribe
 	req := sfu.JoinRequest{
@@ -125,25 +135,75 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	// Join may schedule a subscribe offer; it goes out after
 	// negotiationDelay, well after this reply is queued, so the client
 	// always sees joined first.
-	p, others, err := s.srv.sfu.Join(claims.Room, req, s)
+	a := newAttachment(s.srv, claims, s)
+	p, others, err := s.srv.sfu.Join(claims.Room, req, a)
 	if err != nil {
 		return nil, toError(err)
 	}
-	s.p, s.claims = p, claims
-	s.logger = s.logger.With("participant", p.SID())
-	self := participantInfo(p.Info())
-	reply := &Message{
-		Type:        TypeJoined,
-		Room:        claims.Room,
-		SessionID:   p.SID(),
-		Participant: self,
-		ICEServers:  s.srv.cfg.ICEServers,
+	a.mu.Lock()
+	a.p, a.id = p, p.SID()
+	a.mu.Unlock()
+	s.srv.register(a)
+	s.p, s.att, s.claims = p, a, claims
+	if f := s.srv.cfg.OnJoin; f != nil {
+		f(time.Since(start))
 	}
+	s.logger = s.logger.With("participant", p.SID())
+	reply := joinedReply(s, p, claims)
 	reply.Participants = make([]*ParticipantInfo, 0, len(others))
 	for _, o := range others {
 		reply.Participants = append(reply.Participants, participantInfo(o))
 	}
 	return reply, nil
+}
+
+// resume re-attaches a participant whose socket dropped (or is about to:
+// the client noticed first) to this socket. The token must be for the same
+// identity and room. Others see nothing: no participantLeft, no
+// participantJoined.
+func resume(s *session, m *Message, claims *Claims, a *attachment) (*Message, error) {
+	if claims.Identity() != a.claims.Identity() || claims.Room != a.claims.Room {
+		return nil, newError(CodeForbidden, "token is for another participant", nil)
+	}
+	p := a.p
+	reply := joinedReply(s, p, claims)
+	reply.ID = m.ID
+	reply.Resumed = true
+	for _, q := range p.Room().Participants() {
+		if q != p {
+			reply.Participants = append(reply.Participants, participantInfo(q.Info()))
+		}
+	}
+	old, ok := a.attach(s, reply)
+	if !ok {
+		return nil, newError(CodeNotFound, "session ended", nil)
+	}
+	if old != nil {
+		old.close() // superseded: its end does not touch the participant
+	}
+	s.p, s.att, s.claims = p, a, claims
+	s.logger = s.logger.With("participant", p.SID())
+	s.logger.Info("participant resumed")
+	p.Resume()
+	return nil, nil
+}
+
+// joinedReply is the joined message without the other participants.
+func joinedReply(s *session, p *sfu.Participant, claims *Claims) *Message {
+	reply := &Message{
+		Type:        TypeJoined,
+		Room:        claims.Room,
+		SessionID:   p.SID(),
+		Participant: participantInfo(p.Info()),
+		ICEServers:  s.srv.cfg.ICEServers,
+	}
+	if f := s.srv.cfg.ICEServersFor; f != nil {
+		reply.ICEServers = f(claims)
+	}
+	if p.RelayOnly() {
+		reply.ICETransportPolicy = ICETransportPolicyRelay
+	}
+	return reply
 }
 
 func parseTarget(t string) (sfu.Target, error) {

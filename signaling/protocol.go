@@ -43,6 +43,10 @@ const (
 	TypeActiveSpeakers     = "activeSpeakers"
 )
 
+// ICETransportPolicyRelay tells a client to gather and use relay
+// candidates only.
+const ICETransportPolicyRelay = "relay"
+
 // Targets name which of a participant's two peer connections an SDP or ICE
 // message belongs to. The client offers on the publish connection and the
 // server offers on the subscribe connection, so the two never meet in glare.
@@ -97,6 +101,12 @@ type Message struct {
 	Paused         *bool              `json:"paused,omitempty"`
 	Dominant       string             `json:"dominant,omitempty"`
 	Speakers       []Speaker          `json:"speakers,omitempty"`
+	// ICETransportPolicy is "relay" when the client must connect through
+	// TURN only (RTCConfiguration.iceTransportPolicy); empty means "all".
+	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
+	// Resumed is true in a joined that re-attached an existing
+	// participant (join with resume): keep the peer connections.
+	Resumed bool `json:"resumed,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`

@@ -29,11 +29,25 @@ type Config struct {
 	PingInterval, PongTimeout time.Duration
 	// ICEServers are sent to clients in the join answer.
 	ICEServers []ICEServer
+	// ICEServersFor, when set, replaces ICEServers: it is called on every
+	// join (and resume) so that TURN credentials are minted per client and
+	// expire.
+	ICEServersFor func(c *Claims) []ICEServer
+	// ResumeWindow is how long a participant whose socket dropped (without
+	// leave or a normal close) stays in its room, waiting for a join with
+	// resume. Zero removes it at once.
+	ResumeWindow time.Duration
 	// CheckOrigin decides which page origins may open a socket; nil allows
 	// all (tokens are the access control).
 	CheckOrigin func(r *http.Request) bool
 	// Logger receives structured logs; never the tokens.
 	Logger *slog.Logger
+	// OnError, when set, is called with the code of every error message
+	// sent to a client (metrics count them). It must not block.
+	OnError func(code string)
+	// OnJoin, when set, is called with the time a successful join took,
+	// from the join message to the participant being in the room.
+	OnJoin func(d time.Duration)
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it
@@ -49,6 +63,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[*session]struct{}
+	// attached holds every participant a resume can name, by session id.
+	attached map[string]*attachment
 
 	handlers map[string]handler
 }
@@ -75,6 +91,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 		conns:    make(map[*session]struct{}),
+		attached: make(map[string]*attachment),
 		handlers: handlers(),
 	}
 	srv.upgrader = websocket.Upgrader{
@@ -113,15 +130,70 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// Close ends every session and waits for their goroutines.
+// Close ends every session, removes the participants waiting for a
+// resume, and waits for their goroutines.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.cancel()
 	for sess := range s.conns {
 		sess.close()
 	}
+	waiting := make([]*attachment, 0, len(s.attached))
+	for _, a := range s.attached {
+		waiting = append(waiting, a)
+	}
+	clear(s.attached)
 	s.mu.Unlock()
 	s.wg.Wait()
+	for _, a := range waiting {
+		a.mu.Lock()
+		a.stopExpiryLocked()
+		p := a.p
+		a.mu.Unlock()
+		if p != nil {
+			p.Leave()
+		}
+	}
+}
+
+// register makes a resumable.
+func (s *Server) register(a *attachment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() == nil {
+		s.attached[a.id] = a
+	}
+}
+
+// lookup finds the participant a resume names.
+func (s *Server) lookup(id string) *attachment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attached[id]
+}
+
+// forget makes a no longer resumable; it reports whether it was.
+func (s *Server) forget(a *attachment) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attached[a.id] != a {
+		return false
+	}
+	delete(s.attached, a.id)
+	return true
+}
+
+// claim forgets a for its expiry timer and, unless the server is closing,
+// counts the timer's work in the wait group Close waits on.
+func (s *Server) claim(a *attachment) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil || s.attached[a.id] != a {
+		return false
+	}
+	delete(s.attached, a.id)
+	s.wg.Add(1)
+	return true
 }
 
 // Sessions returns the number of open sockets.

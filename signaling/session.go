@@ -35,9 +35,21 @@ type session struct {
 
 	// Touched only by the reader goroutine.
 	p      *sfu.Participant
+	att    *attachment
 	claims *Claims
 	id     string
 }
+
+// ending tells why a session's reader stopped, which decides whether the
+// participant waits for a resume.
+type ending uint8
+
+const (
+	endLost      ending = iota // the socket failed: the client may resume
+	endClosed                  // the client closed normally (1000, 1001)
+	endHandler                 // leave, or a refused join
+	endViolation               // a frame beyond the hard size limit
+)
 
 func newSession(s *Server, conn *websocket.Conn) *session {
 	return &session{
@@ -65,7 +77,8 @@ func (s *session) run(ctx context.Context) {
 	}()
 	stop := context.AfterFunc(ctx, s.close)
 	defer stop()
-	if s.readLoop() {
+	end := s.readLoop()
+	if end == endHandler {
 		// The reply to a leave or the error to a refused join was queued
 		// just before the reader ended: let the writer send it first.
 		close(s.drain)
@@ -73,14 +86,14 @@ func (s *session) run(ctx context.Context) {
 	}
 	s.close()
 	<-writerDone
-	if s.p != nil {
-		s.p.Leave()
+	if s.att != nil {
+		s.att.detach(s, end != endLost || ctx.Err() != nil)
 	}
 }
 
-// readLoop reads and handles frames; it reports true when a handler ended
-// the session, false when the socket failed.
-func (s *session) readLoop() bool {
+// readLoop reads and handles frames until a handler or the socket ends
+// the session.
+func (s *session) readLoop() ending {
 	limit := s.srv.cfg.MaxMessageSize
 	s.conn.SetReadLimit(int64(limit * hardLimitFactor))
 	deadline := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongTimeout)) }
@@ -92,23 +105,32 @@ func (s *session) readLoop() bool {
 	for {
 		kind, r, err := s.conn.NextReader()
 		if err != nil {
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, io.EOF) {
+			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				return endClosed
+			}
+			if !errors.Is(err, io.EOF) {
 				s.logger.Debug("socket read ended", "err", err)
 			}
-			return false
+			return endLost
 		}
 		deadline()
 		buf, err = readUpTo(r, buf[:0], limit+1)
+		if errors.Is(err, websocket.ErrReadLimit) {
+			return endViolation
+		}
 		if err != nil {
-			return false
+			return endLost
 		}
 		n := len(buf)
 		if n > limit {
 			// Drain the rest so the stream stays in sync; the hard limit
 			// set above ends the socket for absurd sizes.
 			extra, derr := io.Copy(io.Discard, r)
+			if errors.Is(derr, websocket.ErrReadLimit) {
+				return endViolation
+			}
 			if derr != nil {
-				return false
+				return endLost
 			}
 			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), int64(n)+extra)
 			continue
@@ -117,7 +139,7 @@ func (s *session) readLoop() bool {
 			continue
 		}
 		if !s.handle(buf[:n]) {
-			return true
+			return endHandler
 		}
 	}
 }
@@ -201,6 +223,9 @@ func (s *session) send(m *Message) {
 // sendError reports a refused request. size is logged for too_large.
 func (s *session) sendError(id string, e *Error, size int64) {
 	s.logger.Debug("request refused", "id", id, "code", e.Code, "err", e, "size", size)
+	if f := s.srv.cfg.OnError; f != nil {
+		f(e.Code)
+	}
 	s.send(&Message{Type: TypeError, ID: id, Code: e.Code, Message: e.Message})
 }
 

@@ -213,7 +213,7 @@ func startServer(ctx context.Context, cfg benchConfig, slug string) (*server, er
 	}
 	s := &server{http: "127.0.0.1:" + strconv.Itoa(httpPort)}
 	s.ws = "ws://" + s.http + "/ws"
-	args := []string{"--listen", s.http, "--udp-port", strconv.Itoa(udpPort), "--log-level", "warn", "--dev=false"}
+	args := []string{"--listen", s.http, "--udp-port", strconv.Itoa(udpPort), "--tcp-port", "0", "--log-level", "warn", "--dev=false"}
 	if cfg.profileDir != "" {
 		p, err := freePort("tcp")
 		if err != nil {

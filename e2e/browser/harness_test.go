@@ -33,6 +33,7 @@ func startServer(t *testing.T) *server {
 	cfg.Dev = true
 	cfg.RTC.IPs = []string{"127.0.0.1", serverIP}
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
 	level := slog.LevelWarn
 	if os.Getenv("HIBIKI_TEST_DEBUG") != "" {

@@ -63,7 +63,7 @@ async function join(s) {
     const token = await fetchToken(s);
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     audio = new AudioContext();
-    const room = await Room.connect(url, token, { audioContext: audio });
+    const room = await Room.connect(url, token, { audioContext: audio, refreshToken: () => fetchToken(s) });
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
     const q = new URLSearchParams(location.search);
     q.set('room', s.room);

@@ -9,11 +9,9 @@
  * await room.publishCamera({ simulcast: true });
  * await room.publishMicrophone();
  * ```
- *
- * Two peer connections per room, as docs/protocol.md describes: on the
- * publish one the client offers, on the subscribe one the server offers and
- * names each m-line's track in a `mids` map. Only this module's exports are
- * the public API; the other files are its parts.
+ * Two peer connections per room (docs/protocol.md): the client offers on the publish one, the
+ * server on the subscribe one, naming each m-line's track in a `mids` map. Only this module's
+ * exports are the public API; the other files are its parts.
  * @module hibiki
  */
 
@@ -91,14 +89,14 @@ export class Room extends Emitter {
     this.transports = { publish: null, subscribe: null };
     /** @type {string[]} */
     this.activeSpeakers = [];
-    /** @type {LiveStats | null} */
-    this.lastStats = null;
     /** @type {import('./stats.js').Summary | null} */
     this.prevSummary = null;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.statsTimer = undefined;
     this.leaving = false;
     this.reconnectAttempt = 0;
+    /** @type {LocalTrack[] | null} the local tracks while a re-join publishes them again */
+    this.republishing = null;
     this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
@@ -236,6 +234,7 @@ export class Room extends Emitter {
    */
   onLayersChanged(trackSid, active) {
     const lt = this.localTracks.get(trackSid);
+    console.debug(`hibiki: layersChanged ${trackSid} ${active}${lt ? '' : ' (not ours)'}`);
     if (lt) lt.applyLayers(active).catch((e) => this.fail(e));
     this.emit('layersChanged', trackSid, active);
   }
@@ -284,11 +283,13 @@ export class Room extends Emitter {
   async reconnect() {
     if (this.leaving || this.state !== 'reconnecting') return;
     try {
+      if (this.opts.refreshToken) this.token = await this.opts.refreshToken();
       await this.join();
       this.reconnectAttempt = 0;
       await this.republish();
     } catch (err) {
       const code = err instanceof SignalError ? err.code : '';
+      console.warn('hibiki: re-join failed', err);
       this.teardown();
       if (code === 'bad_token' || code === 'token_expired' || code === 'forbidden') {
         this.setState('disconnected');
@@ -303,14 +304,18 @@ export class Room extends Emitter {
 
   /** @private Publishes the local tracks again on a fresh publish connection. */
   async republish() {
-    const old = [...this.localTracks.values()];
+    // Kept until a re-join got them all out, so a failed attempt loses none.
+    const all = this.republishing ?? [...this.localTracks.values()];
+    this.republishing = all;
     this.localTracks.clear();
-    for (const lt of old) {
+    for (const lt of all) {
       lt.sender = null;
+      lt.activeLayers = null; // the new session's layersChanged decides
       await this.addLocal(lt);
     }
     await this.negotiatePublish();
-    for (const lt of old) if (lt.muted) await this.request({ type: 'mute', trackSid: lt.sid, muted: true });
+    for (const lt of all) if (lt.muted) await this.request({ type: 'mute', trackSid: lt.sid, muted: true });
+    this.republishing = null;
   }
 
   /** @private Closes the socket and both peer connections, keeping the participant list. */
@@ -342,6 +347,8 @@ export class Room extends Emitter {
       const reply = await this.request({ type: 'offer', target: 'publish', sdp });
       return reply.sdp || '';
     });
+    // Applying the answer can reset the encodings' active flags: apply the server's wish again.
+    for (const lt of this.localTracks.values()) if (lt.activeLayers) lt.applyLayers(lt.activeLayers).catch((e) => this.fail(e));
   }
 
   /**
@@ -510,11 +517,11 @@ export class Room extends Emitter {
    */
   sendVideoSize(trackSid, key) {
     const m = /^(\d+)x(\d+)\/(\d*)$/.exec(key);
-    if (!m || !this.signal) return;
+    if (!m || !this.signal || !this.remotes.track(trackSid)) return;
     this.request({
       type: 'setVideoSize', trackSid, width: Number(m[1]), height: Number(m[2]),
       maxLayer: m[3] === '' ? undefined : Number(m[3]),
-    }).catch((e) => this.fail(e));
+    }).catch((e) => { if (!(e instanceof SignalError && e.code === 'not_found')) this.fail(e); }); // gone meanwhile
   }
 
   /** Leaves the room, closes everything and stops the local tracks. */
@@ -540,11 +547,8 @@ export class Room extends Emitter {
    * @returns {Promise<{publish: RTCStatsReport | null, subscribe: RTCStatsReport | null}>}
    */
   async getStats() {
-    const { publish, subscribe } = this.pcs;
-    return {
-      publish: publish ? await publish.getStats() : null,
-      subscribe: subscribe ? await subscribe.getStats() : null,
-    };
+    const [publish, subscribe] = await Promise.all([this.pcs.publish?.getStats(), this.pcs.subscribe?.getStats()]);
+    return { publish: publish ?? null, subscribe: subscribe ?? null };
   }
 
   /**
@@ -566,7 +570,6 @@ export class Room extends Emitter {
     }
     const live = rates(cur, this.prevSummary);
     this.prevSummary = cur;
-    this.lastStats = live;
     this.emit('stats', live);
     this.detectSpeakers(live);
   }

@@ -49,6 +49,8 @@ export class LocalTrack {
     this.sender = null;
     /** @type {boolean[] | null} last `layersChanged` for this track */
     this.activeLayers = null;
+    /** @type {Promise<void>} */
+    this.layerChain = Promise.resolve();
   }
 
   /** @returns {RTCRtpEncodingParameters[] | undefined} */
@@ -87,23 +89,28 @@ export class LocalTrack {
 
   /**
    * Turns encodings on and off as the server asks: a layer nobody receives
-   * costs the publisher CPU and uplink for nothing.
+   * costs the publisher CPU and uplink for nothing. Calls are serialized:
+   * Chrome refuses a setParameters whose getParameters another call used.
    * @param {boolean[]} active one flag per layer, lowest first
+   * @returns {Promise<void>}
    */
-  async applyLayers(active) {
+  applyLayers(active) {
     this.activeLayers = active;
-    if (!this.sender || !this.simulcast) return;
-    const params = this.sender.getParameters();
-    if (!params.encodings || params.encodings.length === 0) return;
-    let changed = false;
-    params.encodings.forEach((enc, i) => {
-      const on = i < active.length ? !!active[i] : true;
-      if (enc.active !== on) {
-        enc.active = on;
-        changed = true;
-      }
+    this.layerChain = this.layerChain.catch(() => {}).then(async () => {
+      if (!this.sender || !this.simulcast || this.activeLayers !== active) return;
+      const params = this.sender.getParameters();
+      if (!params.encodings || params.encodings.length === 0) return;
+      let changed = false;
+      params.encodings.forEach((enc, i) => {
+        const on = i < active.length ? !!active[i] : true;
+        if (enc.active !== on) {
+          enc.active = on;
+          changed = true;
+        }
+      });
+      if (changed) await this.sender.setParameters(params);
     });
-    if (changed) await this.sender.setParameters(params);
+    return this.layerChain;
   }
 }
 

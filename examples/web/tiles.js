@@ -176,6 +176,7 @@ export class Tile {
   }
 
   remove() {
+    this.trackSid = '';
     this.resize.disconnect();
     this.intersect.disconnect();
     this.video.srcObject = null;

@@ -14,6 +14,8 @@
  * @property {boolean} [autoSubscribe] subscribe to every track (default true)
  * @property {boolean} [reconnect] re-join with backoff when the socket drops (default true)
  * @property {number} [maxReconnectDelayMs] cap of the backoff (default 8000)
+ * @property {() => Promise<string>} [refreshToken] called before each re-join for a fresh token
+ *   (default: the token given to connect)
  * @property {number} [statsIntervalMs] period of the `stats` event and speaker detection (default 500)
  * @property {number} [speakingThreshold] audio level (0..1) above which someone speaks (default 0.02)
  * @property {RTCIceServer[]} [iceServers] override the servers the `joined` reply names

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -87,6 +88,9 @@ func applyNetworkDefaults(se *webrtc.SettingEngine, allow []netip.Prefix) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	// Like a browser: notice a dead path within seconds, so the publish
+	// connection restarts ICE soon after a network change.
+	se.SetICETimeouts(3*time.Second, 10*time.Second, time.Second)
 }
 
 // ipFilter admits loopback and the given networks.

@@ -51,6 +51,11 @@ type Bot struct {
 	self      signaling.ParticipantInfo
 	sessionID string
 
+	// pubKick asks the publish keeper to check the publish connection
+	// (ICE restart, or an offer lost with a socket).
+	pubKick                 chan struct{}
+	reconnects, pubRestarts atomic.Int64
+
 	state     atomic.Value // string
 	errMu     sync.Mutex
 	err       error
@@ -72,6 +77,7 @@ func New(cfg Config) (*Bot, error) {
 		cfg: cfg, log: cfg.Logger, api: api,
 		room: newRoomState(), notify: newNotifier(),
 		life: life, cancel: cancel, done: make(chan struct{}),
+		pubKick: make(chan struct{}, 1),
 	}
 	b.state.Store(StateNew)
 	return b, nil
@@ -97,10 +103,11 @@ func (b *Bot) Connect(ctx context.Context) error {
 }
 
 func (b *Bot) connect(ctx context.Context) error {
-	sig, err := dialSignal(ctx, b.cfg.URL, b.log)
+	conn, err := dialWS(ctx, b.cfg.URL, b.cfg.NetDialContext)
 	if err != nil {
 		return err
 	}
+	sig := newSignal(conn, b.log)
 	// Both connections exist before join, so that an offer or a candidate
 	// right behind the joined reply has somewhere to go.
 	pubPeer, err := newPeer(b.api, nil, signaling.TargetPublish, sig, b.log)
@@ -121,12 +128,13 @@ func (b *Bot) connect(ctx context.Context) error {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		err := sig.readLoop(b.handle)
-		if b.life.Err() == nil {
-			b.fail(fmt.Errorf("signaling ended: %w", err))
-			go func() { _ = b.Close() }() // Close waits for this goroutine
-		}
+		b.readSignal(sig)
 	}()
+	pubPeer.onICEState(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed {
+			b.kickPublisher()
+		}
+	})
 
 	auto := b.cfg.Subscribe
 	reply, err := sig.Request(ctx, &signaling.Message{Type: signaling.TypeJoin, Token: b.cfg.Token, AutoSubscribe: &auto})
@@ -149,6 +157,11 @@ func (b *Bot) connect(ctx context.Context) error {
 			return err
 		}
 	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.keepPublishing()
+	}()
 	return nil
 }
 
@@ -159,10 +172,13 @@ func (b *Bot) joined(m *signaling.Message) error {
 	}
 	b.sessionID = m.SessionID
 	b.partsMu.Unlock()
-	if len(m.ICEServers) > 0 {
+	if len(m.ICEServers) > 0 || m.ICETransportPolicy != "" {
 		conf := webrtc.Configuration{}
 		for _, s := range m.ICEServers {
 			conf.ICEServers = append(conf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		if m.ICETransportPolicy == signaling.ICETransportPolicyRelay && !b.cfg.IgnoreRelayPolicy {
+			conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 		}
 		for _, p := range []*peer{b.pub.peer, b.sub.peer} {
 			if err := p.pc.SetConfiguration(conf); err != nil {

@@ -10,9 +10,11 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -61,6 +63,17 @@ type Config struct {
 	// AllowIPs admits these networks for ICE besides loopback (tests running
 	// in network namespaces use 10.77.0.0/24). Loopback is always admitted.
 	AllowIPs []netip.Prefix
+	// ResumeWindow is how long the bot keeps trying to resume its session
+	// (join with resume on a new socket) after the signaling socket drops.
+	// Zero means 30 s (the server's default window); negative disables
+	// resume: a lost socket ends the bot.
+	ResumeWindow time.Duration
+	// NetDialContext, when set, opens the signaling TCP connections (tests
+	// bind them to a namespace address so a link cut hits them too).
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// IgnoreRelayPolicy makes the bot disobey iceTransportPolicy "relay"
+	// (tests of the server's relay-only enforcement).
+	IgnoreRelayPolicy bool
 	// ConfigureAPI may change pion's SettingEngine after the defaults
 	// (loopback-only ICE, UDP4, no mDNS, AES-GCM SRTP first) are applied.
 	ConfigureAPI func(*webrtc.SettingEngine)
@@ -102,6 +115,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.Logger = c.Logger.With("bot", c.Identity)
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ResumeWindow == 0 {
+		c.ResumeWindow = 30 * time.Second
 	}
 	if c.Media == nil {
 		m, err := media.Load()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/pion/webrtc/v4"
 )
 
 // ErrNotConnected is returned by requests before Connect.
@@ -144,7 +145,9 @@ func (b *Bot) Stats() Stats {
 	}
 	if sub != nil {
 		s.Tracks = sub.snapshot(now)
+		s.SubscribeICERestarts = sub.restarts.Load()
 	}
+	s.Reconnects, s.PublishICERestarts = b.reconnects.Load(), b.pubRestarts.Load()
 	s.sum()
 	return s
 }
@@ -187,4 +190,33 @@ func (b *Bot) WaitParticipants(ctx context.Context, n int) error {
 // WaitRemoteTracks blocks until others have published at least n tracks.
 func (b *Bot) WaitRemoteTracks(ctx context.Context, n int) error {
 	return b.notify.waitFor(ctx, b.done, func() bool { return len(b.room.remoteTracks()) >= n })
+}
+
+// DropSignal ends the signaling socket without a close frame, as a network
+// loss would; the bot resumes on a new socket by itself.
+func (b *Bot) DropSignal() {
+	if sig := b.signal(); sig != nil {
+		sig.Drop()
+	}
+}
+
+// SelectedCandidatePair is the candidate pair of the bot's publish or
+// subscribe connection (target signaling.TargetPublish or
+// TargetSubscribe); nil before ICE connected.
+func (b *Bot) SelectedCandidatePair(target string) (*webrtc.ICECandidatePair, error) {
+	_, pub, sub := b.parts()
+	p := (*peer)(nil)
+	switch {
+	case target == signaling.TargetPublish && pub != nil:
+		p = pub.peer
+	case target == signaling.TargetSubscribe && sub != nil:
+		p = sub.peer
+	default:
+		return nil, ErrNotConnected
+	}
+	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil {
+		return nil, fmt.Errorf("selected pair: %w", err)
+	}
+	return pair, nil
 }

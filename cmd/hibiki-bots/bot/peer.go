@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/hibiki-sfu/hibiki/signaling"
@@ -22,6 +23,7 @@ type peer struct {
 	mu        sync.Mutex
 	remoteSet bool
 	queued    []webrtc.ICECandidateInit
+	onICE     func(webrtc.ICEConnectionState)
 }
 
 func newPeer(api *webrtc.API, iceServers []signaling.ICEServer, target string, sig *Signal, log *slog.Logger) (*peer, error) {
@@ -38,7 +40,23 @@ func newPeer(api *webrtc.API, iceServers []signaling.ICEServer, target string, s
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "state", s.String())
 	})
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		p.log.Debug("ice state", "state", s.String())
+		p.mu.Lock()
+		f := p.onICE
+		p.mu.Unlock()
+		if f != nil {
+			f(s)
+		}
+	})
 	return p, nil
+}
+
+// onICEState sets the handler of ICE connection state changes.
+func (p *peer) onICEState(f func(webrtc.ICEConnectionState)) {
+	p.mu.Lock()
+	p.onICE = f
+	p.mu.Unlock()
 }
 
 // sendCandidate trickles one local candidate; nil (gathering complete) is
@@ -50,7 +68,11 @@ func (p *peer) sendCandidate(c *webrtc.ICECandidate) {
 		cand.Candidate = init.Candidate
 		cand.SDPMid = init.SDPMid
 		cand.SDPMLineIndex = init.SDPMLineIndex
-		cand.UsernameFragment = init.UsernameFragment
+		// Tag the ICE generation, as browsers do, so the server can hold
+		// candidates of a restart that overtake its offer.
+		if ufrag := sdpUfrag(p.pc.LocalDescription()); ufrag != "" {
+			cand.UsernameFragment = &ufrag
+		}
 	}
 	err := p.sig.Send(&signaling.Message{Type: signaling.TypeCandidate, Target: p.target, Candidate: cand})
 	if err != nil {
@@ -68,8 +90,10 @@ func (p *peer) addRemoteCandidate(c *signaling.ICECandidate) error {
 		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
 	}
 	p.mu.Lock()
-	if !p.remoteSet {
-		p.queued = append(p.queued, init)
+	if !p.remoteSet || !sameGeneration(p.pc.RemoteDescription(), init) {
+		if len(p.queued) < maxQueued {
+			p.queued = append(p.queued, init)
+		}
 		p.mu.Unlock()
 		return nil
 	}
@@ -91,12 +115,45 @@ func (p *peer) setRemote(desc webrtc.SessionDescription) error {
 	queued := p.queued
 	p.queued = nil
 	p.mu.Unlock()
+	remote := p.pc.RemoteDescription()
 	for _, c := range queued {
+		if !sameGeneration(remote, c) {
+			continue // an older generation's candidate
+		}
 		if err := p.pc.AddICECandidate(c); err != nil {
 			p.log.Warn("add queued candidate", "err", err)
 		}
 	}
 	return nil
+}
+
+// maxQueued bounds the candidates waiting for their description.
+const maxQueued = 64
+
+// sdpUfrag returns the first a=ice-ufrag of a description ("" if none).
+func sdpUfrag(desc *webrtc.SessionDescription) string {
+	if desc == nil {
+		return ""
+	}
+	const attr = "a=ice-ufrag:"
+	i := strings.Index(desc.SDP, attr)
+	if i < 0 {
+		return ""
+	}
+	rest := desc.SDP[i+len(attr):]
+	if j := strings.IndexAny(rest, "\r\n"); j >= 0 {
+		rest = rest[:j]
+	}
+	return strings.TrimSpace(rest)
+}
+
+// sameGeneration reports whether a candidate belongs to the remote
+// description's ICE generation (untagged candidates always do).
+func sameGeneration(remote *webrtc.SessionDescription, c webrtc.ICECandidateInit) bool {
+	if c.UsernameFragment == nil || *c.UsernameFragment == "" {
+		return true
+	}
+	return *c.UsernameFragment == sdpUfrag(remote)
 }
 
 func (p *peer) close() error {

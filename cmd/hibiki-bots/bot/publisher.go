@@ -195,15 +195,29 @@ func rtcpReader(s *webrtc.RTPSender, rid string) func() ([]rtcp.Packet, error) {
 func (p *publisher) negotiate(ctx context.Context) error {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
-	offer, err := p.peer.pc.CreateOffer(nil)
+	return p.offerLocked(ctx, nil)
+}
+
+// offerLocked creates, sends and completes one offer; negMu is held.
+func (p *publisher) offerLocked(ctx context.Context, opts *webrtc.OfferOptions) error {
+	offer, err := p.peer.pc.CreateOffer(opts)
 	if err != nil {
 		return fmt.Errorf("create publish offer: %w", err)
 	}
 	if err := p.peer.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("set publish offer: %w", err)
 	}
+	return p.sendOfferLocked(ctx, offer.SDP)
+}
+
+func (p *publisher) sendOfferLocked(ctx context.Context, sdp string) error {
+	// Drop an answer to an earlier offer that came late, without an id.
+	select {
+	case <-p.answers:
+	default:
+	}
 	id := p.sig.newID()
-	msg := &signaling.Message{Type: signaling.TypeOffer, ID: id, Target: signaling.TargetPublish, SDP: offer.SDP}
+	msg := &signaling.Message{Type: signaling.TypeOffer, ID: id, Target: signaling.TargetPublish, SDP: sdp}
 	reply, err := p.sig.requestOr(ctx, id, msg, p.answers)
 	if err != nil {
 		return fmt.Errorf("publish offer: %w", err)
@@ -212,6 +226,31 @@ func (p *publisher) negotiate(ctx context.Context) error {
 		return fmt.Errorf("%w: publish offer answered with %q", ErrProtocol, reply.Type)
 	}
 	return p.peer.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: reply.SDP})
+}
+
+// recover brings the publish connection back after a network or socket
+// loss: an offer whose answer was lost is sent again; a connection whose
+// ICE is disconnected or failed is renegotiated with an ICE restart. It
+// reports whether it restarted ICE.
+func (p *publisher) recover(ctx context.Context) (bool, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	pc := p.peer.pc
+	if pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		desc := pc.LocalDescription()
+		if desc == nil {
+			return false, nil
+		}
+		p.log.Info("re-sending the unanswered publish offer")
+		return false, p.sendOfferLocked(ctx, desc.SDP)
+	}
+	switch pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+	default:
+		return false, nil
+	}
+	p.log.Info("restarting ICE on the publish connection", "state", pc.ICEConnectionState().String())
+	return true, p.offerLocked(ctx, &webrtc.OfferOptions{ICERestart: true})
 }
 
 func (p *publisher) track(kind string) (*localTrack, error) {

@@ -60,6 +60,34 @@ func (r *roomState) joined(m *signaling.Message, now time.Time) {
 	r.log(m)
 }
 
+// resumed replaces the view with the snapshot of a resumed joined: events
+// sent while the socket was down are lost, the snapshot is the truth.
+func (r *roomState) resumed(m *signaling.Message, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	participants := make(map[string]signaling.ParticipantInfo, len(m.Participants))
+	tracks := make(map[string]RemoteTrack)
+	for _, p := range m.Participants {
+		if p == nil {
+			continue
+		}
+		participants[p.SID] = *p
+		for _, t := range p.Tracks {
+			if t == nil {
+				continue
+			}
+			rt, ok := r.tracks[t.SID]
+			if !ok {
+				rt = RemoteTrack{ParticipantSID: p.SID, ExpectedAt: now}
+			}
+			rt.Info, rt.Muted = *t, t.Muted
+			tracks[t.SID] = rt
+		}
+	}
+	r.participants, r.tracks = participants, tracks
+	r.log(m)
+}
+
 // apply updates the view with one event and logs it.
 func (r *roomState) apply(m *signaling.Message, now time.Time) {
 	r.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,28 +29,37 @@ var (
 	ErrClosed = errors.New("bot: signaling closed")
 	// ErrProtocol reports a server message that breaks docs/protocol.md.
 	ErrProtocol = errors.New("bot: protocol violation")
+	// ErrConnectionLost fails requests whose socket dropped; the bot may
+	// resume on a new one.
+	ErrConnectionLost = fmt.Errorf("%w: connection lost", ErrClosed)
 )
 
 // Signal is the bot's signaling WebSocket. Requests carry ids and wait for
 // the reply with the same id; every other frame goes to the bot's handler.
 // Tests use Send and SendRaw to put arbitrary (also malformed) frames on the
-// wire.
+// wire. The socket underneath can be replaced (resume): requests in flight
+// on a socket that drops fail with ErrConnectionLost.
 type Signal struct {
-	conn *websocket.Conn
-	log  *slog.Logger
+	log *slog.Logger
 
 	wmu    sync.Mutex // gorilla allows one concurrent writer
 	nextID atomic.Uint64
 
 	mu      sync.Mutex
+	conn    *websocket.Conn
+	lost    chan struct{} // closed when conn failed
 	pending map[string]chan *signaling.Message
 	errs    []signaling.Message
 	closed  bool
 	done    chan struct{}
 }
 
-func dialSignal(ctx context.Context, url string, log *slog.Logger) (*Signal, error) {
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+// dialWS opens a WebSocket; dial, when set, makes the TCP connection (a
+// test binds it to a namespace address).
+func dialWS(ctx context.Context, url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*websocket.Conn, error) {
+	d := *websocket.DefaultDialer
+	d.NetDialContext = dial
+	conn, resp, err := d.DialContext(ctx, url, nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -57,12 +67,47 @@ func dialSignal(ctx context.Context, url string, log *slog.Logger) (*Signal, err
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	conn.SetReadLimit(readLimit)
+	return conn, nil
+}
+
+// dialSignal dials url and wraps the socket in a Signal.
+func dialSignal(ctx context.Context, url string, log *slog.Logger) (*Signal, error) {
+	conn, err := dialWS(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newSignal(conn, log), nil
+}
+
+func newSignal(conn *websocket.Conn, log *slog.Logger) *Signal {
 	return &Signal{
 		conn:    conn,
+		lost:    make(chan struct{}),
 		log:     log,
 		pending: make(map[string]chan *signaling.Message),
 		done:    make(chan struct{}),
-	}, nil
+	}
+}
+
+func (s *Signal) current() (*websocket.Conn, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn, s.lost
+}
+
+// replace makes conn the socket of every later request and read.
+func (s *Signal) replace(conn *websocket.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn = conn
+	s.lost = make(chan struct{})
+}
+
+// Drop ends the socket without a close frame, as a lost network would
+// (tests of resume).
+func (s *Signal) Drop() {
+	conn, _ := s.current()
+	_ = conn.UnderlyingConn().Close()
 }
 
 // Send writes one message as JSON.
@@ -76,12 +121,13 @@ func (s *Signal) Send(msg any) error {
 
 // SendRaw writes one text frame exactly as given.
 func (s *Signal) SendRaw(data []byte) error {
+	conn, _ := s.current()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+	if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
-	if err := s.conn.WriteMessage(websocket.TextMessage, data); err != nil {
+	if err := conn.WriteMessage(websocket.TextMessage, data); err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
 	return nil
@@ -107,6 +153,7 @@ func (s *Signal) requestOr(ctx context.Context, id string, v any, alt <-chan *si
 		return nil, ErrClosed
 	}
 	s.pending[id] = ch
+	lost := s.lost
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -124,6 +171,8 @@ func (s *Signal) requestOr(ctx context.Context, id string, v any, alt <-chan *si
 		return reply, nil
 	case reply := <-alt:
 		return reply, nil
+	case <-lost:
+		return nil, ErrConnectionLost
 	case <-s.done:
 		return nil, ErrClosed
 	case <-ctx.Done():
@@ -139,13 +188,15 @@ func (s *Signal) LastErrors() []signaling.Message {
 	return append([]signaling.Message(nil), s.errs...)
 }
 
-// readLoop reads frames until the socket fails or closes. Replies go to
-// their waiting request; everything else (events, replies nobody awaits)
-// goes to handle, which runs on this goroutine and must not block long.
+// readLoop reads frames until the current socket fails or closes, then
+// fails the requests waiting on it. Replies go to their waiting request;
+// everything else (events, replies nobody awaits) goes to handle, which
+// runs on this goroutine and must not block long.
 func (s *Signal) readLoop(handle func(*signaling.Message)) error {
-	defer s.shutdown()
+	conn, lost := s.current()
+	defer close(lost)
 	for {
-		_, data, err := s.conn.ReadMessage()
+		_, data, err := conn.ReadMessage()
 		if err != nil {
 			return fmt.Errorf("read frame: %w", err)
 		}
@@ -195,13 +246,16 @@ func (s *Signal) shutdown() {
 	}
 }
 
-// Close closes the socket, which ends readLoop.
+// Close sends a normal close (the server then removes the participant at
+// once) and closes the socket, which ends readLoop.
 func (s *Signal) Close() error {
+	s.shutdown()
+	conn, _ := s.current()
 	s.wmu.Lock()
-	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	s.wmu.Unlock()
-	if err := s.conn.Close(); err != nil {
+	if err := conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close websocket: %w", err)
 	}
 	return nil

@@ -15,6 +15,11 @@ type Stats struct {
 	// per received track (a track that went away stays with Ended set).
 	Tracks []TrackStats
 	Totals Totals
+	// Reconnects counts sessions resumed on a new signaling socket;
+	// PublishICERestarts the ICE restarts the bot made on its publish
+	// connection, SubscribeICERestarts those the server made on the
+	// subscribe connection.
+	Reconnects, PublishICERestarts, SubscribeICERestarts int64
 }
 
 // PublishedStats describes one track the bot sends.

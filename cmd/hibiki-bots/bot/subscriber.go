@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/signaling"
@@ -28,6 +29,8 @@ type subscriber struct {
 	offers   chan *signaling.Message
 	stopRead chan struct{}
 	stopOnce sync.Once
+
+	restarts atomic.Int64 // server ICE restarts seen in offers
 
 	mu     sync.Mutex
 	mids   map[string]string // mid -> track SID, from the latest offer
@@ -74,7 +77,11 @@ func (s *subscriber) answer(m *signaling.Message) error {
 		s.mids = m.Mids
 	}
 	s.mu.Unlock()
-	if err := s.peer.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}
+	if prev := sdpUfrag(s.peer.pc.RemoteDescription()); prev != "" && prev != sdpUfrag(&offer) {
+		s.restarts.Add(1)
+	}
+	if err := s.peer.setRemote(offer); err != nil {
 		return err
 	}
 	ans, err := s.peer.pc.CreateAnswer(nil)

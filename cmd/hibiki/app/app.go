@@ -11,8 +11,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiki-sfu/hibiki/admin"
+	"github.com/hibiki-sfu/hibiki/metrics"
+	"github.com/hibiki-sfu/hibiki/relay"
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/hibiki-sfu/hibiki/whip"
+	"github.com/pion/webrtc/v4"
 )
 
 // App is a running hibiki server: SFU, signaling and HTTP routes.
@@ -21,6 +26,9 @@ type App struct {
 	logger *slog.Logger
 	sfu    *sfu.SFU
 	sig    *signaling.Server
+	turn   *relay.Server // nil unless the embedded TURN server runs
+	doors  *whip.Handler
+	met    *metrics.Metrics
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
@@ -41,6 +49,16 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		UDPPortMin: cfg.RTC.UDPPortMin,
 		UDPPortMax: cfg.RTC.UDPPortMax,
 		PublicIPs:  cfg.RTC.PublicIPs,
+		TCPPort:    cfg.RTC.TCPPort,
+		RelayOnly:  cfg.RTC.RelayOnly,
+	}
+	if cfg.TURN.Enabled() && !hasTURNServer(cfg.RTC.ICEServers) {
+		// Only our own relay can carry relay-only media: pin it by address.
+		rtc.RelayIPs = cfg.TURN.relayIPs(cfg.RTC.IPs)
+	}
+	turnSrv, iceServersFor, err := startTURN(&cfg, logger)
+	if err != nil {
+		return nil, err
 	}
 	s, err := sfu.New(rtc,
 		sfu.WithLogger(logger),
@@ -49,28 +67,36 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
 	)
 	if err != nil {
+		if turnSrv != nil {
+			_ = turnSrv.Close()
+		}
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
-	ice := make([]signaling.ICEServer, 0, len(cfg.RTC.ICEServers))
-	for _, s := range cfg.RTC.ICEServers {
-		ice = append(ice, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
+	a.doors = whip.New(s, whip.Config{
+		Verifier:      keys,
+		StreamKeys:    cfg.WHIP.StreamKeys,
+		ICEServersFor: whipICEServers(iceServersFor),
+		Logger:        logger,
+		OnJoin:        func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
+		OnError:       func(door string, status int) { a.met.DoorError(door, status) },
+	})
+	if a.met, err = metrics.New(s, metrics.Options{Sessions: a.doors.Sessions}); err != nil {
+		_ = a.closeMedia()
+		return nil, err
 	}
-	a := &App{
-		cfg:    cfg,
-		logger: logger,
-		sfu:    s,
-		keys:   keys,
-		sig: signaling.NewServer(s, signaling.Config{
-			Verifier:       keys,
-			MaxMessageSize: cfg.Signaling.MaxMessageSize,
-			PingInterval:   cfg.Signaling.PingInterval,
-			PongTimeout:    cfg.Signaling.PongTimeout,
-			ICEServers:     ice,
-			Logger:         logger,
-		}),
-		mux: http.NewServeMux(),
-	}
+	a.sig = signaling.NewServer(s, signaling.Config{
+		Verifier:       keys,
+		MaxMessageSize: cfg.Signaling.MaxMessageSize,
+		PingInterval:   cfg.Signaling.PingInterval,
+		PongTimeout:    cfg.Signaling.PongTimeout,
+		ICEServersFor:  iceServersFor,
+		ResumeWindow:   cfg.Signaling.ResumeWindow,
+		Logger:         logger,
+		OnError:        a.met.SignalingError,
+		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
+	})
 	a.routes(static)
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
@@ -78,6 +104,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 
 func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/ws", a.sig)
+	a.mux.Handle("/whip/", a.doors)
+	a.mux.Handle("/whep/", a.doors)
+	a.mux.Handle("GET /metrics", a.met.Handler())
+	if a.cfg.Admin.Key != "" {
+		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger))
+	}
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -116,6 +148,15 @@ func (a *App) Handler() http.Handler { return a.mux }
 // SFU returns the media core, for tests and embedding.
 func (a *App) SFU() *sfu.SFU { return a.sfu }
 
+// Doors returns the WHIP/WHEP handler.
+func (a *App) Doors() *whip.Handler { return a.doors }
+
+// Metrics returns the metrics, whose registry embedding code may extend.
+func (a *App) Metrics() *metrics.Metrics { return a.met }
+
+// TURN returns the embedded TURN server, nil when it is off.
+func (a *App) TURN() *relay.Server { return a.turn }
+
 // Signaling returns the signaling server.
 func (a *App) Signaling() *signaling.Server { return a.sig }
 
@@ -134,12 +175,39 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
+	a.doors.Close()
 	a.sig.Close()
-	if cerr := a.sfu.Close(); cerr != nil && err == nil {
+	if cerr := a.closeMedia(); cerr != nil && err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// closeMedia stops the SFU and the embedded TURN server.
+func (a *App) closeMedia() error {
+	err := a.sfu.Close()
+	if a.turn != nil {
+		if cerr := a.turn.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// whipICEServers adapts the per-join ICE servers (TURN credentials minted
+// for an identity) to the WHIP Link headers.
+func whipICEServers(forClaims func(*signaling.Claims) []signaling.ICEServer) func(room, identity string) []webrtc.ICEServer {
+	return func(room, identity string) []webrtc.ICEServer {
+		c := &signaling.Claims{Room: room}
+		c.Subject = identity
+		in := forClaims(c)
+		out := make([]webrtc.ICEServer, 0, len(in))
+		for _, s := range in {
+			out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		return out
+	}
 }

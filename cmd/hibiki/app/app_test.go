@@ -36,6 +36,7 @@ func start(t *testing.T, edit func(*Config)) *running {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -122,6 +123,9 @@ func TestRoutes(t *testing.T) {
 		{"no params", "/dev/token", http.StatusBadRequest, "required"},
 		{"room too long", "/dev/token?identity=a&room=" + strings.Repeat("r", 129), http.StatusBadRequest, ""},
 		{"name too long", "/dev/token?identity=a&room=r&name=" + strings.Repeat("n", 129), http.StatusBadRequest, ""},
+		{"metrics", "/metrics", http.StatusOK, "hibiki_rooms 0"},
+		{"admin off without a key", "/admin/rooms", http.StatusNotFound, ""},
+		{"whip wants POST", "/whip/demo", http.StatusMethodNotAllowed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +230,7 @@ func TestDevTokenOffOutsideDevMode(t *testing.T) {
 func TestServeEndsWithContext(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	a, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -255,6 +260,7 @@ func TestServeEndsWithContext(t *testing.T) {
 func TestHandlerServesRoutes(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
 	a, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,9 @@ type Config struct {
 	RTC       RTCConfig         `yaml:"rtc"`
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
+	TURN      TURNConfig        `yaml:"turn"`
+	WHIP      WHIPConfig        `yaml:"whip"`
+	Admin     AdminConfig       `yaml:"admin"`
 	// PProf, when set, serves net/http/pprof on this address (e.g.
 	// 127.0.0.1:6060), apart from the public listener. Off by default.
 	PProf string `yaml:"pprof"`
@@ -51,6 +54,10 @@ type RTCConfig struct {
 	UDPPortMax uint16      `yaml:"udp_port_max"`
 	PublicIPs  []string    `yaml:"public_ips"`
 	ICEServers []ICEServer `yaml:"ice_servers"`
+	// TCPPort accepts ICE-TCP (0 = off).
+	TCPPort int `yaml:"tcp_port"`
+	// RelayOnly makes every room relay-only: media only through TURN.
+	RelayOnly bool `yaml:"relay_only"`
 }
 
 // ICEServer is a STUN or TURN server handed to clients.
@@ -65,6 +72,9 @@ type SignalingConfig struct {
 	MaxMessageSize int           `yaml:"max_message_size"`
 	PingInterval   time.Duration `yaml:"ping_interval"`
 	PongTimeout    time.Duration `yaml:"pong_timeout"`
+	// ResumeWindow keeps a participant whose socket dropped for this long,
+	// waiting for a join with resume (0 = leave at once).
+	ResumeWindow time.Duration `yaml:"resume_window"`
 }
 
 // RoomConfig holds per-room limits.
@@ -72,6 +82,18 @@ type RoomConfig struct {
 	EmptyGrace      time.Duration `yaml:"empty_grace"`
 	MaxParticipants int           `yaml:"max_participants"`
 	MaxTracks       int           `yaml:"max_tracks"`
+}
+
+// WHIPConfig configures the WHIP/WHEP doors.
+type WHIPConfig struct {
+	// StreamKeys maps a room to a static bearer key a WHIP encoder may use
+	// instead of a join token (OBS and ffmpeg take one fixed secret).
+	StreamKeys map[string]string `yaml:"stream_keys"`
+}
+
+// AdminConfig configures the admin API, which exists only with a key.
+type AdminConfig struct {
+	Key string `yaml:"key"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -124,6 +146,7 @@ func Overrides() map[string]Setter {
 			c.Dev = b
 			return err
 		},
+		"admin-key":  func(c *Config, v string) error { c.Admin.Key = v; return nil },
 		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
 		"pprof":      func(c *Config, v string) error { c.PProf = v; return nil },
 		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
@@ -134,6 +157,18 @@ func Overrides() map[string]Setter {
 			c.RTC.UDPPort = n
 			return err
 		},
+		"tcp-port": func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			c.RTC.TCPPort = n
+			return err
+		},
+		"relay-only": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.RTC.RelayOnly = b
+			return err
+		},
+		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },
+		"turn-domain": func(c *Config, v string) error { c.TURN.Domain = v; return nil },
 		"udp-port-range": func(c *Config, v string) error {
 			lo, hi, ok := strings.Cut(v, "-")
 			a, err1 := strconv.ParseUint(lo, 10, 16)
@@ -185,10 +220,80 @@ func (c *Config) Validate() error {
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
 	}
-	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
-		return fmt.Errorf("%w: udp port %d out of range", ErrConfig, c.RTC.UDPPort)
+	for room, key := range c.WHIP.StreamKeys {
+		if key == "" {
+			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
+		}
+	}
+	return c.validateNetwork()
+}
+
+// validateNetwork checks the media and TURN ports and the policies that
+// depend on them.
+func (c *Config) validateNetwork() error {
+	ports := []struct {
+		name string
+		port int
+	}{
+		{"rtc.udp_port", c.RTC.UDPPort}, {"rtc.tcp_port", c.RTC.TCPPort},
+		{"turn.udp_port", c.TURN.UDPPort}, {"turn.tcp_port", c.TURN.TCPPort}, {"turn.tls_port", c.TURN.TLSPort},
+	}
+	for _, p := range ports {
+		if p.port < 0 || p.port > 65535 {
+			return fmt.Errorf("%w: %s %d out of range", ErrConfig, p.name, p.port)
+		}
+	}
+	lo, hi := c.RTC.UDPPortMin, c.RTC.UDPPortMax
+	if (lo == 0) != (hi == 0) || lo > hi {
+		return fmt.Errorf("%w: udp port range %d-%d: give both bounds, min <= max", ErrConfig, lo, hi)
+	}
+	if lo != 0 && c.RTC.UDPPort != 0 {
+		return fmt.Errorf("%w: rtc.udp_port and a udp port range exclude each other (set udp_port to 0)", ErrConfig)
+	}
+	if err := distinctPorts("udp", map[string]int{"rtc.udp_port": c.RTC.UDPPort, "turn.udp_port": c.TURN.UDPPort}); err != nil {
+		return err
+	}
+	tcp := map[string]int{"rtc.tcp_port": c.RTC.TCPPort, "turn.tcp_port": c.TURN.TCPPort, "turn.tls_port": c.TURN.TLSPort}
+	if err := distinctPorts("tcp", tcp); err != nil {
+		return err
+	}
+	if c.Signaling.ResumeWindow < 0 {
+		return fmt.Errorf("%w: signaling.resume_window is negative", ErrConfig)
+	}
+	if err := c.TURN.validate(c.RTC.IPs); err != nil {
+		return err
+	}
+	if c.RTC.RelayOnly && !c.TURN.Enabled() && !hasTURNServer(c.RTC.ICEServers) {
+		return fmt.Errorf("%w: rtc.relay_only needs the embedded TURN server or a turn: URL in rtc.ice_servers", ErrConfig)
 	}
 	return nil
+}
+
+// distinctPorts refuses two listeners of one protocol on one port.
+func distinctPorts(proto string, ports map[string]int) error {
+	seen := make(map[int]string, len(ports))
+	for _, name := range slices.Sorted(maps.Keys(ports)) {
+		p := ports[name]
+		if p == 0 {
+			continue
+		}
+		if other, ok := seen[p]; ok {
+			return fmt.Errorf("%w: %s and %s are both %s port %d", ErrConfig, other, name, proto, p)
+		}
+		seen[p] = name
+	}
+	return nil
+}
+
+func hasTURNServer(servers []ICEServer) bool {
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SigningKey returns the key (the first in sorted order) and secret that

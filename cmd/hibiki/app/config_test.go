@@ -33,6 +33,13 @@ func TestDefaultConfig(t *testing.T) {
 		{"pong timeout", c.Signaling.PongTimeout, 15 * time.Second},
 		{"empty grace", c.Room.EmptyGrace, 10 * time.Second},
 		{"max tracks", c.Room.MaxTracks, 16},
+		{"admin off", c.Admin.Key, ""},
+		{"no stream keys", len(c.WHIP.StreamKeys), 0},
+		{"tcp port", c.RTC.TCPPort, 7881},
+		{"relay only", c.RTC.RelayOnly, false},
+		{"resume window", c.Signaling.ResumeWindow, 30 * time.Second},
+		{"turn off", c.TURN.Enabled(), false},
+		{"turn ttl", c.TURN.TTL, 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +264,30 @@ func TestBadConfig(t *testing.T) {
 		{name: "api key without secret, set directly", edit: func(c *Config) { c.APIKey = "k1" }},
 		{name: "no keys", edit: func(c *Config) { c.Keys = nil }},
 		{name: "key without secret", edit: func(c *Config) { c.Keys = map[string]string{"k": ""} }},
+		{name: "empty stream key", edit: func(c *Config) { c.WHIP.StreamKeys = map[string]string{"live": ""} }},
+		{name: "tcp port not a number", vars: map[string]string{"HIBIKI_TCP_PORT": "x"}},
+		{name: "tcp port too large", edit: func(c *Config) { c.RTC.TCPPort = 65536 }},
+		{name: "turn port negative", edit: func(c *Config) { c.TURN.UDPPort = -1 }},
+		{name: "range without max", edit: func(c *Config) { c.RTC.UDPPort, c.RTC.UDPPortMin = 0, 50000 }},
+		{name: "range without min", edit: func(c *Config) { c.RTC.UDPPort, c.RTC.UDPPortMax = 0, 50000 }},
+		{name: "range reversed, set directly", edit: func(c *Config) { c.RTC.UDPPort, c.RTC.UDPPortMin, c.RTC.UDPPortMax = 0, 6, 5 }},
+		{name: "range and one port", edit: func(c *Config) { c.RTC.UDPPortMin, c.RTC.UDPPortMax = 50000, 50100 }},
+		{name: "ice-tcp on the turn tcp port", edit: func(c *Config) { c.TURN.TCPPort = c.RTC.TCPPort }},
+		{name: "media and turn on one udp port", edit: func(c *Config) { c.TURN.UDPPort = c.RTC.UDPPort }},
+		{name: "negative resume window", edit: func(c *Config) { c.Signaling.ResumeWindow = -time.Second }},
+		{name: "relay only without turn", vars: map[string]string{"HIBIKI_RELAY_ONLY": "true"}},
+		{name: "relay only not a bool", vars: map[string]string{"HIBIKI_RELAY_ONLY": "sometimes"}},
+		{name: "relay only with a stun server only", edit: func(c *Config) {
+			c.RTC.RelayOnly = true
+			c.RTC.ICEServers = []ICEServer{{URLs: []string{"stun:stun.example.org"}}}
+		}},
+		{name: "turn without ttl", edit: func(c *Config) { c.TURN.UDPPort, c.TURN.TTL = 3478, 0 }},
+		{name: "turn without ips", edit: func(c *Config) { c.TURN.UDPPort, c.RTC.IPs = 3478, nil }},
+		{name: "turn ip not an ip", edit: func(c *Config) { c.TURN.UDPPort, c.TURN.IPs = 3478, []string{"turn.example.org"} }},
+		{name: "turn tls without cert", edit: func(c *Config) { c.TURN.TLSPort, c.TURN.Domain = 443, "turn.example.org" }},
+		{name: "turn tls without domain", edit: func(c *Config) {
+			c.TURN.TLSPort, c.TURN.CertFile, c.TURN.KeyFile = 443, "c.pem", "k.pem"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,5 +303,91 @@ func TestBadConfig(t *testing.T) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// The doors' settings come from the file (stream keys) or the environment
+// (the admin key, which belongs in a secret store, not a file).
+func TestDoorsConfig(t *testing.T) {
+	c := DefaultConfig()
+	path := filepath.Join(t.TempDir(), "hibiki.yaml")
+	if err := os.WriteFile(path, []byte("whip:\n  stream_keys:\n    live: k3y\nadmin:\n  key: from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyEnv(env(map[string]string{"HIBIKI_ADMIN_KEY": "from-env"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.WHIP.StreamKeys["live"] != "k3y" || c.Admin.Key != "from-env" {
+		t.Errorf("stream keys %v, admin key %q", c.WHIP.StreamKeys, c.Admin.Key)
+	}
+}
+
+// Network settings that must be accepted.
+func TestGoodNetworkConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *Config)
+	}{
+		{"udp port range", func(c *Config) { c.RTC.UDPPort, c.RTC.UDPPortMin, c.RTC.UDPPortMax = 0, 50000, 50100 }},
+		{"one-port range", func(c *Config) { c.RTC.UDPPort, c.RTC.UDPPortMin, c.RTC.UDPPortMax = 0, 50000, 50000 }},
+		{"ice-tcp off", func(c *Config) { c.RTC.TCPPort = 0 }},
+		{"turn udp and tcp on one number", func(c *Config) { c.TURN.UDPPort, c.TURN.TCPPort = 3478, 3478 }},
+		{"relay only with embedded turn", func(c *Config) { c.RTC.RelayOnly, c.TURN.TCPPort = true, 3478 }},
+		{"relay only with external turn", func(c *Config) {
+			c.RTC.RelayOnly = true
+			c.RTC.ICEServers = []ICEServer{{URLs: []string{"turns:turn.example.org:443?transport=tcp"}}}
+		}},
+		{"ipv6", func(c *Config) { c.RTC.IPs = []string{"127.0.0.1", "::1"}; c.TURN.UDPPort = 3478 }},
+		{"resume off", func(c *Config) { c.Signaling.ResumeWindow = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.edit(&c)
+			if err := c.Validate(); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadFileNetworkKeys(t *testing.T) {
+	c := DefaultConfig()
+	path := writeFile(t, `
+rtc:
+  tcp_port: 8881
+  ips: [127.0.0.1, "::1"]
+  relay_only: true
+turn:
+  udp_port: 3478
+  tcp_port: 3478
+  tls_port: 5349
+  cert_file: /etc/hibiki/turn.pem
+  key_file: /etc/hibiki/turn.key
+  domain: turn.example.org
+  secret: s3cret
+  ttl: 2h
+signaling:
+  resume_window: 10s
+`)
+	if err := c.LoadFile(path); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	want := TURNConfig{UDPPort: 3478, TCPPort: 3478, TLSPort: 5349, CertFile: "/etc/hibiki/turn.pem",
+		KeyFile: "/etc/hibiki/turn.key", Domain: "turn.example.org", Secret: "s3cret", TTL: 2 * time.Hour, IPs: []string{}}
+	if c.TURN.Secret != want.Secret || c.TURN.TTL != want.TTL || c.TURN.TLSPort != want.TLSPort || c.TURN.Domain != want.Domain {
+		t.Errorf("turn = %+v", c.TURN)
+	}
+	if c.RTC.TCPPort != 8881 || !c.RTC.RelayOnly || c.Signaling.ResumeWindow != 10*time.Second || len(c.RTC.IPs) != 2 {
+		t.Errorf("rtc = %+v, resume window %v", c.RTC, c.Signaling.ResumeWindow)
 	}
 }

@@ -1,0 +1,191 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/hibiki-sfu/hibiki/signaling"
+)
+
+// Resume timing: a new socket is tried at once, then with doubling pauses.
+const (
+	resumeFirstPause = 100 * time.Millisecond
+	resumeMaxPause   = 2 * time.Second
+	resumeDialWait   = 5 * time.Second
+	recoverWait      = 10 * time.Second
+)
+
+// ErrNotResumed is returned when the server no longer knew the session.
+var ErrNotResumed = errors.New("bot: session not resumed")
+
+// readSignal runs the signaling reader for the bot's life: when a socket
+// drops, it resumes the session on a new one (docs/protocol.md, "Resume").
+func (b *Bot) readSignal(sig *Signal) {
+	defer sig.shutdown()
+	for {
+		err := sig.readLoop(b.handle)
+		if b.life.Err() != nil {
+			return
+		}
+		if b.cfg.ResumeWindow < 0 || b.SessionID() == "" {
+			b.end(fmt.Errorf("signaling ended: %w", err))
+			return
+		}
+		b.log.Info("signaling lost, resuming", "err", err)
+		if rerr := b.resume(sig); rerr != nil {
+			b.end(fmt.Errorf("signaling ended: %w; resume: %w", err, rerr))
+			return
+		}
+	}
+}
+
+func (b *Bot) end(err error) {
+	if b.life.Err() == nil {
+		b.fail(err)
+		go func() { _ = b.Close() }() // Close waits for the caller's goroutine
+	}
+}
+
+// resume dials until the server takes the session back or the window
+// passes. A refusal (error reply, or a fresh join) ends the attempts.
+func (b *Bot) resume(sig *Signal) error {
+	start := time.Now()
+	pause := resumeFirstPause
+	for {
+		ctx, cancel := context.WithTimeout(b.life, resumeDialWait)
+		conn, err := dialWS(ctx, b.cfg.URL, b.cfg.NetDialContext)
+		if err == nil {
+			var reply *signaling.Message
+			var later []*signaling.Message
+			reply, later, err = b.rejoin(ctx, sig, conn)
+			if err == nil {
+				cancel()
+				sig.replace(conn)
+				b.resumed(reply, time.Since(start))
+				for _, m := range later {
+					b.handle(m)
+				}
+				return nil
+			}
+			_ = conn.Close()
+		}
+		cancel()
+		var refused *signaling.Error
+		if errors.As(err, &refused) || errors.Is(err, ErrNotResumed) || b.life.Err() != nil {
+			return err
+		}
+		if time.Since(start) > b.cfg.ResumeWindow {
+			return fmt.Errorf("gave up after %v: %w", b.cfg.ResumeWindow, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-b.life.Done():
+			t.Stop()
+			return ErrClosed
+		case <-t.C:
+		}
+		pause = min(2*pause, resumeMaxPause)
+	}
+}
+
+// rejoin sends join with resume on conn and reads up to its reply; the
+// server sends the reply first, anything before it is handed on later.
+func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn *websocket.Conn) (*signaling.Message, []*signaling.Message, error) {
+	auto := b.cfg.Subscribe
+	id := "resume-" + sig.newID()
+	msg := signaling.Message{Type: signaling.TypeJoin, ID: id, Token: b.cfg.Token, Resume: b.SessionID(), AutoSubscribe: &auto}
+	data, err := json.Marshal(&msg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode join: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetWriteDeadline(dl)
+		_ = conn.SetReadDeadline(dl)
+	}
+	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
+	if err := conn.WriteMessage(websocket.TextMessage, data); err != nil {
+		return nil, nil, fmt.Errorf("send join: %w", err)
+	}
+	var before []*signaling.Message
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return nil, nil, fmt.Errorf("await resume reply: %w", err)
+		}
+		var m signaling.Message
+		if err := json.Unmarshal(data, &m); err != nil {
+			continue
+		}
+		if m.ID != id {
+			before = append(before, &m)
+			continue
+		}
+		switch {
+		case m.Type == signaling.TypeError:
+			return nil, nil, &signaling.Error{Code: m.Code, Message: m.Message}
+		case m.Type != signaling.TypeJoined:
+			return nil, nil, fmt.Errorf("%w: resume answered with %q", ErrProtocol, m.Type)
+		case !m.Resumed:
+			// The server joined us afresh: our peer connections belong to
+			// a participant that is gone. Leave the new one at once.
+			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			return nil, nil, ErrNotResumed
+		}
+		return &m, before, nil
+	}
+}
+
+// resumed applies the joined snapshot of a resume and checks the publish
+// connection, whose last offer or candidates may have been lost.
+func (b *Bot) resumed(m *signaling.Message, took time.Duration) {
+	b.reconnects.Add(1)
+	b.room.resumed(m, b.cfg.Now())
+	b.log.Info("resumed", "took", took, "participant", m.SessionID)
+	b.kickPublisher()
+	b.notify.notify()
+}
+
+// kickPublisher asks the publish keeper to look at the connection.
+func (b *Bot) kickPublisher() {
+	select {
+	case b.pubKick <- struct{}{}:
+	default:
+	}
+}
+
+// keepPublishing restarts ICE on the publish connection when it went
+// disconnected or failed, and re-sends an offer lost with a socket. The
+// client is the offerer there, so this is the bot's job.
+func (b *Bot) keepPublishing() {
+	for {
+		select {
+		case <-b.life.Done():
+			return
+		case <-b.pubKick:
+		}
+		ctx, cancel := context.WithTimeout(b.life, recoverWait)
+		restarted, err := b.pub.recover(ctx)
+		cancel()
+		if restarted {
+			b.pubRestarts.Add(1)
+		}
+		if err != nil && b.life.Err() == nil {
+			// A socket that dropped meanwhile kicks again after resume;
+			// an answer that never came needs another try.
+			b.log.Info("publish recovery", "err", err)
+			if !errors.Is(err, ErrConnectionLost) {
+				b.kickPublisher()
+				t := time.NewTimer(time.Second)
+				select {
+				case <-b.life.Done():
+				case <-t.C:
+				}
+				t.Stop()
+			}
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package sfu
+
+import (
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// maxQueuedCandidates bounds the remote candidates one connection keeps
+// while it waits for the description of their ICE generation.
+const maxQueuedCandidates = 64
+
+// sdpUfrag returns the first a=ice-ufrag of a description ("" if none).
+func sdpUfrag(desc *webrtc.SessionDescription) string {
+	if desc == nil {
+		return ""
+	}
+	const attr = "a=ice-ufrag:"
+	i := strings.Index(desc.SDP, attr)
+	if i < 0 {
+		return ""
+	}
+	rest := desc.SDP[i+len(attr):]
+	if j := strings.IndexAny(rest, "\r\n"); j >= 0 {
+		rest = rest[:j]
+	}
+	return strings.TrimSpace(rest)
+}
+
+// matchesGeneration reports whether a remote candidate can be applied to
+// the connection now: a remote description exists and, when the candidate
+// names its ICE generation (usernameFragment), it is that description's.
+// After an ICE restart a client's new candidates can overtake its offer or
+// answer on the socket; applied to the old generation they would be lost.
+func matchesGeneration(remote *webrtc.SessionDescription, c webrtc.ICECandidateInit) bool {
+	if remote == nil {
+		return false
+	}
+	if c.UsernameFragment == nil || *c.UsernameFragment == "" {
+		return true
+	}
+	return *c.UsernameFragment == sdpUfrag(remote)
+}
+
+// flushCandidates applies queued candidates of the current generation and
+// drops those of older ones.
+func (p *Participant) flushCandidates(pc *webrtc.PeerConnection, cands []webrtc.ICECandidateInit) {
+	remote := pc.RemoteDescription()
+	for _, c := range cands {
+		if !matchesGeneration(remote, c) {
+			continue
+		}
+		if err := pc.AddICECandidate(c); err != nil {
+			p.logger.Debug("queued candidate refused", "err", err)
+		}
+	}
+}
+
+// Resume is called when the participant's client re-attached after a
+// signaling reconnect: the subscribe offer in flight is sent again, and
+// the subscribe connection restarts ICE unless it is connected. The
+// publish connection is the client's to restart.
+func (p *Participant) Resume() {
+	switch p.sub.ICEConnectionState() {
+	case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+		p.neg.resume(true)
+	default:
+		p.neg.resume(false)
+	}
+}
+
+// SelectedCandidatePair is the candidate pair one connection sends on, nil
+// before ICE connected.
+func (p *Participant) SelectedCandidatePair(target Target) (*webrtc.ICECandidatePair, error) {
+	pc := p.sub
+	if target == TargetPublish {
+		if pc = p.existingPublishPC(); pc == nil {
+			return nil, nil
+		}
+	}
+	return pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair() //nolint:wrapcheck // pion's error says it all
+}
