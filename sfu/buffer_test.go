@@ -7,7 +7,7 @@ import (
 
 func TestPacketCache(t *testing.T) {
 	var c packetCache
-	dst := make([]byte, cacheSlotSize)
+	dst := make([]byte, maxCachedPacket)
 	if _, ok := c.get(1, dst); ok {
 		t.Fatal("empty cache returned a packet")
 	}
@@ -40,9 +40,34 @@ func TestPacketCache(t *testing.T) {
 	if _, ok := c.get(199, make([]byte, 10)); ok {
 		t.Error("get into a too small buffer succeeded")
 	}
-	c.store(5000, make([]byte, cacheSlotSize+1))
+	c.store(5000, make([]byte, maxCachedPacket+1))
 	if _, ok := c.get(5000, dst); ok {
 		t.Error("an oversized packet was cached")
+	}
+}
+
+func TestPacketCacheEvictsByBytes(t *testing.T) {
+	var c packetCache
+	dst := make([]byte, maxCachedPacket)
+	pkt := func(seq uint16) []byte { return bytes.Repeat([]byte{byte(seq), byte(seq >> 8)}, 600) }
+	const n = cacheBytes/1200 + 50 // more bytes than the ring holds, fewer packets than slots
+	for seq := range uint16(n) {
+		c.store(seq, pkt(seq))
+	}
+	if _, ok := c.get(0, dst); ok {
+		t.Error("the oldest packet survived being overwritten")
+	}
+	kept := 0
+	for seq := range uint16(n) {
+		if m, ok := c.get(seq, dst); ok {
+			kept++
+			if !bytes.Equal(dst[:m], pkt(seq)) {
+				t.Fatalf("packet %d corrupted", seq)
+			}
+		}
+	}
+	if want := cacheBytes / 1200; kept < want-1 || kept > want {
+		t.Errorf("kept %d packets of 1200 bytes, want about %d", kept, want)
 	}
 }
 

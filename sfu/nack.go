@@ -8,7 +8,7 @@ import (
 // resendScratch is where a DownTrack rebuilds a packet it resends: the
 // source copied out of the layer cache and its parsed form.
 type resendScratch struct {
-	raw [cacheSlotSize]byte
+	raw [maxCachedPacket]byte
 	pkt rtp.Packet
 	p   Packet
 }
