@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -15,11 +17,17 @@ import (
 // is 100 on every Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
-// sample is one reading of a process's CPU time and resident memory.
+// sample is one reading of a process's CPU time and resident memory, and
+// for the server a few of its /metrics (zero when not scraped).
 type sample struct {
 	At  time.Time
 	CPU time.Duration // utime + stime
 	RSS int64         // bytes
+	// Forwarded is hibiki_packets_forwarded_total; Heap and Stack are the
+	// Go runtime's in-use heap and stack bytes.
+	Forwarded, Resent, NACKs uint64
+	Heap, Stack              int64
+	Scraped                  bool
 }
 
 var errProcFormat = errors.New("unexpected /proc format")
@@ -62,23 +70,64 @@ func readProc(pid int) (sample, error) {
 	return s, nil
 }
 
-// sampler reads a process every interval until stopped.
-type sampler struct {
-	pid  int
-	mu   sync.Mutex
-	all  []sample
-	stop chan struct{}
-	done chan struct{}
+// scrape reads the few /metrics values the bench reports into s.
+func scrape(client *http.Client, url string, s *sample) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "hibiki_packets_forwarded_total":
+			s.Forwarded, s.Scraped = uint64(v), true
+		case "hibiki_packets_resent_total":
+			s.Resent = uint64(v)
+		case "hibiki_nacks_received_total":
+			s.NACKs = uint64(v)
+		case "go_memstats_heap_inuse_bytes":
+			s.Heap = int64(v)
+		case "go_memstats_stack_inuse_bytes":
+			s.Stack = int64(v)
+		}
+	}
 }
 
-func startSampler(pid int, every time.Duration) *sampler {
-	s := &sampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+// sampler reads a process every interval until stopped; with a metrics
+// URL it scrapes the server's /metrics with each reading.
+type sampler struct {
+	pid     int
+	metrics string
+	mu      sync.Mutex
+	all     []sample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startSampler(pid int, every time.Duration, metrics string) *sampler {
+	s := &sampler{pid: pid, metrics: metrics, stop: make(chan struct{}), done: make(chan struct{})}
+	client := &http.Client{Timeout: every}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			if x, err := readProc(pid); err == nil {
+				if metrics != "" {
+					scrape(client, metrics, &x)
+				}
 				s.mu.Lock()
 				s.all = append(s.all, x)
 				s.mu.Unlock()

@@ -53,18 +53,22 @@ type result struct {
 	// PktsPerSec is forwarded (received by the bots) packets per second in
 	// the steady window; CPUPerPkt the server's CPU per such packet, and
 	// CPUPerPktAll the same over the whole run, joins included.
-	PktsPerSec          float64
-	CPUPerPkt           time.Duration
-	CPUPerPktAll        time.Duration
-	ServerCores         float64 // server CPU / wall in the steady window
-	BotsCores           float64
-	RSSIdle, RSSSteady  int64
-	RSSPerSub           float64 // bytes per received track
-	RSSPerVideoSub      float64 // bytes per received video track, all growth counted
-	JoinP50, JoinP95    float64
-	TracksOK, Freezes   int
-	TracksExpected      int
-	ProfileCPU, Profile string
+	PktsPerSec         float64
+	CPUPerPkt          time.Duration
+	CPUPerPktAll       time.Duration
+	ServerCores        float64 // server CPU / wall in the steady window
+	BotsCores          float64
+	RSSIdle, RSSSteady int64
+	RSSPerSub          float64 // bytes per received track
+	RSSPerVideoSub     float64 // bytes per received video track, all growth counted
+	// HeapPerSub and StackPerSub split the growth per received track into
+	// Go heap and goroutine stacks (from the server's /metrics).
+	HeapPerSub, StackPerSub float64
+	Resent, NACKs           uint64
+	JoinP50, JoinP95        float64
+	TracksOK, Freezes       int
+	TracksExpected          int
+	ProfileCPU, Profile     string
 }
 
 // settle is skipped after the last join before the steady window opens:
@@ -90,9 +94,10 @@ func runScenario(ctx context.Context, cfg benchConfig, args []string) result {
 		return res
 	}
 	defer srv.stop()
-	ss := startSampler(srv.cmd.Process.Pid, 200*time.Millisecond)
+	ss := startSampler(srv.cmd.Process.Pid, 500*time.Millisecond, "http://"+srv.http+"/metrics")
 	time.Sleep(time.Second)
 	idle, err := readProc(srv.cmd.Process.Pid)
+	scrape(http.DefaultClient, "http://"+srv.http+"/metrics", &idle)
 	if err != nil {
 		res.Err = err
 		_ = ss.finish()
@@ -115,14 +120,13 @@ func runScenario(ctx context.Context, cfg benchConfig, args []string) result {
 		_ = ss.finish()
 		return res
 	}
-	bs := startSampler(bots.Process.Pid, 500*time.Millisecond)
+	bs := startSampler(bots.Process.Pid, 500*time.Millisecond, "")
 	if cfg.profileDir != "" {
 		go srv.profile(ctx, cfg, slug, &res)
 	}
 	berr := bots.Wait()
 	botSamples := bs.finish()
-	end, _ := readProc(srv.cmd.Process.Pid)
-	samples := append(ss.finish(), end)
+	samples := ss.finish()
 	var exitErr *exec.ExitError
 	if berr != nil && !errors.As(berr, &exitErr) {
 		res.Err = fmt.Errorf("bots: %w", berr)
@@ -164,7 +168,12 @@ func (r *result) compute(idle sample, srv, bots []sample) {
 	t0 := b.StartedAt.Add(time.Duration(b.Series[i].T * float64(time.Second)))
 	t1 := b.StartedAt.Add(time.Duration(b.Series[j].T * float64(time.Second)))
 	s0, s1 := at(srv, t0), at(srv, t1)
+	// The server's own count of forwarded packets when it was scraped,
+	// else what the bots received in the same window.
 	pk := b.Series[j].PacketsReceived - b.Series[i].PacketsReceived
+	if s0.Scraped && s1.Scraped && s1.Forwarded > s0.Forwarded {
+		pk = s1.Forwarded - s0.Forwarded
+	}
 	wall := s1.At.Sub(s0.At)
 	if pk == 0 || wall <= 0 {
 		return
@@ -180,6 +189,11 @@ func (r *result) compute(idle sample, srv, bots []sample) {
 	if b.VideoTracksReceived > 0 {
 		r.RSSPerVideoSub = float64(s1.RSS-idle.RSS) / float64(b.VideoTracksReceived)
 	}
+	if b.TracksReceived > 0 && idle.Scraped && s1.Scraped {
+		r.HeapPerSub = float64(s1.Heap-idle.Heap) / float64(b.TracksReceived)
+		r.StackPerSub = float64(s1.Stack-idle.Stack) / float64(b.TracksReceived)
+	}
+	r.Resent, r.NACKs = last.Resent, last.NACKs
 }
 
 func readJSON(path string, v any) error {
