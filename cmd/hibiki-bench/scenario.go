@@ -35,6 +35,10 @@ type botsReport struct {
 		P95 float64 `json:"p95"`
 		Max float64 `json:"max"`
 	} `json:"join_to_first_frame_ms"`
+	JoinToFirstVideoMs struct {
+		P50 float64 `json:"p50"`
+		P95 float64 `json:"p95"`
+	} `json:"join_to_first_video_frame_ms"`
 	StartedAt     time.Time `json:"started_at"`
 	AllReceivingS float64   `json:"all_receiving_s"`
 	Series        []struct {
@@ -66,9 +70,11 @@ type result struct {
 	HeapPerSub, StackPerSub float64
 	Resent, NACKs           uint64
 	JoinP50, JoinP95        float64
-	TracksOK, Freezes       int
-	TracksExpected          int
-	ProfileCPU, Profile     string
+	// VideoJoinP50/P95 are join->first video frame (a keyframe).
+	VideoJoinP50, VideoJoinP95 float64
+	TracksOK, Freezes          int
+	TracksExpected             int
+	ProfileCPU, Profile        string
 }
 
 // settle is skipped after the last join before the steady window opens:
@@ -144,6 +150,7 @@ func runScenario(ctx context.Context, cfg benchConfig, args []string) result {
 func (r *result) compute(idle sample, srv, bots []sample) {
 	b := &r.Bots
 	r.JoinP50, r.JoinP95 = b.JoinToFirstFrameMs.P50, b.JoinToFirstFrameMs.P95
+	r.VideoJoinP50, r.VideoJoinP95 = b.JoinToFirstVideoMs.P50, b.JoinToFirstVideoMs.P95
 	r.TracksOK, r.TracksExpected, r.Freezes = b.TracksReceived, b.TracksExpected, b.Freezes
 	r.RSSIdle = idle.RSS
 	last := srv[len(srv)-1]

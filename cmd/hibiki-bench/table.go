@@ -51,7 +51,7 @@ func writeTable(w io.Writer, mach string, fl floor, measured bool, rs []result) 
 	fmt.Fprintf(w, "Floor (%s): SRTP GCM %s µs + UDP sendto %s µs = **%s µs** per packet "+
 		"(CM-SHA1 %s µs, sendmmsg %s µs)\n\n",
 		src, us(fl.SRTPGCM), us(fl.SendTo), us(fl.total()), us(fl.SRTPCM), us(fl.SendMMsg))
-	fmt.Fprintln(w, "| scenario | tracks recv/exp | fwd pkt/s | server CPU µs/pkt steady (all) | × floor | server cores | RSS KiB per sub (per video sub) | heap / stack KiB per sub | join→first frame p50/p95 ms | freezes | NACKs / resent | bots cores | load1 |")
+	fmt.Fprintln(w, "| scenario | tracks recv/exp | fwd pkt/s | server CPU µs/pkt steady (all) | × floor | server cores | RSS KiB per sub (per video sub) | heap / stack KiB per sub | join→first frame p50/p95 ms (video) | freezes | NACKs / resent | bots cores | load1 |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		if r.Err != nil && r.TracksExpected == 0 {
@@ -62,9 +62,9 @@ func writeTable(w io.Writer, mach string, fl floor, measured bool, rs []result) 
 		if r.CPUPerPkt > 0 && fl.total() > 0 {
 			ratio = fmt.Sprintf("%.2f", float64(r.CPUPerPkt)/float64(fl.total()))
 		}
-		fmt.Fprintf(w, "| %s | %d/%d | %.0f | %s (%s) | %s | %.2f | %s (%s) | %s / %s | %.0f / %.0f | %d | %d / %d | %.2f | %.1f |\n",
+		fmt.Fprintf(w, "| %s | %d/%d | %.0f | %s (%s) | %s | %.2f | %s (%s) | %s / %s | %.0f / %.0f (%.0f / %.0f) | %d | %d / %d | %.2f | %.1f |\n",
 			r.Name, r.TracksOK, r.TracksExpected, r.PktsPerSec, us(r.CPUPerPkt), us(r.CPUPerPktAll), ratio,
 			r.ServerCores, kib(r.RSSPerSub), kib(r.RSSPerVideoSub), kib(r.HeapPerSub), kib(r.StackPerSub),
-			r.JoinP50, r.JoinP95, r.Freezes, r.NACKs, r.Resent, r.BotsCores, r.Load1)
+			r.JoinP50, r.JoinP95, r.VideoJoinP50, r.VideoJoinP95, r.Freezes, r.NACKs, r.Resent, r.BotsCores, r.Load1)
 	}
 }

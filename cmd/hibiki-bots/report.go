@@ -25,13 +25,16 @@ type report struct {
 	TracksReceived      int         `json:"tracks_received"`
 	VideoTracksReceived int         `json:"video_tracks_received"`
 	JoinToFirstFrameMs  percentiles `json:"join_to_first_frame_ms"`
-	FramesReceived      uint64      `json:"frames_received"`
-	FramesDecodable     uint64      `json:"frames_decodable"`
-	IncompleteFrames    uint64      `json:"incomplete_frames"`
-	FirstFrameNotKey    int         `json:"first_frame_not_keyframe"`
-	PacketsReceived     uint64      `json:"packets_received"`
-	PacketsLost         int64       `json:"packets_lost"`
-	PacketLossPct       float64     `json:"packet_loss_pct"`
+	// JoinToFirstVideoMs covers the video tracks only: a keyframe, where
+	// audio needs one packet.
+	JoinToFirstVideoMs percentiles `json:"join_to_first_video_frame_ms"`
+	FramesReceived     uint64      `json:"frames_received"`
+	FramesDecodable    uint64      `json:"frames_decodable"`
+	IncompleteFrames   uint64      `json:"incomplete_frames"`
+	FirstFrameNotKey   int         `json:"first_frame_not_keyframe"`
+	PacketsReceived    uint64      `json:"packets_received"`
+	PacketsLost        int64       `json:"packets_lost"`
+	PacketLossPct      float64     `json:"packet_loss_pct"`
 	// Freezes counts gaps over 500 ms between decodable frames, plus video
 	// tracks frozen when the run ended.
 	Freezes        int            `json:"freezes"`
@@ -83,7 +86,7 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 		PublishersSubscribe: o.publishersSubscribe, TracksExpected: tracksExpected(o),
 		DurationS: math.Round(elapsed.Seconds()*10) / 10, VideoSizesSeen: map[string]int{},
 	}
-	var delays []float64
+	var delays, video []float64
 	for _, m := range ms {
 		if m.err() != nil {
 			r.ConnectErrors++
@@ -96,10 +99,14 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 		}
 		for _, t := range s.Tracks {
 			r.addTrack(t, &delays)
+			if t.Kind == "video" && t.Receiving() {
+				video = append(video, float64(t.FirstFrameDelay.Microseconds())/1000)
+			}
 		}
 	}
 	r.PacketLossPct = lossPct(r.PacketsReceived, r.PacketsLost)
 	r.JoinToFirstFrameMs = percentilesOf(delays)
+	r.JoinToFirstVideoMs = percentilesOf(video)
 	if secs := elapsed.Seconds(); secs > 0 {
 		r.KbpsIn = math.Round(float64(r.BytesReceived)*8/1000/secs*10) / 10
 		r.KbpsOut = math.Round(float64(r.BytesSent)*8/1000/secs*10) / 10
@@ -179,6 +186,8 @@ func writeSummary(w io.Writer, r *report) {
 	fmt.Fprintf(w, "  tracks received %d / expected %d\n", r.TracksReceived, r.TracksExpected)
 	fmt.Fprintf(w, "  join->first frame ms: p50 %.1f  p95 %.1f  max %.1f\n",
 		r.JoinToFirstFrameMs.P50, r.JoinToFirstFrameMs.P95, r.JoinToFirstFrameMs.Max)
+	fmt.Fprintf(w, "  join->first video frame ms: p50 %.1f  p95 %.1f  max %.1f\n",
+		r.JoinToFirstVideoMs.P50, r.JoinToFirstVideoMs.P95, r.JoinToFirstVideoMs.Max)
 	fmt.Fprintf(w, "  frames %d (decodable %d, incomplete %d, first not key %d), freezes %d (frozen at end %d)\n",
 		r.FramesReceived, r.FramesDecodable, r.IncompleteFrames, r.FirstFrameNotKey, r.Freezes, r.FrozenAtEnd)
 	fmt.Fprintf(w, "  packets received %d, lost %d (%.3f%%), max jitter %.1f ms, PLIs sent %d / received %d\n",
