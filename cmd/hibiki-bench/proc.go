@@ -25,9 +25,9 @@ type sample struct {
 	RSS int64         // bytes
 	// Forwarded is hibiki_packets_forwarded_total; Heap and Stack are the
 	// Go runtime's in-use heap and stack bytes.
-	Forwarded, Resent, NACKs uint64
-	Heap, Stack              int64
-	Scraped                  bool
+	Forwarded, Resent, NACKs, Received uint64
+	Heap, Stack                        int64
+	Scraped                            bool
 }
 
 var errProcFormat = errors.New("unexpected /proc format")
@@ -93,6 +93,8 @@ func scrape(client *http.Client, url string, s *sample) {
 		switch name {
 		case "hibiki_packets_forwarded_total":
 			s.Forwarded, s.Scraped = uint64(v), true
+		case "hibiki_packets_received_total":
+			s.Received = uint64(v)
 		case "hibiki_packets_resent_total":
 			s.Resent = uint64(v)
 		case "hibiki_nacks_received_total":
@@ -164,4 +166,20 @@ func at(all []sample, t time.Time) sample {
 		}
 	}
 	return best
+}
+
+// writeSamples saves the server's samples as CSV, to tell a stall of the
+// publisher or the server (received and forwarded stop) from a stall of
+// the bots (the server forwards, the bots' series does not grow).
+func writeSamples(path string, start time.Time, all []sample) error {
+	var b strings.Builder
+	b.WriteString("t_s,cpu_ms,rss_kib,received,forwarded,nacks,resent,heap_kib,stack_kib\n")
+	for _, s := range all {
+		fmt.Fprintf(&b, "%.2f,%d,%d,%d,%d,%d,%d,%d,%d\n", s.At.Sub(start).Seconds(), s.CPU.Milliseconds(), s.RSS>>10,
+			s.Received, s.Forwarded, s.NACKs, s.Resent, s.Heap>>10, s.Stack>>10)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write samples: %w", err)
+	}
+	return nil
 }

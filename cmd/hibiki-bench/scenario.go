@@ -142,6 +142,9 @@ func runScenario(ctx context.Context, cfg benchConfig, args []string) result {
 		res.Err = err
 		return res
 	}
+	if err := writeSamples(filepath.Join(cfg.workDir, slug+"-server.csv"), res.Bots.StartedAt, samples); err != nil {
+		res.Err = err
+	}
 	res.compute(idle, samples, botSamples)
 	return res
 }
