@@ -1,12 +1,13 @@
 package sfu
 
-// sequencerSize is how many sent packets a DownTrack remembers for NACKs;
-// it matches the layer caches (cacheSlots), which bound what can be resent.
-const sequencerSize = 512
+// sequencerSize is how many sent packets a DownTrack remembers for NACKs:
+// about what a layer cache holds of a 2 Mbit/s layer (cacheBytes), which
+// bounds what can be resent anyway; 2.5 s of 1 Mbit/s video.
+const sequencerSize = 256
 
 // sentPacket is what a DownTrack needs to resend one packet it sent: where
 // the source is (layer, source sequence number in that layer's cache) and
-// how it was rewritten. 16 bytes, so the ring is 8 KiB per subscription.
+// how it was rewritten. 16 bytes, so the ring is 4 KiB per video subscription.
 type sentPacket struct {
 	srcSeq    uint16
 	outSeq    uint16
