@@ -16,4 +16,10 @@ type Counters struct {
 	PacketsResent  atomic.Uint64 // answers to NACKs, from the layer caches
 	LayerSwitches  atomic.Uint64
 	WriteErrors    atomic.Uint64
+	// Data relay: messages received from clients, sent to receivers,
+	// dropped (lossy over budget, slow receivers) and refused with an error.
+	DataIn      atomic.Uint64
+	DataOut     atomic.Uint64
+	DataDropped atomic.Uint64
+	DataRefused atomic.Uint64
 }

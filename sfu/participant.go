@@ -45,6 +45,8 @@ type Participant struct {
 	// silently drops what is written before, so forwarding (and the first
 	// keyframe request) waits for it.
 	subReady atomic.Bool
+	// data is the participant's data relay link; nil when data is disabled.
+	data *dataLink
 	// relayOnly: only TURN-relayed candidate pairs are accepted.
 	relayOnly atomic.Bool
 	// done is closed when the participant leaves; it ends its watchers.
@@ -88,6 +90,12 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}
 	p.wirePeer(p.sub, TargetSubscribe)
+	if !r.sfu.opts.data.Disabled {
+		if err := p.openData(); err != nil {
+			p.closePeers()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -434,6 +442,9 @@ func (p *Participant) Leave() {
 }
 
 func (p *Participant) closePeers() {
+	if p.data != nil {
+		p.data.close()
+	}
 	for _, pc := range []*webrtc.PeerConnection{p.existingPublishPC(), p.sub} {
 		if pc != nil {
 			if err := pc.Close(); err != nil {

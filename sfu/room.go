@@ -124,6 +124,10 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 		infos = append(infos, q.Info())
 		tracks = append(tracks, q.announcedTracks()...)
 	}
+	if p.data != nil {
+		// The data channels need an offer even in a room without tracks.
+		p.neg.schedule()
+	}
 	if p.autoSubscribe && p.grants.CanSubscribe {
 		for _, t := range tracks {
 			if err := p.subscribe(t); err != nil {

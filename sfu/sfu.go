@@ -33,6 +33,7 @@ type options struct {
 	maxParticipants int
 	maxTracks       int
 	stats           *Counters
+	data            DataConfig
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.
@@ -65,10 +66,12 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 	if o.stats == nil {
 		o.stats = &Counters{}
 	}
+	o.data = o.data.withDefaults()
 	t, err := newTransport(rtc, o.logger)
 	if err != nil {
 		return nil, err
 	}
+	t.settings.SetSCTPMaxMessageSize(o.data.sctpMaxMessage())
 	ctx, cancel := context.WithCancel(context.Background())
 	return &SFU{
 		opts:      o,

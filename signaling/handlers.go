@@ -29,6 +29,10 @@ func handlers() map[string]handler {
 		TypeSetVideoSize: joined(handleSetVideoSize),
 		TypeLeave:        joined(handleLeave),
 		TypePing:         func(*session, *Message) (*Message, error) { return &Message{Type: TypePong}, nil },
+		TypeLobby:        handleLobby,
+		TypeInvite:       inLobby(handleInvite),
+		TypeAnswerInvite: inLobby(handleAnswerInvite),
+		TypeCancelInvite: inLobby(handleCancelInvite),
 	}
 }
 
@@ -59,7 +63,7 @@ func (s *session) handle(data []byte) bool {
 		e := toError(err)
 		s.sendError(m.ID, e, 0)
 		// A failed join leaves nothing to talk about.
-		return m.Type != TypeJoin || s.p != nil
+		return (m.Type != TypeJoin && m.Type != TypeLobby) || s.p != nil || s.member != nil
 	}
 	if reply != nil {
 		reply.ID = m.ID
@@ -87,6 +91,14 @@ func toError(err error) *Error {
 		return newError(CodeBadRequest, err.Error(), err)
 	case errors.Is(err, sfu.ErrTooManyTracks):
 		return newError(CodeRateLimited, "too many tracks", err)
+	case errors.Is(err, ErrQueueFull):
+		return newError(CodeRateLimited, "too many messages waiting; retry the rest", err)
+	case errors.Is(err, ErrSeqGap):
+		return newError(CodeBadRequest, "seq gap: resend from the acked seq", err)
+	case errors.Is(err, ErrBadAck):
+		return newError(CodeBadRequest, "ack beyond the last message sent", err)
+	case errors.Is(err, ErrLinkClosed):
+		return newError(CodeNotFound, "session ended", err)
 	default:
 		return newError(CodeInternal, "internal error", err)
 	}
@@ -102,7 +114,7 @@ func joined(h handler) handler {
 }
 
 func handleJoin(s *session, m *Message) (*Message, error) {
-	if s.p != nil {
+	if s.p != nil || s.member != nil {
 		return nil, newError(CodeBadRequest, "already joined", nil)
 	}
 	if m.Token == "" {
@@ -112,6 +124,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
 	if err != nil {
 		return nil, toError(err)
+	}
+	if claims.Room == s.srv.lobby.cfg.Room {
+		return nil, newError(CodeForbidden, "the lobby is not a media room; send lobby instead of join", nil)
 	}
 	if m.Resume != "" {
 		if a := s.srv.lookup(m.Resume); a != nil {
@@ -140,6 +155,7 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	if err != nil {
 		return nil, toError(err)
 	}
+	s.srv.lobby.callChanged(claims.Identity(), +1)
 	a.mu.Lock()
 	a.p, a.id = p, p.SID()
 	a.mu.Unlock()
@@ -202,6 +218,9 @@ func joinedReply(s *session, p *sfu.Participant, claims *Claims) *Message {
 	}
 	if p.RelayOnly() {
 		reply.ICETransportPolicy = ICETransportPolicyRelay
+	}
+	if dc := s.srv.sfu.DataConfig(); !dc.Disabled {
+		reply.MaxDataSize = dc.MaxMessageSize
 	}
 	return reply
 }

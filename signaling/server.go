@@ -48,6 +48,8 @@ type Config struct {
 	// OnJoin, when set, is called with the time a successful join took,
 	// from the join message to the participant being in the room.
 	OnJoin func(d time.Duration)
+	// Lobby configures presence and 1:1 invites.
+	Lobby LobbyConfig
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it
@@ -65,8 +67,12 @@ type Server struct {
 	conns  map[*session]struct{}
 	// attached holds every participant a resume can name, by session id.
 	attached map[string]*attachment
+	// polls holds the long-poll links by their session id, until they end
+	// and their last messages were fetched (or lpLinger passed).
+	polls map[string]*lpTransport
 
 	handlers map[string]handler
+	lobby    *lobby
 }
 
 // NewServer returns a signaling server in front of s.
@@ -92,7 +98,9 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		cancel:   cancel,
 		conns:    make(map[*session]struct{}),
 		attached: make(map[string]*attachment),
+		polls:    make(map[string]*lpTransport),
 		handlers: handlers(),
+		lobby:    newLobby(cfg.Lobby),
 	}
 	srv.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -105,18 +113,29 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 	return srv
 }
 
-// ServeHTTP upgrades the request and runs the session until it ends.
+// ServeHTTP serves the WebSocket endpoint: an HTTP/1.1 upgrade, or an
+// HTTP/2 extended CONNECT (RFC 8441) when the server enables it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isExtendedConnect(r) {
+		s.serveH2(w, r)
+		return
+	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader already answered with an HTTP error
 	}
-	sess := newSession(s, conn)
+	s.start(newWSTransport(conn, "websocket", s.cfg.MaxMessageSize, s.cfg.PongTimeout))
+}
+
+// start runs a session over t on its own goroutine. It returns nil (and
+// closes t) when the server is closing.
+func (s *Server) start(t transport) *session {
+	sess := newSession(s, t)
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
-		_ = conn.Close()
-		return
+		t.close()
+		return nil
 	}
 	s.conns[sess] = struct{}{}
 	s.wg.Add(1)
@@ -128,6 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(s.conns, sess)
 		s.mu.Unlock()
 	}()
+	return sess
 }
 
 // Close ends every session, removes the participants waiting for a
@@ -143,6 +163,7 @@ func (s *Server) Close() {
 		waiting = append(waiting, a)
 	}
 	clear(s.attached)
+	clear(s.polls)
 	s.mu.Unlock()
 	s.wg.Wait()
 	for _, a := range waiting {
@@ -153,7 +174,9 @@ func (s *Server) Close() {
 		if p != nil {
 			p.Leave()
 		}
+		a.ended()
 	}
+	s.lobby.close()
 }
 
 // register makes a resumable.
@@ -201,4 +224,31 @@ func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// registerPoll makes a long-poll link findable by its id; when the link
+// ends, it stays for lpLinger so the client can fetch its last messages.
+func (s *Server) registerPoll(t *lpTransport) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.polls[t.id] = t
+	t.onClose = func() { time.AfterFunc(lpLinger, func() { s.forgetPoll(t) }) }
+	return true
+}
+
+func (s *Server) lookupPoll(id string) *lpTransport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls[id]
+}
+
+func (s *Server) forgetPoll(t *lpTransport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.polls[t.id] == t {
+		delete(s.polls, t.id)
+	}
 }

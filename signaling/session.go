@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/hibiki-sfu/hibiki/sfu"
 )
 
@@ -21,21 +19,23 @@ const outQueue = 512
 // not even read to its end: the socket is closed.
 const hardLimitFactor = 16
 
-// session is one WebSocket connection. One goroutine reads and runs the
-// handlers; one writes. The SFU talks to it only through Notify, which
-// never blocks.
+// session is one client link, whatever its transport. One goroutine reads
+// and runs the handlers; one writes. The SFU talks to it only through
+// Notify, which never blocks.
 type session struct {
 	srv    *Server
-	conn   *websocket.Conn
+	t      transport
 	logger *slog.Logger
 	out    chan []byte
 	done   chan struct{}
 	drain  chan struct{} // closed when the reader ends the session
+	ended  chan struct{} // closed when run has returned
 	once   sync.Once
 
 	// Touched only by the reader goroutine.
 	p      *sfu.Participant
 	att    *attachment
+	member *member // set on a lobby socket
 	claims *Claims
 	id     string
 }
@@ -45,31 +45,33 @@ type session struct {
 type ending uint8
 
 const (
-	endLost      ending = iota // the socket failed: the client may resume
-	endClosed                  // the client closed normally (1000, 1001)
+	endLost      ending = iota // the link failed: the client may resume
+	endClosed                  // the client closed normally (1000, 1001, DELETE)
 	endHandler                 // leave, or a refused join
 	endViolation               // a frame beyond the hard size limit
 )
 
-func newSession(s *Server, conn *websocket.Conn) *session {
+func newSession(s *Server, t transport) *session {
 	return &session{
 		srv:    s,
-		conn:   conn,
-		logger: s.logger.With("remote", conn.RemoteAddr().String()),
+		t:      t,
+		logger: s.logger.With("remote", t.remoteAddr(), "transport", t.kind()),
 		out:    make(chan []byte, outQueue),
 		done:   make(chan struct{}),
 		drain:  make(chan struct{}),
+		ended:  make(chan struct{}),
 	}
 }
 
 func (s *session) close() {
 	s.once.Do(func() {
 		close(s.done)
-		_ = s.conn.Close()
+		s.t.close()
 	})
 }
 
 func (s *session) run(ctx context.Context) {
+	defer close(s.ended)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -89,77 +91,36 @@ func (s *session) run(ctx context.Context) {
 	if s.att != nil {
 		s.att.detach(s, end != endLost || ctx.Err() != nil)
 	}
+	if s.member != nil {
+		s.srv.lobby.leave(s.member)
+	}
 }
 
-// readLoop reads and handles frames until a handler or the socket ends
+// readLoop reads and handles messages until a handler or the link ends
 // the session.
 func (s *session) readLoop() ending {
 	limit := s.srv.cfg.MaxMessageSize
-	s.conn.SetReadLimit(int64(limit * hardLimitFactor))
-	deadline := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongTimeout)) }
-	deadline()
-	s.conn.SetPongHandler(func(string) error { deadline(); return nil })
-	// buf grows to the largest message read (an SDP is a few KiB), not to
-	// the limit: a 64 KiB buffer per session is 64 KiB per participant.
-	var buf []byte
 	for {
-		kind, r, err := s.conn.NextReader()
-		if err != nil {
-			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
-				return endClosed
-			}
-			if !errors.Is(err, io.EOF) {
-				s.logger.Debug("socket read ended", "err", err)
-			}
-			return endLost
+		data, err := s.t.read(limit)
+		var big *oversizeError
+		if errors.As(err, &big) {
+			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), big.size)
+			continue
 		}
-		deadline()
-		buf, err = readUpTo(r, buf[:0], limit+1)
-		if errors.Is(err, websocket.ErrReadLimit) {
-			return endViolation
+		var gone *linkEnded
+		if errors.As(err, &gone) {
+			if gone.err != nil {
+				s.logger.Debug("link ended", "err", gone.err)
+			}
+			return gone.why
 		}
 		if err != nil {
 			return endLost
 		}
-		n := len(buf)
-		if n > limit {
-			// Drain the rest so the stream stays in sync; the hard limit
-			// set above ends the socket for absurd sizes.
-			extra, derr := io.Copy(io.Discard, r)
-			if errors.Is(derr, websocket.ErrReadLimit) {
-				return endViolation
-			}
-			if derr != nil {
-				return endLost
-			}
-			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), int64(n)+extra)
-			continue
-		}
-		if kind != websocket.TextMessage && kind != websocket.BinaryMessage {
-			continue
-		}
-		if !s.handle(buf[:n]) {
+		if !s.handle(data) {
 			return endHandler
 		}
 	}
-}
-
-// readUpTo appends what r yields to buf until EOF or max bytes in all.
-func readUpTo(r io.Reader, buf []byte, max int) ([]byte, error) {
-	for len(buf) < max {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := r.Read(buf[len(buf):min(cap(buf), max)])
-		buf = buf[:len(buf)+m]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
 }
 
 func (s *session) writeLoop() {
@@ -173,14 +134,14 @@ func (s *session) writeLoop() {
 			s.flush()
 			return
 		case msg := <-s.out:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			if err := s.t.write(msg); err != nil {
+				s.logger.Debug("write failed", "err", err)
 				s.close()
 				return
 			}
 		case <-ping.C:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := s.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+			if err := s.t.keepalive(); err != nil {
+				s.logger.Debug("keepalive failed", "err", err)
 				s.close()
 				return
 			}
@@ -188,17 +149,16 @@ func (s *session) writeLoop() {
 	}
 }
 
-// flush writes what is still queued, then a close frame.
+// flush writes what is still queued, then ends the link normally.
 func (s *session) flush() {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	for {
 		select {
 		case msg := <-s.out:
-			if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			if err := s.t.write(msg); err != nil {
 				return
 			}
 		default:
-			_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			s.t.finish()
 			return
 		}
 	}

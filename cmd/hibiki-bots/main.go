@@ -57,6 +57,8 @@ type options struct {
 	logLevel            slog.Level
 	connectTimeout      time.Duration
 	quiet               bool
+	transport           string
+	insecureTLS         bool
 	// tileW x tileH is sent as setVideoSize for every received video track.
 	tileW, tileH int
 	scenario     string
@@ -83,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "time allowed for one bot to join and publish")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live table")
+	fs.StringVar(&o.transport, "transport", "ws", "signaling transport: ws (WebSocket), ws-h2 (WebSocket over HTTP/2, wss:// only) or longpoll (HTTP long-poll)")
+	fs.BoolVar(&o.insecureTLS, "insecure-tls", false, "accept any server certificate (a server started with --dev-tls)")
 	tile := fs.String("tile", "", "WxH: every receiving bot sends setVideoSize with this tile size for each video track, as a page would (default: none, the server's choice)")
 	fs.StringVar(&o.scenario, "scenario", "", "load shape per room: meeting, webinar or audio (sets publishers/subscribers/simulcast defaults)")
 	fs.IntVar(&o.rooms, "rooms", 1, "rooms, each with the publishers and subscribers given")

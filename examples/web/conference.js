@@ -14,7 +14,7 @@ import { Graph, formatBitrate } from './graphs.js';
 
 /**
  * What a reload needs to join again as the same participant.
- * @typedef {{name: string, room: string, identity: string, camera: boolean, mic: boolean, simulcast: boolean, width?: number, height?: number}} Session
+ * @typedef {{name: string, room: string, identity: string, camera: boolean, mic: boolean, simulcast: boolean, width?: number, height?: number, token?: string}} Session
  */
 
 const SESSION_KEY = 'hibiki.session';
@@ -162,7 +162,9 @@ class Conference {
     on('connectionStateChanged', (s) => {
       const el = $('conn-state');
       el.dataset.state = s;
-      el.textContent = s === 'connected' ? '' : s;
+      el.textContent = s === 'connected' ? (this.room.transport === 'longpoll' ? 'long-poll' : '') : s;
+      el.title = this.room.transport ? `signaling over ${this.room.transport}` : '';
+      document.body.dataset.transport = this.room.transport;
       if (s === 'connected') this.localTile.setParticipantSid(this.room.localParticipant.sid);
       document.body.dataset.connection = s;
     });

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// callTokenTTL is the validity of the tokens minted for an accepted invite:
+// long enough to join and to rejoin after a dropped connection.
+const callTokenTTL = time.Hour
+
 // App is a running hibiki server: SFU, signaling and HTTP routes.
 type App struct {
 	cfg    Config
@@ -32,6 +37,7 @@ type App struct {
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
+	tls    *tls.Config // nil: plain HTTP
 }
 
 // New builds a server from cfg. static, when non-nil, is served at "/"
@@ -65,6 +71,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+		sfu.WithData(sfu.DataConfig{
+			Disabled:            cfg.Data.Disabled,
+			MaxMessageSize:      cfg.Data.MaxMessageSize,
+			ReceiverQueue:       cfg.Data.ReceiverQueue,
+			SlowReceiverTimeout: cfg.Data.SlowReceiverTimeout,
+		}),
 	)
 	if err != nil {
 		if turnSrv != nil {
@@ -73,6 +85,14 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
+	signKey, signSecret := cfg.SigningKey()
+	lobbyCfg := signaling.LobbyConfig{
+		Room:          cfg.Lobby.Room,
+		InviteTimeout: cfg.Lobby.InviteTimeout,
+		Mint: func(room, identity, name string, g signaling.Grants) (string, error) {
+			return signaling.NewToken(signKey, signSecret, room, identity, name, g, callTokenTTL)
+		},
+	}
 	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
 	a.doors = whip.New(s, whip.Config{
 		Verifier:      keys,
@@ -96,14 +116,23 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		Logger:         logger,
 		OnError:        a.met.SignalingError,
 		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
+		Lobby:          lobbyCfg,
 	})
+	hosts := append([]string{hostOf(cfg.Listen)}, cfg.RTC.IPs...)
+	if a.tls, err = cfg.TLS.serverTLS(hosts); err != nil {
+		a.doors.Close()
+		a.sig.Close()
+		_ = a.closeMedia()
+		return nil, err
+	}
 	a.routes(static)
-	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: a.tls}
 	return a, nil
 }
 
 func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/ws", a.sig)
+	a.mux.Handle("/lp", a.sig.LongPoll())
 	a.mux.Handle("/whip/", a.doors)
 	a.mux.Handle("/whep/", a.doors)
 	a.mux.Handle("GET /metrics", a.met.Handler())
@@ -160,11 +189,22 @@ func (a *App) TURN() *relay.Server { return a.turn }
 // Signaling returns the signaling server.
 func (a *App) Signaling() *signaling.Server { return a.sig }
 
-// Serve answers HTTP on ln until ctx ends or Close is called.
+// TLS returns the server's TLS configuration (its certificate), nil when
+// it serves plain HTTP.
+func (a *App) TLS() *tls.Config { return a.tls }
+
+// Serve answers HTTP (HTTPS with HTTP/2 when TLS is configured) on ln
+// until ctx ends or Close is called.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { _ = a.Close() })
 	defer stop()
-	if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if a.tls != nil {
+		err = a.http.ServeTLS(ln, "", "")
+	} else {
+		err = a.http.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
@@ -184,6 +224,15 @@ func (a *App) Close() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// hostOf is the host part of a listen address ("" for all interfaces).
+func hostOf(listen string) string {
+	h, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 // closeMedia stops the SFU and the embedded TURN server.

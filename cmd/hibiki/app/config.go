@@ -34,8 +34,11 @@ type Config struct {
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
 	TURN      TURNConfig        `yaml:"turn"`
+	TLS       TLSConfig         `yaml:"tls"`
 	WHIP      WHIPConfig        `yaml:"whip"`
 	Admin     AdminConfig       `yaml:"admin"`
+	Data      DataConfig        `yaml:"data"`
+	Lobby     LobbyConfig       `yaml:"lobby"`
 	// PProf, when set, serves net/http/pprof on this address (e.g.
 	// 127.0.0.1:6060), apart from the public listener. Off by default.
 	PProf string `yaml:"pprof"`
@@ -94,6 +97,22 @@ type WHIPConfig struct {
 // AdminConfig configures the admin API, which exists only with a key.
 type AdminConfig struct {
 	Key string `yaml:"key"`
+}
+
+// DataConfig holds the data channel relay limits (docs/protocol.md).
+type DataConfig struct {
+	Disabled            bool          `yaml:"disabled"`
+	MaxMessageSize      int           `yaml:"max_message_size"`
+	ReceiverQueue       int           `yaml:"receiver_queue"`
+	SlowReceiverTimeout time.Duration `yaml:"slow_receiver_timeout"`
+}
+
+// LobbyConfig names the presence lobby and bounds invites.
+type LobbyConfig struct {
+	// Room is the room claim a token needs to enter the lobby.
+	Room string `yaml:"room"`
+	// InviteTimeout is how long an invite rings before the caller is told.
+	InviteTimeout time.Duration `yaml:"invite_timeout"`
 }
 
 // ErrConfig wraps every configuration problem.
@@ -167,6 +186,13 @@ func Overrides() map[string]Setter {
 			c.RTC.RelayOnly = b
 			return err
 		},
+		"dev-tls": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.TLS.DevSelfSigned = b
+			return err
+		},
+		"tls-cert":    func(c *Config, v string) error { c.TLS.CertFile = v; return nil },
+		"tls-key":     func(c *Config, v string) error { c.TLS.KeyFile = v; return nil },
 		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },
 		"turn-domain": func(c *Config, v string) error { c.TURN.Domain = v; return nil },
 		"udp-port-range": func(c *Config, v string) error {
@@ -220,10 +246,16 @@ func (c *Config) Validate() error {
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
 	}
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	for room, key := range c.WHIP.StreamKeys {
 		if key == "" {
 			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
 		}
+	}
+	if c.Data.MaxMessageSize < 0 || c.Data.ReceiverQueue < 0 || c.Data.SlowReceiverTimeout < 0 || c.Lobby.InviteTimeout < 0 {
+		return fmt.Errorf("%w: data and lobby limits must not be negative", ErrConfig)
 	}
 	return c.validateNetwork()
 }
