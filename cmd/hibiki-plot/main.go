@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // report is the part of a hibiki-bots JSON report that is plotted.
@@ -50,6 +52,7 @@ func run(args []string, stderr io.Writer) error {
 		return errUsage
 	}
 	var reps []report
+	var names []string
 	for _, path := range fs.Args() {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -63,12 +66,13 @@ func run(args []string, stderr io.Writer) error {
 			return fmt.Errorf("%s: no series (written by an older hibiki-bots?)", path)
 		}
 		reps = append(reps, r)
+		names = append(names, strings.TrimSuffix(filepath.Base(path), ".json"))
 	}
 	f, err := os.Create(*out)
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	if err := plot(f, reps, *width); err != nil {
+	if err := plot(f, reps, names, *width); err != nil {
 		_ = f.Close()
 		return err
 	}

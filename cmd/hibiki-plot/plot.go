@@ -48,8 +48,9 @@ const (
 	gap     = 22
 )
 
-// plot draws the reports' series into one PNG written to w.
-func plot(w io.Writer, reps []report, width int) error {
+// plot draws the reports' series into one PNG written to w; names label
+// the lines in the legend.
+func plot(w io.Writer, reps []report, names []string, width int) error {
 	ms := measures()
 	height := marginT + len(ms)*(panelH+gap+marginT) + 10
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
@@ -58,6 +59,13 @@ func plot(w io.Writer, reps []report, width int) error {
 	tmax := 1.0
 	for _, r := range reps {
 		tmax = math.Max(tmax, r.Series[len(r.Series)-1].T)
+	}
+	for j, name := range names {
+		c := palette()[j%len(palette())]
+		x := width - marginR - textWidth(name, 1) - 14
+		y := 4 + j*9
+		draw.Draw(img, image.Rect(x, y, x+8, y+6), image.NewUniform(c), image.Point{}, draw.Src)
+		drawText(img, font, x+12, y, 1, name, color.Black)
 	}
 	for k, m := range ms {
 		top := marginT + k*(panelH+gap+marginT)
