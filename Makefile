@@ -5,7 +5,7 @@ GO      ?= go
 WEB     := examples/web
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet unit jscheck fuzz bench build
+.PHONY: test deps vet unit jscheck fuzz bench bench-micro build
 
 test: deps vet jscheck unit
 
@@ -42,5 +42,16 @@ fuzz:
 		done; \
 	done
 
-bench:
+# Microbenchmarks of the packet path and signaling (0 allocs/op expected on
+# the forwarding path).
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./signaling/
+
+# Load benchmark: server and bots as separate processes, server CPU per
+# forwarded packet and RSS per subscription from /proc, next to this
+# machine's floor. BENCH_ARGS adds flags, e.g. BENCH_ARGS='--repeat 3' or
+# BENCH_ARGS='--run "--scenario webinar --subscribers 200 --ramp 20/s"'.
+BENCH_ARGS ?=
+bench:
+	$(GO) build -o bin/ ./cmd/hibiki ./cmd/hibiki-bots ./cmd/hibiki-bench
+	bin/hibiki-bench --server bin/hibiki --bots bin/hibiki-bots --md bin/bench.md $(BENCH_ARGS)

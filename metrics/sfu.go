@@ -40,6 +40,7 @@ func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
 			{d("packets_forwarded_total", "RTP packets forwarded to subscribers."), func(c *sfu.Counters) uint64 { return c.PacketsOut.Load() }},
 			{d("bytes_forwarded_total", "RTP bytes (header and payload) forwarded to subscribers."), func(c *sfu.Counters) uint64 { return c.BytesOut.Load() }},
 			{d("nacks_received_total", "NACK packets received from subscribers."), func(c *sfu.Counters) uint64 { return c.NACKsReceived.Load() }},
+			{d("packets_resent_total", "RTP packets resent to subscribers from the layer caches, answering NACKs."), func(c *sfu.Counters) uint64 { return c.PacketsResent.Load() }},
 			{d("plis_received_total", "PLI and FIR packets received from subscribers."), func(c *sfu.Counters) uint64 { return c.PLIsReceived.Load() }},
 			{d("keyframe_requests_total", "Keyframe requests (PLI) sent to publishers after coalescing."), func(c *sfu.Counters) uint64 { return c.KeyframeReqs.Load() }},
 			{d("layer_switches_total", "Simulcast layer switches made by forwarders."), func(c *sfu.Counters) uint64 { return c.LayerSwitches.Load() }},

@@ -14,6 +14,7 @@ type Counters struct {
 	KeyframeReqs   atomic.Uint64
 	PLIsReceived   atomic.Uint64
 	NACKsReceived  atomic.Uint64
+	PacketsResent  atomic.Uint64 // answers to NACKs, from the layer caches
 	LayerSwitches  atomic.Uint64
 	WriteErrors    atomic.Uint64
 	// Data relay: messages received from clients, sent to receivers,

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,15 +26,19 @@ type DownTrack struct {
 	// connection; nothing is forwarded and no layer is needed for it.
 	direct atomic.Bool
 
-	mu       sync.Mutex
-	fwd      *Forwarder
-	writer   webrtc.TrackLocalWriter
-	ssrc     uint32
-	pt       uint8
-	bound    bool
-	closed   bool
-	hdr      rtp.Header
-	buf      [1500]byte
+	mu     sync.Mutex
+	fwd    *Forwarder
+	writer webrtc.TrackLocalWriter
+	ssrc   uint32
+	pt     uint8
+	bound  bool
+	closed bool
+	hdr    rtp.Header
+	buf    *[1500]byte // VP8 rewrites, allocated at the first one
+	// seq remembers what each sent packet was, for NACKs (video only);
+	// rtx is the scratch space of a resend, allocated at the first NACK.
+	seq      *sequencer
+	rtx      *resendScratch
 	wantW    int
 	wantH    int
 	maxLayer int
@@ -45,12 +50,16 @@ type DownTrack struct {
 }
 
 func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
-	return &DownTrack{
+	d := &DownTrack{
 		track:    t,
 		sub:      sub,
 		fwd:      NewForwarder(t.kind, t.codec.ClockRate),
 		maxLayer: -1,
 	}
+	if t.kind == KindVideo {
+		d.seq = &sequencer{}
+	}
+	return d
 }
 
 // ID is the published track's SID, so msid names it on the subscriber side.
@@ -133,6 +142,30 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		}
 		return
 	}
+	if d.seq != nil {
+		d.seq.push(p.Layer, p.Header.SequenceNumber, &dec)
+	}
+	n, err := d.writeLocked(p, &dec)
+	d.mu.Unlock()
+	stats := d.track.owner.room.sfu.opts.stats
+	if err != nil {
+		stats.WriteErrors.Add(1)
+		return
+	}
+	stats.PacketsOut.Add(1)
+	stats.BytesOut.Add(uint64(n + 12))
+	room := &d.track.owner.room.counters // the subscriber (or WHEP viewer) is in the same room
+	room.PacketsOut.Add(1)
+	room.BytesOut.Add(uint64(n + 12))
+	if dec.Switched {
+		stats.LayerSwitches.Add(1)
+	}
+}
+
+// writeLocked rewrites a source packet for this subscriber as dec says and
+// writes it; it returns the payload size written. d.mu must be held: the
+// header and VP8 buffers are the DownTrack's own, reused for every packet.
+func (d *DownTrack) writeLocked(p *Packet, dec *Decision) (int, error) {
 	h := &d.hdr
 	*h = *p.Header
 	h.SSRC = d.ssrc
@@ -152,53 +185,91 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	}
 	payload := p.Payload
 	if dec.RewriteVP8 {
-		n, err := RewriteVP8(d.buf[:], p.Payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
+		if d.buf == nil {
+			d.buf = new([1500]byte)
+		}
+		n, err := RewriteVP8(d.buf[:], payload, &p.VP8, dec.PictureID, dec.TL0PICIDX)
 		if err != nil {
-			d.mu.Unlock()
-			return
+			return 0, err
 		}
 		payload = d.buf[:n]
 	}
-	_, err := d.writer.WriteRTP(h, payload)
-	d.mu.Unlock()
-	stats := d.track.owner.room.sfu.opts.stats
-	if err != nil {
-		stats.WriteErrors.Add(1)
-		return
+	if _, err := d.writer.WriteRTP(h, payload); err != nil {
+		return 0, fmt.Errorf("write rtp: %w", err)
 	}
-	stats.PacketsOut.Add(1)
-	stats.BytesOut.Add(uint64(len(payload) + 12))
-	room := &d.track.owner.room.counters // the subscriber (or WHEP viewer) is in the same room
-	room.PacketsOut.Add(1)
-	room.BytesOut.Add(uint64(len(payload) + 12))
-	if dec.Switched {
-		stats.LayerSwitches.Add(1)
-	}
+	return len(payload), nil
 }
 
 // readRTCP handles the subscriber's feedback: keyframe requests go to the
-// publisher (coalesced); NACKs are answered by pion's responder interceptor
-// from its cache of what this DownTrack sent.
+// publisher (coalesced); NACKs are answered from the layers' shared packet
+// caches (resend in nack.go). It reads raw RTCP into one buffer and looks
+// only at the packets it acts on: most of a subscriber's RTCP is TWCC
+// feedback and receiver reports, which pion's ReadRTCP would allocate for
+// and unmarshal on every read.
 func (d *DownTrack) readRTCP() {
-	stats := d.track.owner.room.sfu.opts.stats
+	buf := make([]byte, 1500)
+	var nack rtcp.TransportLayerNack
 	for {
-		pkts, _, err := d.sender.ReadRTCP()
+		n, _, err := d.sender.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
 				d.sub.log().Debug("subscriber rtcp ended", "err", err)
 			}
 			return
 		}
-		for _, pkt := range pkts {
-			switch pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				stats.PLIsReceived.Add(1)
-				d.track.requestKeyframe(d.currentLayer())
-			case *rtcp.TransportLayerNack:
+		d.handleRTCP(buf[:n], &nack)
+	}
+}
+
+// handleRTCP acts on one compound RTCP packet from the subscriber; nack is
+// scratch space reused across calls.
+func (d *DownTrack) handleRTCP(b []byte, nack *rtcp.TransportLayerNack) {
+	stats := d.track.owner.room.sfu.opts.stats
+	for len(b) >= 4 {
+		size := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+		if b[0]>>6 != 2 || size > len(b) {
+			return // malformed: ignore the rest of the compound packet
+		}
+		switch feedbackOf(b) {
+		case feedbackKeyframe:
+			stats.PLIsReceived.Add(1)
+			d.track.requestKeyframe(d.currentLayer())
+		case feedbackNACK:
+			// Unmarshal appends to Nacks: start from an empty list, or
+			// every NACK would resend all the earlier ones again.
+			*nack = rtcp.TransportLayerNack{Nacks: nack.Nacks[:0]}
+			if nack.Unmarshal(b[:size]) == nil {
 				stats.NACKsReceived.Add(1)
+				d.resend(nack)
 			}
 		}
+		b = b[size:]
 	}
+}
+
+type feedback uint8
+
+const (
+	feedbackOther feedback = iota
+	feedbackKeyframe
+	feedbackNACK
+)
+
+// feedbackOf classifies one RTCP packet by its header: PLI and FIR ask for
+// a keyframe, a generic NACK for retransmissions.
+func feedbackOf(b []byte) feedback {
+	format := b[0] & 0x1f
+	switch rtcp.PacketType(b[1]) {
+	case rtcp.TypePayloadSpecificFeedback:
+		if format == rtcp.FormatPLI || format == rtcp.FormatFIR {
+			return feedbackKeyframe
+		}
+	case rtcp.TypeTransportSpecificFeedback:
+		if format == rtcp.FormatTLN {
+			return feedbackNACK
+		}
+	}
+	return feedbackOther
 }
 
 func (d *DownTrack) currentLayer() int {

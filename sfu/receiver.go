@@ -20,6 +20,9 @@ type receiver struct {
 	remote *webrtc.TrackRemote
 	rtpRx  *webrtc.RTPReceiver
 	ssrc   uint32
+	// cache keeps the layer's recent packets for subscribers' NACKs; nil
+	// for audio, which is not retransmitted.
+	cache *packetCache
 	// levelID is the publisher's audio-level extension id, 0 if none.
 	levelID uint8
 
@@ -44,6 +47,9 @@ func newReceiver(t *PublishedTrack, layer int, remote *webrtc.TrackRemote, rx *w
 	}
 	r.lastNanos.Store(time.Now().UnixNano())
 	r.live.Store(true)
+	if t.kind == KindVideo {
+		r.cache = &packetCache{}
+	}
 	return r
 }
 
@@ -67,6 +73,9 @@ func (r *receiver) run() {
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue // a malformed packet is dropped, never forwarded
+		}
+		if r.cache != nil {
+			r.cache.store(pkt.SequenceNumber, buf[:n])
 		}
 		now := time.Now().UnixNano()
 		r.lastNanos.Store(now)

@@ -247,18 +247,15 @@ func ipSet(ips []string) (map[string]bool, error) {
 // role says which way media flows on a peer connection, so each gets only
 // the interceptors it needs: a publish connection receives (NACK
 // generation, receiver reports, TWCC feedback), a subscribe connection
-// sends (NACK responder, sender reports, TWCC sequence numbers).
+// sends (sender reports, TWCC sequence numbers). Subscribers' NACKs are
+// answered by the DownTrack from the shared layer caches (nack.go), not by
+// pion's responder, which would keep a copy of every packet per subscriber.
 type role uint8
 
 const (
 	rolePublish role = iota + 1
 	roleSubscribe
 )
-
-// nackHistory is how many sent packets per stream the NACK responder keeps
-// for retransmission: about 1.7 s of 1.5 Mbit/s video, several RTTs on any
-// usable path, at 256 x 1.5 KB per subscribed stream instead of pion's 1024.
-const nackHistory = 256
 
 // newAPI builds a pion API for one peer connection. Each connection gets its
 // own media engine and interceptor registry because pion binds negotiated
@@ -317,10 +314,6 @@ func registerInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry, r ro
 		}
 		factories = append(factories, gen, rr, fb)
 	case roleSubscribe:
-		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackHistory))
-		if err != nil {
-			return fmt.Errorf("nack responder: %w", err)
-		}
 		sr, err := report.NewSenderInterceptor()
 		if err != nil {
 			return fmt.Errorf("sender reports: %w", err)
@@ -329,7 +322,7 @@ func registerInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry, r ro
 		if err != nil {
 			return fmt.Errorf("twcc sequence numbers: %w", err)
 		}
-		factories = append(factories, resp, sr, seq)
+		factories = append(factories, sr, seq)
 	}
 	for _, f := range factories {
 		reg.Add(f)

@@ -127,6 +127,20 @@ func (t *PublishedTrack) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPRe
 	t.reselectAll()
 }
 
+// cache returns the packet cache of a layer, nil when it has none.
+func (t *PublishedTrack) cache(layer int) *packetCache {
+	if layer < 0 || layer >= MaxSpatialLayers {
+		return nil
+	}
+	t.mu.Lock()
+	r := t.receivers[layer]
+	t.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.cache
+}
+
 // layerInfos returns a snapshot of what is known about each layer.
 func (t *PublishedTrack) layerInfos() []LayerInfo {
 	t.mu.Lock()

@@ -18,11 +18,13 @@ type wsTransport struct {
 	conn        *websocket.Conn
 	name        string
 	pongTimeout time.Duration
-	buf         []byte
+	// buf grows to the largest message read (an SDP is a few KiB), not to
+	// the limit: a 64 KiB buffer per session is 64 KiB per participant.
+	buf []byte
 }
 
 func newWSTransport(conn *websocket.Conn, name string, limit int, pongTimeout time.Duration) *wsTransport {
-	t := &wsTransport{conn: conn, name: name, pongTimeout: pongTimeout, buf: make([]byte, limit+1)}
+	t := &wsTransport{conn: conn, name: name, pongTimeout: pongTimeout}
 	conn.SetReadLimit(int64(limit * hardLimitFactor))
 	t.extend()
 	conn.SetPongHandler(func(string) error { t.extend(); return nil })
@@ -46,10 +48,8 @@ func (t *wsTransport) read(limit int) ([]byte, error) {
 			return nil, &linkEnded{why: endLost, err: err}
 		}
 		t.extend()
-		n, err := io.ReadFull(r, t.buf[:limit+1])
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			err = nil
-		}
+		t.buf, err = readUpTo(r, t.buf[:0], limit+1)
+		n := len(t.buf)
 		if errors.Is(err, websocket.ErrReadLimit) {
 			return nil, &linkEnded{why: endViolation, err: err}
 		}
@@ -73,6 +73,24 @@ func (t *wsTransport) read(limit int) ([]byte, error) {
 		}
 		return t.buf[:n], nil
 	}
+}
+
+// readUpTo appends what r yields to buf until EOF or max bytes in all.
+func readUpTo(r io.Reader, buf []byte, max int) ([]byte, error) {
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		buf = buf[:len(buf)+m]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 func (t *wsTransport) write(msg []byte) error {

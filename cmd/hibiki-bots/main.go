@@ -5,6 +5,13 @@
 //	go run ./cmd/hibiki-bots --url ws://127.0.0.1:7880/ws --room demo \
 //	    --publishers 2 --subscribers 3 --duration 20s [--simulcast] [--json FILE] \
 //	    [--tile 640x360] [--publishers-subscribe] [--key K --secret S]
+//	go run ./cmd/hibiki-bots --scenario webinar --subscribers 200 --rooms 2 \
+//	    --ramp 10/s --duration 60s --json run.json
+//
+// --scenario picks a load shape (meeting, webinar, audio; see scenario.go)
+// repeated in each of --rooms rooms; --ramp joins bots at that rate
+// (publishers first) instead of all at once; --duration includes the ramp.
+// The JSON report carries a per-second series that cmd/hibiki-plot draws.
 //
 // Tokens are minted with the development key pair unless --key/--secret
 // are given. With --tile every receiving bot sends setVideoSize for each
@@ -54,6 +61,10 @@ type options struct {
 	insecureTLS         bool
 	// tileW x tileH is sent as setVideoSize for every received video track.
 	tileW, tileH int
+	scenario     string
+	rooms        int
+	ramp         float64 // bots per second, 0 = all at once
+	audioOnly    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -77,8 +88,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.transport, "transport", "ws", "signaling transport: ws (WebSocket), ws-h2 (WebSocket over HTTP/2, wss:// only) or longpoll (HTTP long-poll)")
 	fs.BoolVar(&o.insecureTLS, "insecure-tls", false, "accept any server certificate (a server started with --dev-tls)")
 	tile := fs.String("tile", "", "WxH: every receiving bot sends setVideoSize with this tile size for each video track, as a page would (default: none, the server's choice)")
+	fs.StringVar(&o.scenario, "scenario", "", "load shape per room: meeting, webinar or audio (sets publishers/subscribers/simulcast defaults)")
+	fs.IntVar(&o.rooms, "rooms", 1, "rooms, each with the publishers and subscribers given")
+	ramp := fs.String("ramp", "", "join rate, e.g. 10/s (default: all at once)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("parse flags: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := applyScenario(&o, set); err != nil {
+		return o, err
+	}
+	if o.rooms < 1 {
+		return o, fmt.Errorf("%w: --rooms must be at least 1", errUsage)
+	}
+	var err error
+	if o.ramp, err = parseRate(*ramp); err != nil {
+		return o, err
 	}
 	if o.publishers < 0 || o.subscribers < 0 || o.publishers+o.subscribers == 0 {
 		return o, fmt.Errorf("%w: need at least one bot", errUsage)

@@ -15,20 +15,26 @@ import (
 // report is the run summary; its JSON form is what CI and the e2e tests
 // read.
 type report struct {
+	Scenario            string      `json:"scenario,omitempty"`
+	Rooms               int         `json:"rooms"`
 	Publishers          int         `json:"publishers"`
 	Subscribers         int         `json:"subscribers"`
 	Simulcast           bool        `json:"simulcast"`
 	PublishersSubscribe bool        `json:"publishers_subscribe"`
 	TracksExpected      int         `json:"tracks_expected"`
 	TracksReceived      int         `json:"tracks_received"`
+	VideoTracksReceived int         `json:"video_tracks_received"`
 	JoinToFirstFrameMs  percentiles `json:"join_to_first_frame_ms"`
-	FramesReceived      uint64      `json:"frames_received"`
-	FramesDecodable     uint64      `json:"frames_decodable"`
-	IncompleteFrames    uint64      `json:"incomplete_frames"`
-	FirstFrameNotKey    int         `json:"first_frame_not_keyframe"`
-	PacketsReceived     uint64      `json:"packets_received"`
-	PacketsLost         int64       `json:"packets_lost"`
-	PacketLossPct       float64     `json:"packet_loss_pct"`
+	// JoinToFirstVideoMs covers the video tracks only: a keyframe, where
+	// audio needs one packet.
+	JoinToFirstVideoMs percentiles `json:"join_to_first_video_frame_ms"`
+	FramesReceived     uint64      `json:"frames_received"`
+	FramesDecodable    uint64      `json:"frames_decodable"`
+	IncompleteFrames   uint64      `json:"incomplete_frames"`
+	FirstFrameNotKey   int         `json:"first_frame_not_keyframe"`
+	PacketsReceived    uint64      `json:"packets_received"`
+	PacketsLost        int64       `json:"packets_lost"`
+	PacketLossPct      float64     `json:"packet_loss_pct"`
 	// Freezes counts gaps over 500 ms between decodable frames, plus video
 	// tracks frozen when the run ended.
 	Freezes        int            `json:"freezes"`
@@ -44,6 +50,12 @@ type report struct {
 	ConnectErrors  int            `json:"connect_errors"`
 	DurationS      float64        `json:"duration_s"`
 	VideoSizesSeen map[string]int `json:"video_sizes_seen"`
+	// StartedAt is when the run began (RFC 3339, UTC); Series times and
+	// AllReceivingS count from it. AllReceivingS is when every expected
+	// track was first receiving, -1 if never: the end of the join phase.
+	StartedAt     string  `json:"started_at"`
+	AllReceivingS float64 `json:"all_receiving_s"`
+	Series        []point `json:"series"`
 }
 
 type percentiles struct {
@@ -56,23 +68,27 @@ func (r *report) healthy() bool {
 	return r.TracksReceived >= r.TracksExpected && r.Freezes == 0 && r.ConnectErrors == 0
 }
 
+// tracksExpected is the number of received tracks of a healthy run, over
+// all rooms.
 func tracksExpected(o options) int {
-	n := o.publishers * 2 * o.subscribers
+	k := o.kinds()
+	n := o.publishers * k * o.subscribers
 	if o.publishersSubscribe {
-		n += o.publishers * (o.publishers - 1) * 2
+		n += o.publishers * (o.publishers - 1) * k
 	}
-	return n
+	return n * max(1, o.rooms)
 }
 
 func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 	r := &report{
+		Scenario: o.scenario, Rooms: max(1, o.rooms), AllReceivingS: -1,
 		Publishers: o.publishers, Subscribers: o.subscribers, Simulcast: o.simulcast,
 		PublishersSubscribe: o.publishersSubscribe, TracksExpected: tracksExpected(o),
 		DurationS: math.Round(elapsed.Seconds()*10) / 10, VideoSizesSeen: map[string]int{},
 	}
-	var delays []float64
+	var delays, video []float64
 	for _, m := range ms {
-		if m.connErr != nil {
+		if m.err() != nil {
 			r.ConnectErrors++
 		}
 		s := m.bot.Stats()
@@ -83,10 +99,14 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 		}
 		for _, t := range s.Tracks {
 			r.addTrack(t, &delays)
+			if t.Kind == "video" && t.Receiving() {
+				video = append(video, float64(t.FirstFrameDelay.Microseconds())/1000)
+			}
 		}
 	}
 	r.PacketLossPct = lossPct(r.PacketsReceived, r.PacketsLost)
 	r.JoinToFirstFrameMs = percentilesOf(delays)
+	r.JoinToFirstVideoMs = percentilesOf(video)
 	if secs := elapsed.Seconds(); secs > 0 {
 		r.KbpsIn = math.Round(float64(r.BytesReceived)*8/1000/secs*10) / 10
 		r.KbpsOut = math.Round(float64(r.BytesSent)*8/1000/secs*10) / 10
@@ -97,6 +117,9 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 func (r *report) addTrack(t bot.TrackStats, delays *[]float64) {
 	if t.Receiving() {
 		r.TracksReceived++
+		if t.Kind == "video" {
+			r.VideoTracksReceived++
+		}
 		*delays = append(*delays, float64(t.FirstFrameDelay.Microseconds())/1000)
 	}
 	r.FramesReceived += t.Frames
@@ -158,13 +181,23 @@ func writeSummary(w io.Writer, r *report) {
 	if !r.healthy() {
 		verdict = "UNHEALTHY"
 	}
-	fmt.Fprintf(w, "%s: %d publishers, %d subscribers, %.1fs\n", verdict, r.Publishers, r.Subscribers, r.DurationS)
+	fmt.Fprintf(w, "%s: %s%d room(s) of %d publishers, %d subscribers, %.1fs\n", verdict, scenarioLabel(r.Scenario),
+		r.Rooms, r.Publishers, r.Subscribers, r.DurationS)
 	fmt.Fprintf(w, "  tracks received %d / expected %d\n", r.TracksReceived, r.TracksExpected)
 	fmt.Fprintf(w, "  join->first frame ms: p50 %.1f  p95 %.1f  max %.1f\n",
 		r.JoinToFirstFrameMs.P50, r.JoinToFirstFrameMs.P95, r.JoinToFirstFrameMs.Max)
+	fmt.Fprintf(w, "  join->first video frame ms: p50 %.1f  p95 %.1f  max %.1f\n",
+		r.JoinToFirstVideoMs.P50, r.JoinToFirstVideoMs.P95, r.JoinToFirstVideoMs.Max)
 	fmt.Fprintf(w, "  frames %d (decodable %d, incomplete %d, first not key %d), freezes %d (frozen at end %d)\n",
 		r.FramesReceived, r.FramesDecodable, r.IncompleteFrames, r.FirstFrameNotKey, r.Freezes, r.FrozenAtEnd)
 	fmt.Fprintf(w, "  packets received %d, lost %d (%.3f%%), max jitter %.1f ms, PLIs sent %d / received %d\n",
 		r.PacketsReceived, r.PacketsLost, r.PacketLossPct, r.JitterMsMax, r.PLIsSent, r.PLIsReceived)
 	fmt.Fprintf(w, "  kbps in %.0f, out %.0f; video sizes %v\n", r.KbpsIn, r.KbpsOut, r.VideoSizesSeen)
+}
+
+func scenarioLabel(s string) string {
+	if s == "" {
+		return ""
+	}
+	return s + ", "
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
@@ -18,15 +19,28 @@ import (
 // member is one bot of the run and its role.
 type member struct {
 	name      string
+	room      string
 	publisher bool
 	subscribe bool
 	bot       *bot.Bot
-	connErr   error
+	// connErr is written once by the connecting goroutine before done is
+	// set; read it only after done.
+	connErr error
+	done    atomic.Bool
+}
+
+// err is the member's connect error once its connect has finished.
+func (m *member) err() error {
+	if !m.done.Load() {
+		return nil
+	}
+	return m.connErr
 }
 
 // run starts the bots, publishers first so subscribers find their tracks in
-// joined, lets them play for the duration (or until ctx ends) and returns
-// the report of the final snapshot.
+// joined, at the ramp rate, lets them play for the duration (or until ctx
+// ends) and returns the report of the final snapshot. The live table and
+// the per-second series run from the start, so a ramp shows its progress.
 func run(ctx context.Context, o options, log *slog.Logger, stderr io.Writer) (*report, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -49,43 +63,42 @@ func run(ctx context.Context, o options, log *slog.Logger, stderr io.Writer) (*r
 			subs = append(subs, m)
 		}
 	}
-	connectAll(ctx, pubs, o.connectTimeout)
-	connectAll(ctx, subs, o.connectTimeout)
-	var tiles sync.WaitGroup
-	defer tiles.Wait()
-	if o.tileW > 0 {
-		for _, m := range members {
-			if m.subscribe && m.connErr == nil {
-				tiles.Add(1)
-				go func() {
-					defer tiles.Done()
-					sizeTiles(ctx, m.bot, o.tileW, o.tileH, log)
-				}()
-			}
-		}
-	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		connectAll(ctx, pubs, o, log, &wg)
+		connectAll(ctx, subs, o, log, &wg)
+	}()
 
 	var tbl *liveTable
 	if !o.quiet {
 		tbl = newLiveTable(stderr, o)
 	}
+	ser := newSeries(start, tracksExpected(o))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
-		case <-tick.C:
+		case now := <-tick.C:
+			ser.sample(now, members)
 			if tbl != nil {
 				tbl.print(members, time.Since(start))
 			}
 		}
 	}
+	cancel()
+	wg.Wait()
 	rep := buildReport(o, members, time.Since(start))
+	rep.Series, rep.AllReceivingS = ser.points, ser.allAt
+	rep.StartedAt = start.UTC().Format(time.RFC3339Nano)
 	var errs []error
 	for _, m := range members {
-		if m.connErr != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", m.name, m.connErr))
+		if err := m.err(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.name, err))
 		}
 	}
 	if !rep.healthy() {
@@ -96,48 +109,73 @@ func run(ctx context.Context, o options, log *slog.Logger, stderr io.Writer) (*r
 }
 
 func newMembers(o options, clips *media.Clips, log *slog.Logger) ([]*member, error) {
-	var members []*member
-	add := func(name string, publisher, subscribe bool) error {
-		tok, err := signaling.NewToken(o.key, o.secret, o.room, name, name, signaling.AllGrants(), o.duration+time.Hour)
+	var pubs, subs []*member
+	add := func(list *[]*member, room, name string, publisher, subscribe bool) error {
+		tok, err := signaling.NewToken(o.key, o.secret, room, name, name, signaling.AllGrants(), o.duration+time.Hour)
 		if err != nil {
 			return fmt.Errorf("token for %s: %w", name, err)
 		}
 		b, err := bot.New(bot.Config{
 			URL: o.url, Token: tok, Identity: name,
-			Publish: publisher, Simulcast: o.simulcast, Subscribe: subscribe,
+			Publish: publisher, Simulcast: o.simulcast, Subscribe: subscribe, NoVideo: o.audioOnly,
 			Logger: log, AllowIPs: o.allowIPs, Media: clips,
 			Transport: o.transport, TLSConfig: o.tlsConfig(),
 		})
 		if err != nil {
 			return fmt.Errorf("bot %s: %w", name, err)
 		}
-		members = append(members, &member{name: name, publisher: publisher, subscribe: subscribe, bot: b})
+		*list = append(*list, &member{name: name, room: room, publisher: publisher, subscribe: subscribe, bot: b})
 		return nil
 	}
-	for i := range o.publishers {
-		if err := add(fmt.Sprintf("pub-%d", i+1), true, o.publishersSubscribe); err != nil {
-			return nil, err
+	for r := range max(1, o.rooms) {
+		room := o.roomName(r)
+		for i := range o.publishers {
+			if err := add(&pubs, room, o.botName(r, "pub", i), true, o.publishersSubscribe); err != nil {
+				return nil, err
+			}
+		}
+		for i := range o.subscribers {
+			if err := add(&subs, room, o.botName(r, "sub", i), false, true); err != nil {
+				return nil, err
+			}
 		}
 	}
-	for i := range o.subscribers {
-		if err := add(fmt.Sprintf("sub-%d", i+1), false, true); err != nil {
-			return nil, err
-		}
-	}
-	return members, nil
+	return append(pubs, subs...), nil
 }
 
-// connectAll connects bots concurrently; a failure is kept on the member
-// (the run goes on and reports it).
-func connectAll(ctx context.Context, ms []*member, timeout time.Duration) {
+// connectAll connects bots concurrently, starting one every 1/o.ramp
+// seconds (all at once without a ramp), and waits for them; a failure is
+// kept on the member (the run goes on and reports it). With --tile, each
+// receiving bot then sizes its tiles in a goroutine counted in tiles.
+func connectAll(ctx context.Context, ms []*member, o options, log *slog.Logger, tiles *sync.WaitGroup) {
 	var wg sync.WaitGroup
-	for _, m := range ms {
+	var pace <-chan time.Time
+	if o.ramp > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / o.ramp))
+		defer t.Stop()
+		pace = t.C
+	}
+	for i, m := range ms {
+		if pace != nil && i > 0 {
+			select {
+			case <-pace:
+			case <-ctx.Done():
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
+			cctx, cancel := context.WithTimeout(ctx, o.connectTimeout)
 			m.connErr = m.bot.Connect(cctx)
+			cancel()
+			m.done.Store(true)
+			if m.connErr == nil && m.subscribe && o.tileW > 0 {
+				tiles.Add(1)
+				go func() {
+					defer tiles.Done()
+					sizeTiles(ctx, m.bot, o.tileW, o.tileH, log)
+				}()
+			}
 		}()
 	}
 	wg.Wait()

@@ -17,30 +17,44 @@ const maxRows = 24
 type liveTable struct {
 	w        io.Writer
 	expected map[string]int
+	total    int
 	prev     map[string]bot.Stats
 }
 
 func newLiveTable(w io.Writer, o options) *liveTable {
-	return &liveTable{w: w, prev: make(map[string]bot.Stats), expected: expectedPerBot(o)}
+	return &liveTable{w: w, prev: make(map[string]bot.Stats), expected: expectedPerBot(o), total: tracksExpected(o)}
 }
 
 // expectedPerBot is how many tracks each bot should receive.
 func expectedPerBot(o options) map[string]int {
 	out := make(map[string]int)
-	for i := range o.publishers {
-		if o.publishersSubscribe {
-			out[fmt.Sprintf("pub-%d", i+1)] = 2 * (o.publishers - 1)
+	k := o.kinds()
+	for r := range max(1, o.rooms) {
+		for i := range o.publishers {
+			if o.publishersSubscribe {
+				out[o.botName(r, "pub", i)] = k * (o.publishers - 1)
+			}
 		}
-	}
-	for i := range o.subscribers {
-		out[fmt.Sprintf("sub-%d", i+1)] = 2 * o.publishers
+		for i := range o.subscribers {
+			out[o.botName(r, "sub", i)] = k * o.publishers
+		}
 	}
 	return out
 }
 
 func (t *liveTable) print(ms []*member, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(t.w, "--- %s\n", elapsed.Round(time.Second))
+	joined, failed := 0, 0
+	for _, m := range ms {
+		if m.done.Load() {
+			if m.err() != nil {
+				failed++
+			} else {
+				joined++
+			}
+		}
+	}
+	fmt.Fprintf(t.w, "--- %s  joined %d/%d bots (%d failed)\n", elapsed.Round(time.Second), joined, len(ms), failed)
 	fmt.Fprintln(tw, "bot\tstate\ttracks\tkbps in\tkbps out\tlost\tframes\tfreezes\t")
 	var tot bot.Totals
 	var inK, outK float64
@@ -67,7 +81,7 @@ func (t *liveTable) print(ms []*member, elapsed time.Duration) {
 	if len(ms) > maxRows {
 		fmt.Fprintf(tw, "(%d more)\t\t\t\t\t\t\t\t\n", len(ms)-maxRows)
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%.0f\t%.0f\t%d\t%d\t%d\t\n", tot.TracksReceiving, inK, outK, tot.PacketsLost, tot.Frames, tot.Freezes)
+	fmt.Fprintf(tw, "total\t\t%d/%d\t%.0f\t%.0f\t%d\t%d\t%d\t\n", tot.TracksReceiving, t.total, inK, outK, tot.PacketsLost, tot.Frames, tot.Freezes)
 	_ = tw.Flush()
 }
 

@@ -120,6 +120,15 @@ func serve(ctx context.Context, cfg app.Config, logger *slog.Logger) error {
 		_ = a.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.PProf != "" {
+		stop, err := servePProf(ctx, cfg.PProf, logger)
+		if err != nil {
+			_ = ln.Close()
+			_ = a.Close()
+			return err
+		}
+		defer stop()
+	}
 	if cfg.UsesDevKey() {
 		logger.Warn("!!! DEVELOPMENT API KEY IN USE: anyone can mint tokens for this server. Set api keys before exposing it !!!")
 	}

@@ -2,14 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
@@ -17,7 +23,7 @@ import (
 // the test, so a developer's shell cannot change the outcome.
 func clearEnv(t *testing.T) {
 	for _, k := range []string{"HIBIKI_API_KEY", "HIBIKI_API_SECRET", "HIBIKI_LISTEN", "HIBIKI_DEV", "HIBIKI_LOG_LEVEL",
-		"HIBIKI_UDP_PORT", "HIBIKI_UDP_PORT_RANGE", "HIBIKI_PUBLIC_IP", "HIBIKI_RTC_IPS"} {
+		"HIBIKI_UDP_PORT", "HIBIKI_UDP_PORT_RANGE", "HIBIKI_PUBLIC_IP", "HIBIKI_RTC_IPS", "HIBIKI_PPROF"} {
 		t.Setenv(k, "")
 		if err := os.Unsetenv(k); err != nil {
 			t.Fatal(err)
@@ -129,5 +135,37 @@ func TestEnvName(t *testing.T) {
 				t.Errorf("envName(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPProfFlagAndEndpoint(t *testing.T) {
+	clearEnv(t)
+	cfg, err := loadConfig("hibiki", []string{"--pprof", "127.0.0.1:0"}, io.Discard, nil)
+	if err != nil || cfg.PProf != "127.0.0.1:0" {
+		t.Fatalf("--pprof: cfg.PProf = %q, err %v", cfg.PProf, err)
+	}
+	if def := app.DefaultConfig(); def.PProf != "" {
+		t.Errorf("pprof is on by default at %q", def.PProf)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	stop, err := servePProf(ctx, addr, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /debug/pprof/cmdline: %s", resp.Status)
 	}
 }

@@ -41,6 +41,9 @@ type Config struct {
 	Lobby     LobbyConfig       `yaml:"lobby"`
 	Redis     RedisConfig       `yaml:"redis"`
 	Node      NodeConfig        `yaml:"node"`
+	// PProf, when set, serves net/http/pprof on this address (e.g.
+	// 127.0.0.1:6060), apart from the public listener. Off by default.
+	PProf string `yaml:"pprof"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -198,6 +201,7 @@ func Overrides() map[string]Setter {
 		},
 		"admin-key":  func(c *Config, v string) error { c.Admin.Key = v; return nil },
 		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
+		"pprof":      func(c *Config, v string) error { c.PProf = v; return nil },
 		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
 		"public-ip":  func(c *Config, v string) error { c.RTC.PublicIPs = splitList(v); return nil },
 		"rtc-ips":    func(c *Config, v string) error { c.RTC.IPs = splitList(v); return nil },
