@@ -173,7 +173,6 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 // publisher (coalesced); NACKs are answered by pion's responder interceptor
 // from its cache of what this DownTrack sent.
 func (d *DownTrack) readRTCP() {
-	stats := d.track.owner.room.sfu.opts.stats
 	for {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
@@ -182,14 +181,21 @@ func (d *DownTrack) readRTCP() {
 			}
 			return
 		}
-		for _, pkt := range pkts {
-			switch pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				stats.PLIsReceived.Add(1)
-				d.track.requestKeyframe(d.currentLayer())
-			case *rtcp.TransportLayerNack:
-				stats.NACKsReceived.Add(1)
-			}
+		d.handleRTCP(pkts)
+	}
+}
+
+// handleRTCP acts on one compound packet of subscriber feedback. Every
+// other packet type (reports, REMB, TWCC) is pion's interceptors' business.
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
+	stats := d.track.owner.room.sfu.opts.stats
+	for _, pkt := range pkts {
+		switch pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			stats.PLIsReceived.Add(1)
+			d.track.requestKeyframe(d.currentLayer())
+		case *rtcp.TransportLayerNack:
+			stats.NACKsReceived.Add(1)
 		}
 	}
 }

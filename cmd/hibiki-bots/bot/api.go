@@ -70,6 +70,9 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
+	if cfg.Interceptors != nil {
+		cfg.Interceptors(ir)
+	}
 	se := webrtc.SettingEngine{}
 	applyNetworkDefaults(&se, cfg.AllowIPs)
 	if cfg.ConfigureAPI != nil {

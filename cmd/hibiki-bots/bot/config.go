@@ -20,6 +20,7 @@ import (
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/media"
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// ConfigureAPI may change pion's SettingEngine after the defaults
 	// (loopback-only ICE, UDP4, no mDNS, AES-GCM SRTP first) are applied.
 	ConfigureAPI func(*webrtc.SettingEngine)
+	// Interceptors may add interceptors after pion's defaults (tests record
+	// the packets a bot sends and receives with one).
+	Interceptors func(*interceptor.Registry)
 	// Media are the parsed clips. Sharing one *media.Clips across bots
 	// saves parsing and memory; nil loads them for this bot.
 	Media *media.Clips
