@@ -242,7 +242,10 @@ func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
 // returns the answer.
 func (p *Participant) HandleOffer(sdp string) (string, error) {
 	if p.relayOnly.Load() {
-		sdp = relayCandidatesOnly(sdp)
+		var err error
+		if sdp, err = relayCandidatesOnly(sdp); err != nil {
+			return "", err
+		}
 	}
 	pub, err := p.publishPC()
 	if err != nil {
