@@ -67,11 +67,11 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 		}
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return nil, fmt.Errorf("register interceptors: %w", err)
-	}
 	if cfg.Interceptors != nil {
 		cfg.Interceptors(ir)
+	}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
 	se := webrtc.SettingEngine{}
 	applyNetworkDefaults(&se, cfg.AllowIPs)
