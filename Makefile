@@ -7,6 +7,8 @@ FUZZTIME ?= 30s
 # Minimizing each new interesting input for the default 60 s stalls short
 # runs; a bounded number of tries keeps every run fuzzing.
 FUZZMIN  ?= 20x
+# Fuzzing workers (go's default is one per core).
+FUZZPAR  ?= 2
 
 .PHONY: test deps vet unit jscheck fuzz fuzz-smoke bench build
 
@@ -39,14 +41,14 @@ build:
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) $$pkg || exit 1; \
+			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) -parallel $(FUZZPAR) $$pkg || exit 1; \
 		done; \
 	done
 
 # CI: every fuzz target for a few seconds beyond its seed corpus, on one
 # worker (the machine is shared).
 fuzz-smoke:
-	$(MAKE) fuzz FUZZTIME=3s GOFLAGS=-parallel=1
+	$(MAKE) fuzz FUZZTIME=3s FUZZPAR=1
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./signaling/
