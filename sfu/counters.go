@@ -15,4 +15,9 @@ type Counters struct {
 	NACKsReceived  atomic.Uint64
 	LayerSwitches  atomic.Uint64
 	WriteErrors    atomic.Uint64
+	// Refusals: joins to a full room, rooms beyond the node's bound,
+	// tracks beyond a participant's bound.
+	RoomFullRefused atomic.Uint64
+	RoomsRefused    atomic.Uint64
+	TracksRefused   atomic.Uint64
 }

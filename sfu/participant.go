@@ -224,6 +224,7 @@ func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
 	}
 	max := p.room.sfu.opts.maxTracks
 	if max > 0 && len(p.published)+len(p.pending) >= max {
+		p.room.sfu.opts.stats.TracksRefused.Add(1)
 		return TrackInfo{}, ErrTooManyTracks
 	}
 	sid, ok := p.pendingSID[req.ClientID]

@@ -181,6 +181,7 @@ const (
 	CodeNotJoined    = "not_joined"
 	CodeNotFound     = "not_found"
 	CodeRoomFull     = "room_full"
+	CodeServerFull   = "server_full"
 	CodeRateLimited  = "rate_limited"
 	CodeInternal     = "internal"
 )

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -34,10 +35,13 @@ type session struct {
 	once   sync.Once
 
 	// Touched only by the reader goroutine.
-	p      *sfu.Participant
-	att    *attachment
-	claims *Claims
-	id     string
+	addr    netip.Addr // the peer's address, for the join limit
+	msgs    bucket     // message rate
+	refused int        // messages refused in a row for the rate
+	p       *sfu.Participant
+	att     *attachment
+	claims  *Claims
+	id      string
 }
 
 // ending tells why a session's reader stopped, which decides whether the
@@ -59,6 +63,7 @@ func newSession(s *Server, conn *websocket.Conn) *session {
 		out:    make(chan []byte, outQueue),
 		done:   make(chan struct{}),
 		drain:  make(chan struct{}),
+		addr:   remoteAddr(conn.RemoteAddr()),
 	}
 }
 
@@ -117,6 +122,7 @@ func (s *session) readLoop() ending {
 			err = nil
 		}
 		if errors.Is(err, websocket.ErrReadLimit) {
+			s.srv.refusals.Violations.Add(1)
 			return endViolation
 		}
 		if err != nil {
@@ -127,6 +133,7 @@ func (s *session) readLoop() ending {
 			// set above ends the socket for absurd sizes.
 			extra, derr := io.Copy(io.Discard, r)
 			if errors.Is(derr, websocket.ErrReadLimit) {
+				s.srv.refusals.Violations.Add(1)
 				return endViolation
 			}
 			if derr != nil {
@@ -197,6 +204,7 @@ func (s *session) send(m *Message) {
 	case s.out <- data:
 	case <-s.done:
 	default:
+		s.srv.refusals.SlowClients.Add(1)
 		s.logger.Warn("client too slow, closing", "queued", len(s.out))
 		s.close()
 	}

@@ -59,6 +59,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+		sfu.WithMaxRooms(cfg.Limits.MaxRooms),
 	)
 	if err != nil {
 		if turnSrv != nil {
@@ -67,6 +68,10 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
+	var verifier signaling.Verifier = keys
+	if cfg.Signaling.TokenAudience != "" {
+		verifier = signaling.AudienceVerifier{Keys: keys, Audience: cfg.Signaling.TokenAudience}
+	}
 	a := &App{
 		cfg:    cfg,
 		logger: logger,
@@ -74,13 +79,19 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		turn:   turnSrv,
 		keys:   keys,
 		sig: signaling.NewServer(s, signaling.Config{
-			Verifier:       keys,
+			Verifier:       verifier,
 			MaxMessageSize: cfg.Signaling.MaxMessageSize,
 			PingInterval:   cfg.Signaling.PingInterval,
 			PongTimeout:    cfg.Signaling.PongTimeout,
 			ICEServersFor:  iceServersFor,
 			ResumeWindow:   cfg.Signaling.ResumeWindow,
-			Logger:         logger,
+			AllowedOrigins: cfg.Signaling.AllowedOrigins,
+			Limits: signaling.Limits{
+				JoinsPerIPPerMinute: cfg.Limits.JoinsPerIPPerMinute,
+				MessagesPerSecond:   cfg.Limits.MessagesPerSecond,
+				MessageBurst:        cfg.Limits.MessageBurst,
+			},
+			Logger: logger,
 		}),
 		mux: http.NewServeMux(),
 	}
@@ -91,10 +102,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 
 func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/ws", a.sig)
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	a.mux.HandleFunc("GET /healthz", a.health)
 	if a.cfg.Dev {
 		a.mux.HandleFunc("GET /dev/token", a.devToken)
 	}
@@ -113,7 +121,7 @@ func (a *App) devToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, secret := a.cfg.SigningKey()
-	tok, err := signaling.NewToken(key, secret, room, identity, q.Get("name"), signaling.AllGrants(), 6*time.Hour)
+	tok, err := signaling.NewAudienceToken(key, secret, a.cfg.Signaling.TokenAudience, room, identity, q.Get("name"), signaling.AllGrants(), 6*time.Hour)
 	if err != nil {
 		http.Error(w, "cannot mint token", http.StatusInternalServerError)
 		return
