@@ -5,6 +5,7 @@
 //	go run ./cmd/hibiki-bots --url ws://127.0.0.1:7880/ws --room demo \
 //	    --publishers 2 --subscribers 3 --duration 20s [--simulcast] [--json FILE] \
 //	    [--tile 640x360] [--publishers-subscribe] [--key K --secret S]
+//	go run ./cmd/hibiki-bots --soak --duration 10m [--soak-rooms 2] ...
 //
 // Tokens are minted with the development key pair unless --key/--secret
 // are given. With --tile every receiving bot sends setVideoSize for each
@@ -52,6 +53,7 @@ type options struct {
 	quiet               bool
 	// tileW x tileH is sent as setVideoSize for every received video track.
 	tileW, tileH int
+	soak         *soakFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -72,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "time allowed for one bot to join and publish")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live table")
+	o.soak = addSoakFlags(fs)
 	tile := fs.String("tile", "", "WxH: every receiving bot sends setVideoSize with this tile size for each video track, as a page would (default: none, the server's choice)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("parse flags: %w", err)
@@ -124,6 +127,13 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.soak.enabled {
+		if err := runSoak(ctx, o, log, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
 	rep, err := run(ctx, o, log, stderr)
 	if rep != nil {
 		writeSummary(stdout, rep)
