@@ -64,14 +64,19 @@ func TestLeaveIsSeenAndTracksRemoved(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("participantLeft not seen: %v", err)
 	}
-	unpublished := 0
-	for _, m := range sub.Events() {
-		if m.Type == signaling.TypeTrackUnpublished && m.ParticipantSID == pubSID {
-			unpublished++
+	// trackUnpublished follows participantLeft; wait for both tracks.
+	countUnpublished := func() int {
+		n := 0
+		for _, m := range sub.Events() {
+			if m.Type == signaling.TypeTrackUnpublished && m.ParticipantSID == pubSID {
+				n++
+			}
 		}
+		return n
 	}
-	if unpublished != 2 {
-		t.Errorf("saw %d trackUnpublished events, want 2", unpublished)
+	// (WaitStats, not WaitMessage: its predicate must not read Events.)
+	if _, err := sub.WaitStats(ctx, func(bot.Stats) bool { return countUnpublished() >= 2 }); err != nil {
+		t.Errorf("saw %d trackUnpublished events, want 2: %v", countUnpublished(), err)
 	}
 	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.Totals.TracksReceiving == 0 }); err != nil {
 		t.Errorf("subscriber still receives tracks: %v", err)

@@ -15,6 +15,14 @@ type Counters struct {
 	NACKsReceived  atomic.Uint64
 	LayerSwitches  atomic.Uint64
 	WriteErrors    atomic.Uint64
+	// Data relay: messages received from clients, sent to receivers,
+	// dropped (lossy over budget, slow receivers) and refused with an error.
+	DataIn      atomic.Uint64
+	DataOut     atomic.Uint64
+	DataDropped atomic.Uint64
+	DataRefused atomic.Uint64
+	// DataRateLimited counts data messages over a sender's byte rate.
+	DataRateLimited atomic.Uint64
 	// Refusals: joins to a full room, rooms beyond the node's bound,
 	// tracks beyond a participant's bound.
 	RoomFullRefused atomic.Uint64

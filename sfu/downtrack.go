@@ -17,7 +17,7 @@ import (
 // publisher's receivers through a Forwarder that decides what to send.
 type DownTrack struct {
 	track *PublishedTrack
-	sub   *Participant
+	sub   downstream
 
 	sender *webrtc.RTPSender
 
@@ -40,7 +40,7 @@ type DownTrack struct {
 	level   [1]byte
 }
 
-func newDownTrack(t *PublishedTrack, sub *Participant) *DownTrack {
+func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
 	return &DownTrack{
 		track:    t,
 		sub:      sub,
@@ -94,7 +94,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.mu.Unlock()
-	if d.track.kind == KindVideo && d.sub.subReady.Load() {
+	if d.track.kind == KindVideo && d.sub.mediaReady() {
 		d.track.requestKeyframe(d.targetLayer())
 	}
 	return *pick, nil
@@ -112,7 +112,7 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // called by up to one receiver goroutine per layer; the mutex is this
 // subscriber's own, so subscribers never wait on each other.
 func (d *DownTrack) WriteRTP(p *Packet) {
-	if !d.sub.subReady.Load() {
+	if !d.sub.mediaReady() {
 		return
 	}
 	d.mu.Lock()
@@ -177,7 +177,7 @@ func (d *DownTrack) readRTCP() {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
-				d.sub.logger.Debug("subscriber rtcp ended", "err", err)
+				d.sub.log().Debug("subscriber rtcp ended", "err", err)
 			}
 			return
 		}

@@ -16,4 +16,7 @@ var (
 	ErrBadKind           = errors.New("sfu: invalid track kind")
 	ErrNoOfferInFlight   = errors.New("sfu: no subscribe offer in flight")
 	ErrAlreadySubscribed = errors.New("sfu: already subscribed")
+	ErrNoMedia           = errors.New("sfu: no usable media in the offer")
+	ErrRoomNotFound      = errors.New("sfu: room not found")
+	ErrNotFound          = errors.New("sfu: participant not found")
 )

@@ -79,7 +79,16 @@ type SpeakerLevel struct {
 // again, or a room was closed); the session should end.
 type Removed struct{ Reason string }
 
+// PeerStateChanged reports a state change of one of the participant's
+// connections. Signaling has its socket to tell it a client is gone; a WHIP
+// session has none, so it ends when its connection fails or closes.
+type PeerStateChanged struct {
+	Target Target
+	State  webrtc.PeerConnectionState
+}
+
 func (ParticipantJoined) isEvent()  {}
+func (PeerStateChanged) isEvent()   {}
 func (ParticipantLeft) isEvent()    {}
 func (TrackPublished) isEvent()     {}
 func (TrackUnpublished) isEvent()   {}

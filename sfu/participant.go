@@ -45,6 +45,10 @@ type Participant struct {
 	// silently drops what is written before, so forwarding (and the first
 	// keyframe request) waits for it.
 	subReady atomic.Bool
+	// data is the participant's data relay link; nil when data is disabled.
+	data *dataLink
+	// dataRate bounds what the participant sends on its data channels.
+	dataRate dataRate
 	// relayOnly: only TURN-relayed candidate pairs are accepted.
 	relayOnly atomic.Bool
 	// done is closed when the participant leaves; it ends its watchers.
@@ -88,6 +92,12 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}
 	p.wirePeer(p.sub, TargetSubscribe)
+	if !r.sfu.opts.data.Disabled {
+		if err := p.openData(); err != nil {
+			p.closePeers()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -142,6 +152,7 @@ func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.logger.Debug("connection state", "target", target, "state", s)
+		p.notify(PeerStateChanged{Target: target, State: s})
 		if target == TargetSubscribe && s == webrtc.PeerConnectionStateConnected && !p.subReady.Swap(true) {
 			for _, d := range p.downTracks() {
 				d.track.requestKeyframe(d.targetLayer())
@@ -437,6 +448,9 @@ func (p *Participant) Leave() {
 }
 
 func (p *Participant) closePeers() {
+	if p.data != nil {
+		p.data.close()
+	}
 	for _, pc := range []*webrtc.PeerConnection{p.existingPublishPC(), p.sub} {
 		if pc != nil {
 			if err := pc.Close(); err != nil {

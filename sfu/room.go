@@ -60,10 +60,20 @@ func (r *Room) Participant(sid string) *Participant {
 	return r.participants[sid]
 }
 
-func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+// join adds a participant. prepare, when non-nil, runs on the new
+// participant before it enters the room (a WHIP offer is answered there), so
+// a refused request is never seen by the others.
+func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) error) (*Participant, []ParticipantInfo, error) {
 	p, err := newParticipant(r, req, n)
 	if err != nil {
 		return nil, nil, err
+	}
+	if prepare != nil {
+		if err := prepare(p); err != nil {
+			p.closePeers()
+			r.armCloseIfEmpty() // the request may have created the room
+			return nil, nil, err
+		}
 	}
 	r.mu.Lock()
 	if r.closed {
@@ -114,6 +124,10 @@ func (r *Room) join(req JoinRequest, n Notifier) (*Participant, []ParticipantInf
 		q.notify(ParticipantJoined{Participant: info})
 		infos = append(infos, q.Info())
 		tracks = append(tracks, q.announcedTracks()...)
+	}
+	if p.data != nil {
+		// The data channels need an offer even in a room without tracks.
+		p.neg.schedule()
 	}
 	if p.autoSubscribe && p.grants.CanSubscribe {
 		for _, t := range tracks {

@@ -34,6 +34,7 @@ type options struct {
 	maxTracks       int
 	maxRooms        int
 	stats           *Counters
+	data            DataConfig
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.
@@ -70,10 +71,12 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 	if o.stats == nil {
 		o.stats = &Counters{}
 	}
+	o.data = o.data.withDefaults()
 	t, err := newTransport(rtc, o.logger)
 	if err != nil {
 		return nil, err
 	}
+	t.settings.SetSCTPMaxMessageSize(o.data.sctpMaxMessage())
 	ctx, cancel := context.WithCancel(context.Background())
 	return &SFU{
 		opts:      o,
@@ -156,12 +159,16 @@ func (s *SFU) removeRoom(r *Room) {
 // receives the participant's events until it leaves. The returned list holds
 // the other participants present at join time.
 func (s *SFU) Join(room string, req JoinRequest, n Notifier) (*Participant, []ParticipantInfo, error) {
+	return s.join(room, req, n, nil)
+}
+
+func (s *SFU) join(room string, req JoinRequest, n Notifier, prepare func(*Participant) error) (*Participant, []ParticipantInfo, error) {
 	for {
 		r, err := s.room(room)
 		if err != nil {
 			return nil, nil, err
 		}
-		p, others, err := r.join(req, n)
+		p, others, err := r.join(req, n, prepare)
 		if err == errRoomClosing {
 			continue // lost a race with the room's close timer; a new room is made
 		}

@@ -26,6 +26,15 @@ type attachment struct {
 	// queued on a dead socket are lost and the joined snapshot lacks them.
 	layers map[string][]bool
 	paused map[string]bool
+	// endOnce takes the identity out of the lobby's in-call count once,
+	// whichever way the participant ended.
+	endOnce sync.Once
+}
+
+// ended tells the lobby the participant is gone (left, expired, removed
+// by the SFU, or the server closed).
+func (a *attachment) ended() {
+	a.endOnce.Do(func() { a.srv.lobby.callChanged(a.claims.Identity(), -1) })
 }
 
 func newAttachment(srv *Server, claims *Claims, s *session) *attachment {
@@ -51,6 +60,7 @@ func (a *attachment) Notify(ev sfu.Event) {
 		delete(a.paused, e.TrackSID)
 	case sfu.Removed:
 		a.removed = true
+		defer a.ended()
 		if a.sess == nil {
 			a.stopExpiryLocked()
 			a.srv.forget(a)
@@ -95,6 +105,7 @@ func (a *attachment) detach(s *session, leave bool) {
 		if a.p != nil {
 			a.p.Leave()
 		}
+		a.ended()
 		return
 	}
 	a.expiry = time.AfterFunc(window, a.expire)
@@ -117,6 +128,7 @@ func (a *attachment) expire() {
 	defer a.srv.wg.Done()
 	a.srv.logger.Info("resume window passed, participant leaves", "participant", a.p.SID())
 	a.p.Leave()
+	a.ended()
 }
 
 // attach moves the participant to s and returns the socket it replaces

@@ -29,6 +29,10 @@ func handlers() map[string]handler {
 		TypeSetVideoSize: joined(handleSetVideoSize),
 		TypeLeave:        joined(handleLeave),
 		TypePing:         func(*session, *Message) (*Message, error) { return &Message{Type: TypePong}, nil },
+		TypeLobby:        handleLobby,
+		TypeInvite:       inLobby(handleInvite),
+		TypeAnswerInvite: inLobby(handleAnswerInvite),
+		TypeCancelInvite: inLobby(handleCancelInvite),
 	}
 }
 
@@ -66,7 +70,7 @@ func (s *session) handle(data []byte) bool {
 		s.countRefusal(m.Type, e)
 		s.sendError(m.ID, e, 0)
 		// A failed join leaves nothing to talk about.
-		return m.Type != TypeJoin || s.p != nil
+		return (m.Type != TypeJoin && m.Type != TypeLobby) || s.p != nil || s.member != nil
 	}
 	if reply != nil {
 		reply.ID = m.ID
@@ -153,7 +157,7 @@ func joined(h handler) handler {
 }
 
 func handleJoin(s *session, m *Message) (*Message, error) {
-	if s.p != nil {
+	if s.p != nil || s.member != nil {
 		return nil, newError(CodeBadRequest, "already joined", nil)
 	}
 	if !s.srv.joins.allow(s.addr, time.Now()) {
@@ -163,9 +167,13 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	if m.Token == "" {
 		return nil, newError(CodeBadToken, "token missing", nil)
 	}
+	start := time.Now()
 	claims, err := s.srv.cfg.Verifier.Verify(m.Token)
 	if err != nil {
 		return nil, toError(err)
+	}
+	if claims.Room == s.srv.lobby.cfg.Room {
+		return nil, newError(CodeForbidden, "the lobby is not a media room; send lobby instead of join", nil)
 	}
 	if m.Resume != "" {
 		if a := s.srv.lookup(m.Resume); a != nil {
@@ -194,11 +202,15 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	if err != nil {
 		return nil, toError(err)
 	}
+	s.srv.lobby.callChanged(claims.Identity(), +1)
 	a.mu.Lock()
 	a.p, a.id = p, p.SID()
 	a.mu.Unlock()
 	s.srv.register(a)
 	s.p, s.att, s.claims = p, a, claims
+	if f := s.srv.cfg.OnJoin; f != nil {
+		f(time.Since(start))
+	}
 	s.logger = s.logger.With("participant", p.SID())
 	reply := joinedReply(s, p, claims)
 	reply.Participants = make([]*ParticipantInfo, 0, len(others))
@@ -253,6 +265,9 @@ func joinedReply(s *session, p *sfu.Participant, claims *Claims) *Message {
 	}
 	if p.RelayOnly() {
 		reply.ICETransportPolicy = ICETransportPolicyRelay
+	}
+	if dc := s.srv.sfu.DataConfig(); !dc.Disabled {
+		reply.MaxDataSize = dc.MaxMessageSize
 	}
 	return reply
 }

@@ -23,6 +23,11 @@ const (
 	TypeSetVideoSize = "setVideoSize"
 	TypeLeave        = "leave"
 	TypePing         = "ping"
+	// Lobby sockets (docs/protocol.md "Lobby").
+	TypeLobby        = "lobby"
+	TypeInvite       = "invite"
+	TypeAnswerInvite = "answerInvite"
+	TypeCancelInvite = "cancelInvite"
 )
 
 // Message types sent by the server: replies and events.
@@ -41,6 +46,11 @@ const (
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
 	TypeActiveSpeakers     = "activeSpeakers"
+	TypeLobbyJoined        = "lobbyJoined"
+	TypePresence           = "presence"
+	TypeInvited            = "invited"
+	TypeInviteAccepted     = "inviteAccepted"
+	TypeInviteEnded        = "inviteEnded"
 )
 
 // ICETransportPolicyRelay tells a client to gather and use relay
@@ -96,6 +106,7 @@ type Message struct {
 	Participant    *ParticipantInfo   `json:"participant,omitempty"`
 	Participants   []*ParticipantInfo `json:"participants,omitempty"`
 	ICEServers     []ICEServer        `json:"iceServers,omitempty"`
+	MaxDataSize    int                `json:"maxDataSize,omitempty"`
 	ParticipantSID string             `json:"participantSid,omitempty"`
 	Active         []bool             `json:"active,omitempty"`
 	Paused         *bool              `json:"paused,omitempty"`
@@ -107,6 +118,16 @@ type Message struct {
 	// Resumed is true in a joined that re-attached an existing
 	// participant (join with resume): keep the peer connections.
 	Resumed bool `json:"resumed,omitempty"`
+
+	// lobby, presence and invites
+	Identity string         `json:"identity,omitempty"`
+	InviteID string         `json:"inviteId,omitempty"`
+	Accept   *bool          `json:"accept,omitempty"`
+	User     *PresenceUser  `json:"user,omitempty"`
+	Users    []PresenceUser `json:"users,omitempty"`
+	From     *PresenceUser  `json:"from,omitempty"`
+	Peer     *PresenceUser  `json:"peer,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`

@@ -52,6 +52,14 @@ type Config struct {
 	Limits Limits
 	// Logger receives structured logs; never the tokens.
 	Logger *slog.Logger
+	// OnError, when set, is called with the code of every error message
+	// sent to a client (metrics count them). It must not block.
+	OnError func(code string)
+	// OnJoin, when set, is called with the time a successful join took,
+	// from the join message to the participant being in the room.
+	OnJoin func(d time.Duration)
+	// Lobby configures presence and 1:1 invites.
+	Lobby LobbyConfig
 }
 
 // Server is the WebSocket signaling endpoint. It is an http.Handler so it
@@ -73,6 +81,7 @@ type Server struct {
 	handlers map[string]handler
 	joins    *ipLimiter
 	refusals Refusals
+	lobby    *lobby
 }
 
 // NewServer returns a signaling server in front of s.
@@ -100,6 +109,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		attached: make(map[string]*attachment),
 		handlers: handlers(),
 		joins:    newIPLimiter(cfg.Limits.JoinsPerIPPerMinute),
+		lobby:    newLobby(cfg.Lobby),
 	}
 	srv.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -183,7 +193,9 @@ func (s *Server) Close() {
 		if p != nil {
 			p.Leave()
 		}
+		a.ended()
 	}
+	s.lobby.close()
 }
 
 // register makes a resumable.

@@ -41,6 +41,7 @@ type session struct {
 	p       *sfu.Participant
 	att     *attachment
 	claims  *Claims
+	member  *member // set on a lobby socket
 	id      string
 }
 
@@ -93,6 +94,9 @@ func (s *session) run(ctx context.Context) {
 	<-writerDone
 	if s.att != nil {
 		s.att.detach(s, end != endLost || ctx.Err() != nil)
+	}
+	if s.member != nil {
+		s.srv.lobby.leave(s.member)
 	}
 }
 
@@ -213,6 +217,9 @@ func (s *session) send(m *Message) {
 // sendError reports a refused request. size is logged for too_large.
 func (s *session) sendError(id string, e *Error, size int64) {
 	s.logger.Debug("request refused", "id", id, "code", e.Code, "err", e, "size", size)
+	if f := s.srv.cfg.OnError; f != nil {
+		f(e.Code)
+	}
 	s.send(&Message{Type: TypeError, ID: id, Code: e.Code, Message: e.Message})
 }
 

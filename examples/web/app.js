@@ -6,6 +6,8 @@
 
 import { Room } from './hibiki.js';
 import { Conference, $, toast, SESSION_KEY } from './conference.js';
+import { attachDataFeatures } from './features.js';
+import { Lobby, LobbyUI } from './lobby.js';
 
 /** @typedef {import('./conference.js').Session} Session */
 /** @typedef {import('./hibiki.js').LocalTrack} LocalTrack */
@@ -17,6 +19,11 @@ const testHooks = window;
 let conf = null;
 /** @type {AudioContext | null} */
 let audio = null;
+/** @type {(() => void) | null} */
+let detachData = null;
+/** @type {Lobby | null} */
+let lobby = null;
+const IDENTITY_KEY = 'hibiki.identity';
 
 /** @returns {Session | null} */
 function loadSession() {
@@ -60,7 +67,7 @@ async function join(s) {
   const btn = /** @type {HTMLButtonElement} */ ($('join'));
   btn.disabled = true;
   try {
-    const token = await fetchToken(s);
+    const token = s.token || await fetchToken(s);
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     audio = new AudioContext();
     const room = await Room.connect(url, token, { audioContext: audio, refreshToken: () => fetchToken(s) });
@@ -72,6 +79,7 @@ async function join(s) {
     testHooks.hibikiRoom = room;
     show('conference');
     conf = new Conference(room, s, audio);
+    detachData = attachDataFeatures(conf);
     document.body.dataset.joined = 'true';
     room.on('connectionStateChanged', (state) => {
       if (state === 'disconnected' && conf?.room === room) toast('Disconnected');
@@ -122,6 +130,8 @@ async function leave() {
   sessionStorage.removeItem(SESSION_KEY);
   testHooks.hibikiRoom = null;
   document.body.dataset.joined = 'false';
+  detachData?.();
+  detachData = null;
   if (c) {
     c.close();
     await c.room.leave();
@@ -245,18 +255,47 @@ function wireControls() {
     const room = /** @type {HTMLInputElement} */ ($('room')).value.trim();
     const checked = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id)).checked;
     join({
-      name, room, identity: newIdentity(name),
+      name, room, identity: lobby?.self?.identity || newIdentity(name),
       camera: checked('opt-camera'), mic: checked('opt-mic'), simulcast: checked('opt-simulcast'),
     });
   });
 }
 
+/**
+ * Enters the lobby as name: the online list and invites appear under the
+ * join form; an accepted invite joins the call room the server made.
+ * @param {string} name
+ */
+async function goOnline(name) {
+  if (lobby || !name) return;
+  const identity = sessionStorage.getItem(IDENTITY_KEY) || newIdentity(name);
+  sessionStorage.setItem(IDENTITY_KEY, identity);
+  const token = await fetchToken({ name, identity, room: 'lobby', camera: false, mic: false, simulcast: false });
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const l = await Lobby.connect(url, token);
+  lobby = l;
+  testHooks.hibikiLobby = l;
+  document.body.dataset.online = 'true';
+  const form = $('join-form');
+  new LobbyUI(l, /** @type {HTMLElement} */ (form.parentElement), (room, tok) => {
+    const checked = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id)).checked;
+    if (conf) leave().catch(() => {});
+    join({ name, room, identity, token: tok, camera: checked('opt-camera'), mic: checked('opt-mic'), simulcast: checked('opt-simulcast') });
+  });
+  l.on('closed', () => { lobby = null; document.body.dataset.online = 'false'; });
+}
+
 function start() {
   wireControls();
+  $('btn-online').addEventListener('click', () => {
+    const name = /** @type {HTMLInputElement} */ ($('name')).value.trim();
+    goOnline(name).catch((err) => { $('join-error').textContent = err instanceof Error ? err.message : String(err); });
+  });
   const q = new URLSearchParams(location.search);
   /** @type {HTMLInputElement} */ ($('room')).value = q.get('room') || 'demo';
   /** @type {HTMLInputElement} */ ($('name')).value = q.get('name') || '';
-  testHooks.hibikiApp = { join, leave, get conference() { return conf; } };
+  testHooks.hibikiApp = { join, leave, goOnline, get conference() { return conf; } };
+  if (q.get('online') && q.get('name')) goOnline(q.get('name') || '').catch((err) => console.warn('hibiki: lobby', err));
   const saved = loadSession();
   if (saved && (!q.get('room') || q.get('room') === saved.room)) {
     join(saved);

@@ -14,7 +14,7 @@ import { Graph, formatBitrate } from './graphs.js';
 
 /**
  * What a reload needs to join again as the same participant.
- * @typedef {{name: string, room: string, identity: string, camera: boolean, mic: boolean, simulcast: boolean, width?: number, height?: number}} Session
+ * @typedef {{name: string, room: string, identity: string, camera: boolean, mic: boolean, simulcast: boolean, width?: number, height?: number, token?: string}} Session
  */
 
 const SESSION_KEY = 'hibiki.session';

@@ -21,8 +21,9 @@ import { Transport } from './transport.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
 import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
+import { DataChannels } from './data.js';
 
-export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack };
+export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack, DataChannels };
 
 /** @typedef {import('./remote.js').ParticipantInfo} ParticipantInfo */
 /** @typedef {import('./remote.js').TrackInfo} TrackInfo */
@@ -98,6 +99,8 @@ export class Room extends Emitter {
     /** @type {LocalTrack[] | null} the local tracks while a re-join publishes them again */
     this.republishing = null;
     this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
+    /** data messages through the server: room.data.send(payload, {to, topic, lossy}) */
+    this.data = new DataChannels();
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
       participantLeft: (p) => this.emit('participantLeft', p),
@@ -178,6 +181,8 @@ export class Room extends Emitter {
       };
       this.transports[target] = t;
     }
+    this.data.maxSize = joined.maxDataSize || 0;
+    if (this.transports.subscribe) this.data.attach(this.transports.subscribe.pc);
     this.remotes.sync(joined.participants || []);
     this.setState('connected');
   }
@@ -324,6 +329,7 @@ export class Room extends Emitter {
     this.signal = null;
     sig?.close('teardown');
     this.remotes.unbindAll();
+    this.data.detach();
     this.transports.publish?.close();
     this.transports.subscribe?.close();
     this.transports = { publish: null, subscribe: null };

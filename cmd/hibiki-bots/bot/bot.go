@@ -48,6 +48,7 @@ type Bot struct {
 	sig       *Signal
 	pub       *publisher
 	sub       *subscriber
+	data      *dataClient
 	self      signaling.ParticipantInfo
 	sessionID string
 
@@ -119,8 +120,11 @@ func (b *Bot) connect(ctx context.Context) error {
 		_ = pubPeer.close()
 		return err
 	}
+	data := newDataClient(b.cfg.OnData, b.notify, b.cfg.Now, b.log)
+	subPeer.pc.OnDataChannel(data.attach)
 	b.partsMu.Lock()
 	b.sig = sig
+	b.data = data
 	b.pub = newPublisher(pubPeer, sig, b.log)
 	b.sub = newSubscriber(subPeer, sig, b.room, b.notify, b.cfg.Now, b.log)
 	b.partsMu.Unlock()

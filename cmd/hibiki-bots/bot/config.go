@@ -85,6 +85,10 @@ type Config struct {
 	// Media are the parsed clips. Sharing one *media.Clips across bots
 	// saves parsing and memory; nil loads them for this bot.
 	Media *media.Clips
+	// OnData, when set, receives every data message (on pion's goroutine;
+	// it must not block long) instead of the bot storing them for
+	// DataMessages: for high volumes such as file transfers.
+	OnData func(DataMessage)
 	// Now is the clock for statistics; nil means time.Now.
 	Now func() time.Time
 }

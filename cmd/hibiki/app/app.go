@@ -11,10 +11,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiki-sfu/hibiki/admin"
+	"github.com/hibiki-sfu/hibiki/metrics"
 	"github.com/hibiki-sfu/hibiki/relay"
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/hibiki-sfu/hibiki/whip"
+	"github.com/pion/webrtc/v4"
 )
+
+// callTokenTTL is the validity of the tokens minted for an accepted invite:
+// long enough to join and to rejoin after a dropped connection.
+const callTokenTTL = time.Hour
 
 // App is a running hibiki server: SFU, signaling and HTTP routes.
 type App struct {
@@ -23,6 +31,8 @@ type App struct {
 	sfu    *sfu.SFU
 	sig    *signaling.Server
 	turn   *relay.Server // nil unless the embedded TURN server runs
+	doors  *whip.Handler
+	met    *metrics.Metrics
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
@@ -60,6 +70,13 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
 		sfu.WithMaxRooms(cfg.Limits.MaxRooms),
+		sfu.WithData(sfu.DataConfig{
+			Disabled:            cfg.Data.Disabled,
+			MaxMessageSize:      cfg.Data.MaxMessageSize,
+			ReceiverQueue:       cfg.Data.ReceiverQueue,
+			SlowReceiverTimeout: cfg.Data.SlowReceiverTimeout,
+			BytesPerSecond:      cfg.Limits.DataBytesPerSecond,
+		}),
 	)
 	if err != nil {
 		if turnSrv != nil {
@@ -72,29 +89,45 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	if cfg.Signaling.TokenAudience != "" {
 		verifier = signaling.AudienceVerifier{Keys: keys, Audience: cfg.Signaling.TokenAudience}
 	}
-	a := &App{
-		cfg:    cfg,
-		logger: logger,
-		sfu:    s,
-		turn:   turnSrv,
-		keys:   keys,
-		sig: signaling.NewServer(s, signaling.Config{
-			Verifier:       verifier,
-			MaxMessageSize: cfg.Signaling.MaxMessageSize,
-			PingInterval:   cfg.Signaling.PingInterval,
-			PongTimeout:    cfg.Signaling.PongTimeout,
-			ICEServersFor:  iceServersFor,
-			ResumeWindow:   cfg.Signaling.ResumeWindow,
-			AllowedOrigins: cfg.Signaling.AllowedOrigins,
-			Limits: signaling.Limits{
-				JoinsPerIPPerMinute: cfg.Limits.JoinsPerIPPerMinute,
-				MessagesPerSecond:   cfg.Limits.MessagesPerSecond,
-				MessageBurst:        cfg.Limits.MessageBurst,
-			},
-			Logger: logger,
-		}),
-		mux: http.NewServeMux(),
+	signKey, signSecret := cfg.SigningKey()
+	lobbyCfg := signaling.LobbyConfig{
+		Room:          cfg.Lobby.Room,
+		InviteTimeout: cfg.Lobby.InviteTimeout,
+		Mint: func(room, identity, name string, g signaling.Grants) (string, error) {
+			return signaling.NewAudienceToken(signKey, signSecret, cfg.Signaling.TokenAudience, room, identity, name, g, callTokenTTL)
+		},
 	}
+	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
+	a.doors = whip.New(s, whip.Config{
+		Verifier:      verifier,
+		StreamKeys:    cfg.WHIP.StreamKeys,
+		ICEServersFor: whipICEServers(iceServersFor),
+		Logger:        logger,
+		OnJoin:        func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
+		OnError:       func(door string, status int) { a.met.DoorError(door, status) },
+	})
+	if a.met, err = metrics.New(s, metrics.Options{Sessions: a.doors.Sessions}); err != nil {
+		_ = a.closeMedia()
+		return nil, err
+	}
+	a.sig = signaling.NewServer(s, signaling.Config{
+		Verifier:       verifier,
+		MaxMessageSize: cfg.Signaling.MaxMessageSize,
+		PingInterval:   cfg.Signaling.PingInterval,
+		PongTimeout:    cfg.Signaling.PongTimeout,
+		ICEServersFor:  iceServersFor,
+		ResumeWindow:   cfg.Signaling.ResumeWindow,
+		AllowedOrigins: cfg.Signaling.AllowedOrigins,
+		Limits: signaling.Limits{
+			JoinsPerIPPerMinute: cfg.Limits.JoinsPerIPPerMinute,
+			MessagesPerSecond:   cfg.Limits.MessagesPerSecond,
+			MessageBurst:        cfg.Limits.MessageBurst,
+		},
+		Logger:  logger,
+		OnError: a.met.SignalingError,
+		OnJoin:  func(d time.Duration) { a.met.ObserveJoin("ws", d) },
+		Lobby:   lobbyCfg,
+	})
 	a.routes(static)
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
@@ -102,6 +135,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 
 func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/ws", a.sig)
+	a.mux.Handle("/whip/", a.doors)
+	a.mux.Handle("/whep/", a.doors)
+	a.mux.Handle("GET /metrics", a.met.Handler())
+	if a.cfg.Admin.Key != "" {
+		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger))
+	}
 	a.mux.HandleFunc("GET /healthz", a.health)
 	if a.cfg.Dev {
 		a.mux.HandleFunc("GET /dev/token", a.devToken)
@@ -137,6 +176,12 @@ func (a *App) Handler() http.Handler { return a.mux }
 // SFU returns the media core, for tests and embedding.
 func (a *App) SFU() *sfu.SFU { return a.sfu }
 
+// Doors returns the WHIP/WHEP handler.
+func (a *App) Doors() *whip.Handler { return a.doors }
+
+// Metrics returns the metrics, whose registry embedding code may extend.
+func (a *App) Metrics() *metrics.Metrics { return a.met }
+
 // TURN returns the embedded TURN server, nil when it is off.
 func (a *App) TURN() *relay.Server { return a.turn }
 
@@ -158,17 +203,39 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
+	a.doors.Close()
 	a.sig.Close()
-	if cerr := a.sfu.Close(); cerr != nil && err == nil {
+	if cerr := a.closeMedia(); cerr != nil && err == nil {
 		err = cerr
-	}
-	if a.turn != nil {
-		if cerr := a.turn.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
 	}
 	if err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// closeMedia stops the SFU and the embedded TURN server.
+func (a *App) closeMedia() error {
+	err := a.sfu.Close()
+	if a.turn != nil {
+		if cerr := a.turn.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// whipICEServers adapts the per-join ICE servers (TURN credentials minted
+// for an identity) to the WHIP Link headers.
+func whipICEServers(forClaims func(*signaling.Claims) []signaling.ICEServer) func(room, identity string) []webrtc.ICEServer {
+	return func(room, identity string) []webrtc.ICEServer {
+		c := &signaling.Claims{Room: room}
+		c.Subject = identity
+		in := forClaims(c)
+		out := make([]webrtc.ICEServer, 0, len(in))
+		for _, s := range in {
+			out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		return out
+	}
 }

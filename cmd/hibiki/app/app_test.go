@@ -123,6 +123,9 @@ func TestRoutes(t *testing.T) {
 		{"no params", "/dev/token", http.StatusBadRequest, "required"},
 		{"room too long", "/dev/token?identity=a&room=" + strings.Repeat("r", 129), http.StatusBadRequest, ""},
 		{"name too long", "/dev/token?identity=a&room=r&name=" + strings.Repeat("n", 129), http.StatusBadRequest, ""},
+		{"metrics", "/metrics", http.StatusOK, "hibiki_rooms 0"},
+		{"admin off without a key", "/admin/rooms", http.StatusNotFound, ""},
+		{"whip wants POST", "/whip/demo", http.StatusMethodNotAllowed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

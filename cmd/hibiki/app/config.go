@@ -34,6 +34,10 @@ type Config struct {
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
 	TURN      TURNConfig        `yaml:"turn"`
+	WHIP      WHIPConfig        `yaml:"whip"`
+	Admin     AdminConfig       `yaml:"admin"`
+	Data      DataConfig        `yaml:"data"`
+	Lobby     LobbyConfig       `yaml:"lobby"`
 	Limits    LimitsConfig      `yaml:"limits"`
 	// HealthVerbose serves /healthz?verbose (rooms, participants, sessions,
 	// goroutines, open files, memory, refusals) to anyone; off, it is
@@ -100,6 +104,34 @@ type RoomConfig struct {
 	MaxTracks       int           `yaml:"max_tracks"`
 }
 
+// WHIPConfig configures the WHIP/WHEP doors.
+type WHIPConfig struct {
+	// StreamKeys maps a room to a static bearer key a WHIP encoder may use
+	// instead of a join token (OBS and ffmpeg take one fixed secret).
+	StreamKeys map[string]string `yaml:"stream_keys"`
+}
+
+// AdminConfig configures the admin API, which exists only with a key.
+type AdminConfig struct {
+	Key string `yaml:"key"`
+}
+
+// DataConfig holds the data channel relay limits (docs/protocol.md).
+type DataConfig struct {
+	Disabled            bool          `yaml:"disabled"`
+	MaxMessageSize      int           `yaml:"max_message_size"`
+	ReceiverQueue       int           `yaml:"receiver_queue"`
+	SlowReceiverTimeout time.Duration `yaml:"slow_receiver_timeout"`
+}
+
+// LobbyConfig names the presence lobby and bounds invites.
+type LobbyConfig struct {
+	// Room is the room claim a token needs to enter the lobby.
+	Room string `yaml:"room"`
+	// InviteTimeout is how long an invite rings before the caller is told.
+	InviteTimeout time.Duration `yaml:"invite_timeout"`
+}
+
 // ErrConfig wraps every configuration problem.
 var ErrConfig = errors.New("config")
 
@@ -150,6 +182,7 @@ func Overrides() map[string]Setter {
 			c.Dev = b
 			return err
 		},
+		"admin-key":  func(c *Config, v string) error { c.Admin.Key = v; return nil },
 		"api-key":    func(c *Config, v string) error { c.APIKey = v; return nil },
 		"api-secret": func(c *Config, v string) error { c.APISecret = v; return nil },
 		"public-ip":  func(c *Config, v string) error { c.RTC.PublicIPs = splitList(v); return nil },
@@ -221,6 +254,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	for room, key := range c.WHIP.StreamKeys {
+		if key == "" {
+			return fmt.Errorf("%w: whip stream key for room %q is empty", ErrConfig, room)
+		}
+	}
+	if c.Data.MaxMessageSize < 0 || c.Data.ReceiverQueue < 0 || c.Data.SlowReceiverTimeout < 0 || c.Lobby.InviteTimeout < 0 {
+		return fmt.Errorf("%w: data and lobby limits must not be negative", ErrConfig)
 	}
 	return c.validateNetwork()
 }

@@ -33,6 +33,8 @@ func TestDefaultConfig(t *testing.T) {
 		{"pong timeout", c.Signaling.PongTimeout, 15 * time.Second},
 		{"empty grace", c.Room.EmptyGrace, 10 * time.Second},
 		{"max tracks", c.Room.MaxTracks, 16},
+		{"admin off", c.Admin.Key, ""},
+		{"no stream keys", len(c.WHIP.StreamKeys), 0},
 		{"tcp port", c.RTC.TCPPort, 7881},
 		{"relay only", c.RTC.RelayOnly, false},
 		{"resume window", c.Signaling.ResumeWindow, 30 * time.Second},
@@ -262,6 +264,7 @@ func TestBadConfig(t *testing.T) {
 		{name: "api key without secret, set directly", edit: func(c *Config) { c.APIKey = "k1" }},
 		{name: "no keys", edit: func(c *Config) { c.Keys = nil }},
 		{name: "key without secret", edit: func(c *Config) { c.Keys = map[string]string{"k": ""} }},
+		{name: "empty stream key", edit: func(c *Config) { c.WHIP.StreamKeys = map[string]string{"live": ""} }},
 		{name: "tcp port not a number", vars: map[string]string{"HIBIKI_TCP_PORT": "x"}},
 		{name: "tcp port too large", edit: func(c *Config) { c.RTC.TCPPort = 65536 }},
 		{name: "turn port negative", edit: func(c *Config) { c.TURN.UDPPort = -1 }},
@@ -300,6 +303,28 @@ func TestBadConfig(t *testing.T) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// The doors' settings come from the file (stream keys) or the environment
+// (the admin key, which belongs in a secret store, not a file).
+func TestDoorsConfig(t *testing.T) {
+	c := DefaultConfig()
+	path := filepath.Join(t.TempDir(), "hibiki.yaml")
+	if err := os.WriteFile(path, []byte("whip:\n  stream_keys:\n    live: k3y\nadmin:\n  key: from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyEnv(env(map[string]string{"HIBIKI_ADMIN_KEY": "from-env"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.WHIP.StreamKeys["live"] != "k3y" || c.Admin.Key != "from-env" {
+		t.Errorf("stream keys %v, admin key %q", c.WHIP.StreamKeys, c.Admin.Key)
 	}
 }
 

@@ -1,0 +1,86 @@
+// Package admin is the operator's HTTP API: list rooms and participants,
+// remove a participant, mute a track, close a room, set a room's policy.
+// Every request needs "Authorization: Bearer <admin key>"; the key is not a
+// join token and grants everything, so the API exists only when one is
+// configured. Bodies and replies are JSON; docs/admin.md has examples.
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/hibiki-sfu/hibiki/sfu"
+)
+
+// maxBody bounds request bodies; the largest valid one is a few bytes.
+const maxBody = 4 << 10
+
+// Handler serves /admin/. It is an http.Handler.
+type Handler struct {
+	sfu    *sfu.SFU
+	key    []byte
+	logger *slog.Logger
+	mux    *http.ServeMux
+}
+
+// New returns the admin API for s, guarded by key (must not be empty).
+func New(s *sfu.SFU, key string, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	h := &Handler{sfu: s, key: []byte(key), logger: logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /admin/rooms", h.listRooms)
+	h.mux.HandleFunc("GET /admin/rooms/{room}", h.getRoom)
+	h.mux.HandleFunc("DELETE /admin/rooms/{room}", h.closeRoom)
+	h.mux.HandleFunc("PUT /admin/rooms/{room}/policy", h.setPolicy)
+	h.mux.HandleFunc("DELETE /admin/rooms/{room}/participants/{sid}", h.removeParticipant)
+	h.mux.HandleFunc("POST /admin/rooms/{room}/tracks/{sid}/mute", h.muteTrack)
+	return h
+}
+
+// ServeHTTP checks the admin key, then dispatches.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") ||
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), h.key) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hibiki admin"`)
+		writeError(w, http.StatusUnauthorized, "admin key required")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// decode reads a small JSON body into v, refusing unknown fields so a typo
+// ("mute" for "muted") is an error, not a silent no-op.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// room finds the room named in the path or answers 404.
+func (h *Handler) room(w http.ResponseWriter, r *http.Request) *sfu.Room {
+	room := h.sfu.Room(r.PathValue("room"))
+	if room == nil {
+		writeError(w, http.StatusNotFound, "no such room")
+	}
+	return room
+}

@@ -1,0 +1,93 @@
+package metrics
+
+import (
+	"github.com/hibiki-sfu/hibiki/sfu"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// counter is one sfu.Counters field exported as a Prometheus counter.
+type counter struct {
+	desc *prometheus.Desc
+	read func(*sfu.Counters) uint64
+}
+
+// sfuCollector reads the SFU at scrape time: gauges walk the rooms (a few
+// locks per room, no per-packet cost), counters load atomics the packet
+// path already keeps.
+type sfuCollector struct {
+	sfu      *sfu.SFU
+	sessions func() map[string]int
+
+	rooms, participants, published, subscribed, doorSessions *prometheus.Desc
+	counters                                                 []counter
+}
+
+func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+	}
+	return &sfuCollector{
+		sfu:          s,
+		sessions:     sessions,
+		rooms:        d("rooms", "Rooms open on this node."),
+		participants: d("participants", "Participants in all rooms (WebSocket and WHIP clients)."),
+		published:    d("published_tracks", "Tracks whose media is arriving, by kind.", "kind"),
+		subscribed:   d("subscribed_tracks", "Track subscriptions being forwarded (participants and WHEP viewers)."),
+		doorSessions: d("door_sessions", "Live WHIP and WHEP sessions.", "door"),
+		counters: []counter{
+			{d("packets_received_total", "RTP packets received from publishers."), func(c *sfu.Counters) uint64 { return c.PacketsIn.Load() }},
+			{d("bytes_received_total", "RTP bytes received from publishers."), func(c *sfu.Counters) uint64 { return c.BytesIn.Load() }},
+			{d("packets_forwarded_total", "RTP packets forwarded to subscribers."), func(c *sfu.Counters) uint64 { return c.PacketsOut.Load() }},
+			{d("bytes_forwarded_total", "RTP bytes (header and payload) forwarded to subscribers."), func(c *sfu.Counters) uint64 { return c.BytesOut.Load() }},
+			{d("nacks_received_total", "NACK packets received from subscribers."), func(c *sfu.Counters) uint64 { return c.NACKsReceived.Load() }},
+			{d("plis_received_total", "PLI and FIR packets received from subscribers."), func(c *sfu.Counters) uint64 { return c.PLIsReceived.Load() }},
+			{d("keyframe_requests_total", "Keyframe requests (PLI) sent to publishers after coalescing."), func(c *sfu.Counters) uint64 { return c.KeyframeReqs.Load() }},
+			{d("layer_switches_total", "Simulcast layer switches made by forwarders."), func(c *sfu.Counters) uint64 { return c.LayerSwitches.Load() }},
+			{d("write_errors_total", "Packets a subscriber connection refused to send."), func(c *sfu.Counters) uint64 { return c.WriteErrors.Load() }},
+		},
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *sfuCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.published, c.subscribed, c.doorSessions} {
+		ch <- d
+	}
+	for _, k := range c.counters {
+		ch <- k.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
+	rooms := c.sfu.Rooms()
+	var participants, subscribed int
+	published := map[string]int{sfu.KindAudio.String(): 0, sfu.KindVideo.String(): 0}
+	for _, r := range rooms {
+		for _, p := range r.Participants() {
+			participants++
+			for _, t := range p.Tracks() {
+				published[t.Kind().String()]++
+				subscribed += t.Subscribers()
+			}
+		}
+	}
+	gauge := func(d *prometheus.Desc, v int, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+	}
+	gauge(c.rooms, len(rooms))
+	gauge(c.participants, participants)
+	for kind, n := range published {
+		gauge(c.published, n, kind)
+	}
+	gauge(c.subscribed, subscribed)
+	if c.sessions != nil {
+		for door, n := range c.sessions() {
+			gauge(c.doorSessions, n, door)
+		}
+	}
+	counters := c.sfu.Counters()
+	for _, k := range c.counters {
+		ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, float64(k.read(counters)))
+	}
+}
