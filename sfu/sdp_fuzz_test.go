@@ -61,7 +61,10 @@ func FuzzSDPInspection(f *testing.F) {
 			}
 		}
 		got := sdpUfrag(&webrtc.SessionDescription{SDP: text})
-		if parsed {
+		// pion/sdp v3.0.20 trims one byte off a line's end for every CR
+		// anywhere in it, so a CR inside a line loses its last bytes;
+		// hibiki keeps them (docs/fuzzing.md). Compare where pion is right.
+		if parsed && !strings.Contains(strings.ReplaceAll(text, "\r\n", ""), "\r") {
 			if want := firstUfrag(&before); got != want {
 				t.Fatalf("ufrag %q, pion reads %q", got, want)
 			}
