@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"os"
@@ -17,7 +19,9 @@ import (
 // server is a hibiki server running in-process on loopback.
 type server struct {
 	app *app.App
-	url string // ws://127.0.0.1:PORT/ws
+	url string // ws://127.0.0.1:PORT/ws (wss:// with TLS)
+	// tls trusts the server's certificate (TLS servers only).
+	tls *tls.Config
 }
 
 // startServer runs a server with the built-in config, media on loopback
@@ -55,7 +59,14 @@ func startServer(t *testing.T, tweak func(*app.Config)) *server {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &server{app: a, url: "ws://" + ln.Addr().String() + "/ws"}
+	srv := &server{app: a, url: "ws://" + ln.Addr().String() + "/ws"}
+	if c := a.TLS(); c != nil {
+		roots := x509.NewCertPool()
+		roots.AddCert(c.Certificates[0].Leaf)
+		srv.tls = &tls.Config{RootCAs: roots}
+		srv.url = "wss://" + ln.Addr().String() + "/ws"
+	}
+	return srv
 }
 
 // loadClips parses the bots' media once for the whole package.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,7 +125,10 @@ func TestSimulcastSwitchesAreSeamless(t *testing.T) {
 	if st.Decodable != st.Frames {
 		t.Errorf("%d of %d frames not decodable", st.Frames-st.Decodable, st.Frames)
 	}
-	t.Logf("switch latencies: %v (partial frames at switches: %d)", latencies, st.Incomplete)
+	sorted := slices.Clone(latencies)
+	slices.Sort(sorted)
+	t.Logf("preference change -> first frame of the new layer over %d switches: p50 %v, p95 %v, max %v (partial frames at switches: %d)",
+		len(sorted), sorted[len(sorted)/2], sorted[len(sorted)*95/100], sorted[len(sorted)-1], st.Incomplete)
 }
 
 // activeLayers returns the publisher's per-layer active flags (q, h, f).
@@ -201,4 +205,45 @@ func TestSimulcastDefaultLayerWithoutTileSize(t *testing.T) {
 		t.Fatalf("frames stopped: %v", err)
 	}
 	assertHealthy(t, "sub", all)
+}
+
+// When the layer a subscriber receives stops arriving (publisher uplink
+// trouble), the subscriber falls back to a live layer within 1 s and gets
+// the better layer back when it returns.
+func TestSimulcastFallbackWhenLayerStalls(t *testing.T) {
+	srv := startServer(t, nil)
+	ctx := deadline(t, 30*time.Second)
+	pub, vsid := newSimulcastPublisher(ctx, t, srv, "stall")
+	sub := newBot(ctx, t, srv, "stall", "sub", false, true)
+	if err := sub.WaitTracks(ctx, 2); err != nil {
+		t.Fatalf("tracks: %v", err)
+	}
+	if err := sub.SetVideoSize(ctx, vsid, 1280, 720, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitSize(ctx, sub, vsid, 1280, 720); err != nil {
+		t.Fatalf("no 720p: %v", err)
+	}
+	if err := pub.StallLayer("f", true); err != nil {
+		t.Fatal(err)
+	}
+	stalledAt := time.Now()
+	within, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if _, err := waitSize(within, sub, vsid, 640, 360); err != nil {
+		st, _ := trackStats(sub, vsid)
+		t.Fatalf("no fallback to 640x360 within 1.5 s of the stall: %v (now %dx%d)", err, st.Width, st.Height)
+	}
+	fallback := time.Since(stalledAt)
+	if err := pub.StallLayer("f", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitSize(ctx, sub, vsid, 1280, 720); err != nil {
+		t.Fatalf("720p did not come back: %v", err)
+	}
+	st, _ := trackStats(sub, vsid)
+	if st.Lost != 0 || st.Decodable != st.Frames {
+		t.Errorf("lost %d, %d of %d frames undecodable", st.Lost, st.Frames-st.Decodable, st.Frames)
+	}
+	t.Logf("fell back %v after the stall; freezes %d (%v)", fallback, st.Freezes, st.FreezeTime)
 }

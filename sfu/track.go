@@ -13,10 +13,10 @@ import (
 
 // layerTimeout is how long a layer may be silent before subscribers fall
 // back to a live one (a publisher whose uplink cannot carry its top layer).
-const layerTimeout = time.Second
+const layerTimeout = 700 * time.Millisecond
 
 // monitorInterval is how often layer liveness and bitrates are refreshed.
-const monitorInterval = 250 * time.Millisecond
+const monitorInterval = 100 * time.Millisecond
 
 // PublishedTrack is one source (microphone, camera, screen) of a publisher
 // with up to three simulcast layers, and the list of its subscribers.
@@ -315,9 +315,17 @@ func (t *PublishedTrack) updateActiveLayers() {
 	t.mu.Unlock()
 	active := make([]bool, MaxSpatialLayers)
 	active[0] = true
+	infos := t.layerInfos()
 	for _, d := range *t.downs.Load() {
 		if l := d.desiredLayer(); l >= 0 && l < MaxSpatialLayers {
 			active[l] = true
+			// A wanted layer that is not arriving (paused a moment ago, or
+			// the publisher's uplink cannot carry it): keep the one below
+			// it coming too, so the subscriber falls back to the best
+			// layer that can flow instead of the lowest.
+			if !infos[l].Live && l > 0 {
+				active[l-1] = true
+			}
 		}
 		// Keep what is being forwarded until the switch away from it has
 		// happened, or the subscriber freezes waiting for the new layer.

@@ -142,6 +142,14 @@ func toError(err error) *Error {
 		return newError(CodeBadRequest, err.Error(), err)
 	case errors.Is(err, sfu.ErrTooManyTracks):
 		return newError(CodeRateLimited, "too many tracks", err)
+	case errors.Is(err, ErrQueueFull):
+		return newError(CodeRateLimited, "too many messages waiting; retry the rest", err)
+	case errors.Is(err, ErrSeqGap):
+		return newError(CodeBadRequest, "seq gap: resend from the acked seq", err)
+	case errors.Is(err, ErrBadAck):
+		return newError(CodeBadRequest, "ack beyond the last message sent", err)
+	case errors.Is(err, ErrLinkClosed):
+		return newError(CodeNotFound, "session ended", err)
 	default:
 		return newError(CodeInternal, "internal error", err)
 	}

@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -124,10 +123,11 @@ func (l *ipLimiter) sweepLocked(now time.Time, rate float64) {
 	}
 }
 
-// remoteAddr is the IP address of a connection's peer (the zero Addr when
-// it has none, e.g. a pipe in tests: all such peers share one bucket).
-func remoteAddr(a net.Addr) netip.Addr {
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+// remoteAddr is the IP address of a link's peer, from its "host:port"
+// (the zero Addr when it has none, e.g. a pipe in tests: all such peers
+// share one bucket).
+func remoteAddr(hostport string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}

@@ -77,6 +77,9 @@ type Server struct {
 	conns  map[*session]struct{}
 	// attached holds every participant a resume can name, by session id.
 	attached map[string]*attachment
+	// polls holds the long-poll links by their session id, until they end
+	// and their last messages were fetched (or lpLinger passed).
+	polls map[string]*lpTransport
 
 	handlers map[string]handler
 	joins    *ipLimiter
@@ -107,6 +110,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		cancel:   cancel,
 		conns:    make(map[*session]struct{}),
 		attached: make(map[string]*attachment),
+		polls:    make(map[string]*lpTransport),
 		handlers: handlers(),
 		joins:    newIPLimiter(cfg.Limits.JoinsPerIPPerMinute),
 		lobby:    newLobby(cfg.Lobby),
@@ -145,18 +149,29 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 // Refusals returns the counters of refused requests.
 func (s *Server) Refusals() *Refusals { return &s.refusals }
 
-// ServeHTTP upgrades the request and runs the session until it ends.
+// ServeHTTP serves the WebSocket endpoint: an HTTP/1.1 upgrade, or an
+// HTTP/2 extended CONNECT (RFC 8441) when the server enables it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isExtendedConnect(r) {
+		s.serveH2(w, r)
+		return
+	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader already answered with an HTTP error
 	}
-	sess := newSession(s, conn)
+	s.start(newWSTransport(conn, "websocket", s.cfg.MaxMessageSize, s.cfg.PongTimeout))
+}
+
+// start runs a session over t on its own goroutine. It returns nil (and
+// closes t) when the server is closing.
+func (s *Server) start(t transport) *session {
+	sess := newSession(s, t)
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
-		_ = conn.Close()
-		return
+		t.close()
+		return nil
 	}
 	s.conns[sess] = struct{}{}
 	s.wg.Add(1)
@@ -168,6 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(s.conns, sess)
 		s.mu.Unlock()
 	}()
+	return sess
 }
 
 // Close ends every session, removes the participants waiting for a
@@ -183,6 +199,7 @@ func (s *Server) Close() {
 		waiting = append(waiting, a)
 	}
 	clear(s.attached)
+	clear(s.polls)
 	s.mu.Unlock()
 	s.wg.Wait()
 	for _, a := range waiting {
@@ -243,4 +260,31 @@ func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// registerPoll makes a long-poll link findable by its id; when the link
+// ends, it stays for lpLinger so the client can fetch its last messages.
+func (s *Server) registerPoll(t *lpTransport) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.polls[t.id] = t
+	t.onClose = func() { time.AfterFunc(lpLinger, func() { s.forgetPoll(t) }) }
+	return true
+}
+
+func (s *Server) lookupPoll(id string) *lpTransport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls[id]
+}
+
+func (s *Server) forgetPoll(t *lpTransport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.polls[t.id] == t {
+		delete(s.polls, t.id)
+	}
 }

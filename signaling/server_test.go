@@ -1,9 +1,11 @@
 package signaling
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
@@ -23,10 +25,18 @@ const waitTimeout = 5 * time.Second
 type harness struct {
 	sfu *sfu.SFU
 	sig *Server
-	url string
+	url string      // ws://host or wss://host
+	tls *tls.Config // trusts the server's certificate (TLS harness only)
 }
 
 func newHarness(t *testing.T, configure func(*Config)) *harness {
+	t.Helper()
+	return startHarness(t, configure, false)
+}
+
+// startHarness runs the server over TLS with HTTP/2 when secure is set
+// (the harness then keeps the server's certificate pool in roots).
+func startHarness(t *testing.T, configure func(*Config), secure bool) *harness {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := sfu.New(sfu.DefaultRTCConfig(), sfu.WithLogger(logger))
@@ -42,7 +52,16 @@ func newHarness(t *testing.T, configure func(*Config)) *harness {
 		configure(&cfg)
 	}
 	sig := NewServer(s, cfg)
-	ts := httptest.NewServer(sig)
+	mux := http.NewServeMux()
+	mux.Handle("/", sig)
+	mux.Handle("/lp", sig.LongPoll())
+	ts := httptest.NewUnstartedServer(mux)
+	if secure {
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		sig.Close()
 		ts.Close()
@@ -50,7 +69,11 @@ func newHarness(t *testing.T, configure func(*Config)) *harness {
 			t.Errorf("sfu.Close: %v", err)
 		}
 	})
-	return &harness{sfu: s, sig: sig, url: "ws" + strings.TrimPrefix(ts.URL, "http")}
+	h := &harness{sfu: s, sig: sig, url: "ws" + strings.TrimPrefix(ts.URL, "http")}
+	if secure {
+		h.tls = ts.Client().Transport.(*http.Transport).TLSClientConfig
+	}
+	return h
 }
 
 // participants returns the SIDs of the participants in room.

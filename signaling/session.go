@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/hibiki-sfu/hibiki/sfu"
 )
 
@@ -22,16 +20,17 @@ const outQueue = 512
 // not even read to its end: the socket is closed.
 const hardLimitFactor = 16
 
-// session is one WebSocket connection. One goroutine reads and runs the
-// handlers; one writes. The SFU talks to it only through Notify, which
-// never blocks.
+// session is one client link, whatever its transport. One goroutine reads
+// and runs the handlers; one writes. The SFU talks to it only through
+// Notify, which never blocks.
 type session struct {
 	srv    *Server
-	conn   *websocket.Conn
+	t      transport
 	logger *slog.Logger
 	out    chan []byte
 	done   chan struct{}
 	drain  chan struct{} // closed when the reader ends the session
+	ended  chan struct{} // closed when run has returned
 	once   sync.Once
 
 	// Touched only by the reader goroutine.
@@ -50,32 +49,34 @@ type session struct {
 type ending uint8
 
 const (
-	endLost      ending = iota // the socket failed: the client may resume
-	endClosed                  // the client closed normally (1000, 1001)
+	endLost      ending = iota // the link failed: the client may resume
+	endClosed                  // the client closed normally (1000, 1001, DELETE)
 	endHandler                 // leave, or a refused join
 	endViolation               // a frame beyond the hard size limit
 )
 
-func newSession(s *Server, conn *websocket.Conn) *session {
+func newSession(s *Server, t transport) *session {
 	return &session{
 		srv:    s,
-		conn:   conn,
-		logger: s.logger.With("remote", conn.RemoteAddr().String()),
+		t:      t,
+		logger: s.logger.With("remote", t.remoteAddr(), "transport", t.kind()),
 		out:    make(chan []byte, outQueue),
 		done:   make(chan struct{}),
 		drain:  make(chan struct{}),
-		addr:   remoteAddr(conn.RemoteAddr()),
+		ended:  make(chan struct{}),
+		addr:   remoteAddr(t.remoteAddr()),
 	}
 }
 
 func (s *session) close() {
 	s.once.Do(func() {
 		close(s.done)
-		_ = s.conn.Close()
+		s.t.close()
 	})
 }
 
 func (s *session) run(ctx context.Context) {
+	defer close(s.ended)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -100,56 +101,31 @@ func (s *session) run(ctx context.Context) {
 	}
 }
 
-// readLoop reads and handles frames until a handler or the socket ends
+// readLoop reads and handles messages until a handler or the link ends
 // the session.
 func (s *session) readLoop() ending {
 	limit := s.srv.cfg.MaxMessageSize
-	s.conn.SetReadLimit(int64(limit * hardLimitFactor))
-	deadline := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongTimeout)) }
-	deadline()
-	s.conn.SetPongHandler(func(string) error { deadline(); return nil })
-	buf := make([]byte, limit+1)
 	for {
-		kind, r, err := s.conn.NextReader()
-		if err != nil {
-			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
-				return endClosed
+		data, err := s.t.read(limit)
+		var big *oversizeError
+		if errors.As(err, &big) {
+			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), big.size)
+			continue
+		}
+		var gone *linkEnded
+		if errors.As(err, &gone) {
+			if gone.err != nil {
+				s.logger.Debug("link ended", "err", gone.err)
 			}
-			if !errors.Is(err, io.EOF) {
-				s.logger.Debug("socket read ended", "err", err)
-			}
-			return endLost
-		}
-		deadline()
-		n, err := io.ReadFull(r, buf)
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			err = nil
-		}
-		if errors.Is(err, websocket.ErrReadLimit) {
-			s.srv.refusals.Violations.Add(1)
-			return endViolation
-		}
-		if err != nil {
-			return endLost
-		}
-		if n > limit {
-			// Drain the rest so the stream stays in sync; the hard limit
-			// set above ends the socket for absurd sizes.
-			extra, derr := io.Copy(io.Discard, r)
-			if errors.Is(derr, websocket.ErrReadLimit) {
+			if gone.why == endViolation {
 				s.srv.refusals.Violations.Add(1)
-				return endViolation
 			}
-			if derr != nil {
-				return endLost
-			}
-			s.sendError("", newError(CodeTooLarge, "message exceeds the size limit", ErrMessageTooLarge), int64(n)+extra)
-			continue
+			return gone.why
 		}
-		if kind != websocket.TextMessage && kind != websocket.BinaryMessage {
-			continue
+		if err != nil {
+			return endLost
 		}
-		if !s.handle(buf[:n]) {
+		if !s.handle(data) {
 			return endHandler
 		}
 	}
@@ -166,14 +142,14 @@ func (s *session) writeLoop() {
 			s.flush()
 			return
 		case msg := <-s.out:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			if err := s.t.write(msg); err != nil {
+				s.logger.Debug("write failed", "err", err)
 				s.close()
 				return
 			}
 		case <-ping.C:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := s.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+			if err := s.t.keepalive(); err != nil {
+				s.logger.Debug("keepalive failed", "err", err)
 				s.close()
 				return
 			}
@@ -181,17 +157,16 @@ func (s *session) writeLoop() {
 	}
 }
 
-// flush writes what is still queued, then a close frame.
+// flush writes what is still queued, then ends the link normally.
 func (s *session) flush() {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	for {
 		select {
 		case msg := <-s.out:
-			if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			if err := s.t.write(msg); err != nil {
 				return
 			}
 		default:
-			_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			s.t.finish()
 			return
 		}
 	}

@@ -51,6 +51,8 @@ type options struct {
 	logLevel            slog.Level
 	connectTimeout      time.Duration
 	quiet               bool
+	transport           string
+	insecureTLS         bool
 	// tileW x tileH is sent as setVideoSize for every received video track.
 	tileW, tileH int
 	soak         *soakFlags
@@ -75,6 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "time allowed for one bot to join and publish")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live table")
 	o.soak = addSoakFlags(fs)
+	fs.StringVar(&o.transport, "transport", "ws", "signaling transport: ws (WebSocket), ws-h2 (WebSocket over HTTP/2, wss:// only) or longpoll (HTTP long-poll)")
+	fs.BoolVar(&o.insecureTLS, "insecure-tls", false, "accept any server certificate (a server started with --dev-tls)")
 	tile := fs.String("tile", "", "WxH: every receiving bot sends setVideoSize with this tile size for each video track, as a page would (default: none, the server's choice)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("parse flags: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -105,6 +106,7 @@ func newMembers(o options, clips *media.Clips, log *slog.Logger) ([]*member, err
 			URL: o.url, Token: tok, Identity: name,
 			Publish: publisher, Simulcast: o.simulcast, Subscribe: subscribe,
 			Logger: log, AllowIPs: o.allowIPs, Media: clips,
+			Transport: o.transport, TLSConfig: o.tlsConfig(),
 		})
 		if err != nil {
 			return fmt.Errorf("bot %s: %w", name, err)
@@ -178,4 +180,13 @@ func closeAll(ms []*member) {
 		}()
 	}
 	wg.Wait()
+}
+
+// tlsConfig is nil (system roots) unless --insecure-tls.
+func (o options) tlsConfig() *tls.Config {
+	if !o.insecureTLS {
+		return nil
+	}
+	// Asked for by --insecure-tls: the certificate of a --dev-tls server.
+	return &tls.Config{InsecureSkipVerify: true}
 }

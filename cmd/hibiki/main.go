@@ -21,6 +21,7 @@ import (
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/examples/web"
+	"github.com/hibiki-sfu/hibiki/internal/xconnect" // WebSocket over HTTP/2; must run before net/http's init
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
@@ -120,7 +121,18 @@ func serve(ctx context.Context, cfg app.Config, logger *slog.Logger) error {
 	if cfg.Dev {
 		logger.Warn("development mode: /dev/token hands out join tokens to anyone")
 	}
-	logger.Info("hibiki ready: open http://"+ln.Addr().String()+"/ (signaling at ws://"+ln.Addr().String()+"/ws)",
+	scheme, wsScheme := "http", "ws"
+	if cfg.TLS.Enabled() {
+		scheme, wsScheme = "https", "wss"
+		if cfg.TLS.DevSelfSigned {
+			logger.Warn("--dev-tls: self-signed certificate; browsers will warn (local testing only)")
+		}
+		if !xconnect.Enabled() {
+			logger.Warn("GODEBUG disables extended CONNECT: no WebSocket over HTTP/2 (HTTP/1.1 WebSocket and long-poll still work)")
+		}
+	}
+	addr := ln.Addr().String()
+	logger.Info("hibiki ready: open "+scheme+"://"+addr+"/ (signaling at "+wsScheme+"://"+addr+"/ws, long-poll at "+scheme+"://"+addr+"/lp)",
 		"media_ips", cfg.RTC.IPs, "udp_port", cfg.RTC.UDPPort)
 	return a.Serve(ctx, ln)
 }

@@ -327,7 +327,7 @@ func TestConference(t *testing.T) {
 		bob.mustEval(ctx, `(() => {
 			window.__states = [];
 			window.hibikiRoom.on('connectionStateChanged', (s) => window.__states.push(s));
-			window.hibikiRoom.signal.ws.close();
+			window.hibikiRoom.signal.link.ws.close();
 			return true;
 		})()`, nil)
 		bob.waitFor(ctx, "reconnecting, then connected", `window.__states[0] === 'reconnecting'

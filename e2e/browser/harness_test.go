@@ -84,6 +84,12 @@ type browser struct {
 // chromedp's cancel) when the test ends.
 func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 	t.Helper()
+	return newBrowserWith(t, parent, name)
+}
+
+// newBrowserWith is newBrowser with extra command-line options.
+func newBrowserWith(t *testing.T, parent context.Context, name string, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	path, err := chromiumPath()
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +112,7 @@ func newBrowser(t *testing.T, parent context.Context, name string) *browser {
 		chromedp.Flag("mute-audio", false),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(parent, opts...)
 	b := &browser{t: t, name: name}
 	bctx, bcancel := chromedp.NewContext(actx)

@@ -13,7 +13,7 @@ import (
 // Environment variables between the outer test binary and the one it
 // re-executes inside the namespace.
 const (
-	envInside      = "HIBIKI_BROWSER_NETNS"  // set in the re-executed binary
+	envInside      = "HIBIKI_BROWSER_NETNS"   // set in the re-executed binary
 	envUnavailable = "HIBIKI_BROWSER_MISSING" // why the suite cannot run here
 	envChromium    = "HIBIKI_CHROMIUM"        // optional path of the browser
 )

@@ -81,6 +81,10 @@ async function join(s) {
     conf = new Conference(room, s, audio);
     detachData = attachDataFeatures(conf);
     document.body.dataset.joined = 'true';
+    // Which signaling transport works here (long-poll shows as a warning).
+    document.body.dataset.transport = room.transport;
+    $('conn-state').textContent = room.transport === 'longpoll' ? 'long-poll' : '';
+    $('conn-state').title = `signaling over ${room.transport}`;
     room.on('connectionStateChanged', (state) => {
       if (state === 'disconnected' && conf?.room === room) toast('Disconnected');
     });

@@ -162,7 +162,9 @@ class Conference {
     on('connectionStateChanged', (s) => {
       const el = $('conn-state');
       el.dataset.state = s;
-      el.textContent = s === 'connected' ? '' : s;
+      el.textContent = s === 'connected' ? (this.room.transport === 'longpoll' ? 'long-poll' : '') : s;
+      el.title = this.room.transport ? `signaling over ${this.room.transport}` : '';
+      document.body.dataset.transport = this.room.transport;
       if (s === 'connected') this.localTile.setParticipantSid(this.room.localParticipant.sid);
       document.body.dataset.connection = s;
     });

@@ -122,6 +122,11 @@ export class Room extends Emitter {
     });
   }
 
+  /** @returns {string} the signaling transport in use: 'websocket', 'longpoll' or '' */
+  get transport() {
+    return this.signal?.transport ?? '';
+  }
+
   /** @returns {Map<string, RemoteParticipant>} the other participants, by SID */
   get participants() {
     return this.remotes.participants;
@@ -153,7 +158,8 @@ export class Room extends Emitter {
 
   /** @private Opens the socket, joins, and builds both peer connections. */
   async join() {
-    const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason));
+    const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason),
+      { transport: this.opts.transport });
     this.signal = sig;
     await sig.open();
     const joined = await sig.request({

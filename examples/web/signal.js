@@ -1,8 +1,12 @@
 // @ts-check
-// The WebSocket half of the hibiki client: request/reply matching by id,
+// The signaling half of the hibiki client: request/reply matching by id,
 // server events handed to one callback, and an application-level keepalive
 // (browsers cannot see WebSocket pings, so a dead socket would otherwise go
-// unnoticed until the OS gives up on it).
+// unnoticed until the OS gives up on it). Messages go over a WebSocket, or
+// over HTTP long-poll when the WebSocket cannot open or stays silent
+// (longpoll.js); every open tries the WebSocket first again.
+
+import { LongPollLink, WebSocketLink, longPollUrl } from './longpoll.js';
 
 /**
  * A frame on the wire. Only the fields of its type are set; see
@@ -28,6 +32,8 @@ export class SignalError extends Error {
  * @property {number} [requestTimeoutMs] how long a request waits for its reply
  * @property {number} [pingIntervalMs] how often to send `ping`
  * @property {number} [pongTimeoutMs] silence after which the socket is closed
+ * @property {number} [fallbackMs] how long the WebSocket may take to open and answer a ping before long-poll is used (3000)
+ * @property {'auto' | 'websocket' | 'longpoll'} [transport] force one transport (default auto)
  */
 
 /**
@@ -39,7 +45,7 @@ export class SignalError extends Error {
 
 export class Signal {
   /**
-   * @param {string} url the `/ws` endpoint (ws: or wss:)
+   * @param {string} url the `/ws` endpoint (ws: or wss:); long-poll uses `/lp` next to it
    * @param {(m: Message) => void} onEvent receives every frame that is not a reply
    * @param {(reason: string) => void} onClose called once when the socket ends
    * @param {SignalOptions} [opts]
@@ -51,6 +57,12 @@ export class Signal {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10000;
     this.pingIntervalMs = opts.pingIntervalMs ?? 5000;
     this.pongTimeoutMs = opts.pongTimeoutMs ?? 15000;
+    this.fallbackMs = opts.fallbackMs ?? 3000;
+    this.mode = opts.transport ?? 'auto';
+    /** the transport in use: 'websocket' or 'longpoll' ('' before open) */
+    this.transport = '';
+    /** milliseconds open() spent on a WebSocket that did not work */
+    this.fallbackTookMs = 0;
     /** @type {Map<string, Pending>} */
     this.pending = new Map();
     this.nextId = 1;
@@ -58,34 +70,72 @@ export class Signal {
     this.lastHeard = Date.now();
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.pingTimer = undefined;
-    /** @type {WebSocket | null} */
-    this.ws = null;
+    /** @type {import('./longpoll.js').Link | null} */
+    this.link = null;
   }
 
   /**
-   * Opens the socket.
+   * Opens a link: a WebSocket that opens and answers a ping within
+   * fallbackMs, else long-poll.
    * @returns {Promise<void>}
    */
-  open() {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url);
-      this.ws = ws;
-      let opened = false;
-      ws.onopen = () => {
-        opened = true;
-        this.lastHeard = Date.now();
-        this.pingTimer = setInterval(() => this.keepalive(), this.pingIntervalMs);
-        resolve();
-      };
-      ws.onmessage = (ev) => this.receive(ev.data);
-      ws.onerror = () => {
-        if (!opened) reject(new Error(`websocket to ${this.url} failed`));
-      };
-      ws.onclose = (ev) => {
-        if (!opened) reject(new Error(`websocket to ${this.url} closed (${ev.code})`));
-        this.shutdown(`socket closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`);
-      };
-    });
+  async open() {
+    const started = Date.now();
+    if (this.mode !== 'longpoll') {
+      try {
+        await this.openLink(new WebSocketLink(this.url), this.fallbackMs, true);
+        this.transport = 'websocket';
+        console.info('hibiki: signaling over websocket');
+        return;
+      } catch (err) {
+        if (this.mode === 'websocket') throw err;
+        this.fallbackTookMs = Date.now() - started;
+        console.warn(`hibiki: websocket unusable (${err instanceof Error ? err.message : err}), using long-poll`);
+      }
+    }
+    await this.openLink(new LongPollLink(longPollUrl(this.url)), this.requestTimeoutMs, false);
+    this.transport = 'longpoll';
+    console.info('hibiki: signaling over long-poll');
+  }
+
+  /**
+   * @private
+   * @param {import('./longpoll.js').Link} link
+   * @param {number} timeoutMs for opening and the probe together
+   * @param {boolean} probe wait for the reply to a ping (a proxy may pass the upgrade, then nothing)
+   */
+  async openLink(link, timeoutMs, probe) {
+    let fail = (/** @type {Error} */ _e) => {};
+    const failed = new Promise((_, reject) => { fail = reject; });
+    const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    let ready = false;
+    link.onmessage = (text) => { if (this.link === link) this.receive(text); };
+    link.onclose = (reason) => {
+      if (ready && this.link === link) this.shutdown(reason);
+      else fail(new Error(reason));
+    };
+    this.link = link;
+    const probeId = `probe-${this.nextId++}`;
+    try {
+      await Promise.race([link.open(), failed]);
+      if (probe) {
+        const pong = new Promise((resolve, reject) => {
+          this.pending.set(probeId, { resolve, reject, timer });
+        });
+        link.send(JSON.stringify({ type: 'ping', id: probeId }));
+        await Promise.race([pong, failed]);
+      }
+      ready = true;
+    } catch (err) {
+      this.pending.delete(probeId);
+      this.link = null;
+      link.close(4000);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.lastHeard = Date.now();
+    this.pingTimer = setInterval(() => this.keepalive(), this.pingIntervalMs);
   }
 
   /** @private */
@@ -130,9 +180,8 @@ export class Signal {
    * @returns {boolean}
    */
   send(msg) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify(msg));
-    return true;
+    if (!this.link || this.closed) return false;
+    return this.link.send(JSON.stringify(msg));
   }
 
   /**
@@ -166,7 +215,7 @@ export class Signal {
    * @param {string} [reason]
    */
   close(reason = 'closed by client') {
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+    this.link?.close(1000);
     this.shutdown(reason);
   }
 

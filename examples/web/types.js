@@ -22,6 +22,8 @@
  * @property {RTCIceTransportPolicy} [iceTransportPolicy]
  * @property {AudioContext} [audioContext] measure remote audio levels for speaker detection in
  *   this context as well as from stats (stats report zero where audio is not played out)
+ * @property {'auto' | 'websocket' | 'longpoll'} [transport] signaling transport (default auto:
+ *   WebSocket, long-poll when it does not work within 3 s; tried again on every reconnect)
  */
 
 /**

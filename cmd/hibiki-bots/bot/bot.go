@@ -39,6 +39,8 @@ type Bot struct {
 	wg     sync.WaitGroup
 	done   chan struct{}
 
+	dialer linkDialer
+
 	connectMu sync.Mutex // serializes Connect
 	connected bool
 
@@ -56,6 +58,10 @@ type Bot struct {
 	// (ICE restart, or an offer lost with a socket).
 	pubKick                 chan struct{}
 	reconnects, pubRestarts atomic.Int64
+	// leaving is set before leave is sent: the server then closes the
+	// socket, which must not start a resume (a fresh join, since the
+	// participant is gone).
+	leaving atomic.Bool
 
 	state     atomic.Value // string
 	errMu     sync.Mutex
@@ -76,6 +82,10 @@ func New(cfg Config) (*Bot, error) {
 	life, cancel := context.WithCancel(context.Background())
 	b := &Bot{
 		cfg: cfg, log: cfg.Logger, api: api,
+		dialer: linkDialer{
+			url: cfg.URL, transport: cfg.Transport, tls: cfg.TLSConfig,
+			netDial: cfg.NetDialContext, lp: lpOptions{client: cfg.LongPollClient},
+		},
 		room: newRoomState(), notify: newNotifier(),
 		life: life, cancel: cancel, done: make(chan struct{}),
 		pubKick: make(chan struct{}, 1),
@@ -104,7 +114,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 }
 
 func (b *Bot) connect(ctx context.Context) error {
-	conn, err := dialWS(ctx, b.cfg.URL, b.cfg.NetDialContext)
+	conn, err := b.dialer.dial(ctx)
 	if err != nil {
 		return err
 	}
@@ -316,6 +326,7 @@ func (b *Bot) Leave(ctx context.Context) error {
 	if sig == nil {
 		return b.Close()
 	}
+	b.leaving.Store(true)
 	_, err := sig.Request(ctx, &signaling.Message{Type: signaling.TypeLeave})
 	if errors.Is(err, ErrClosed) {
 		err = nil

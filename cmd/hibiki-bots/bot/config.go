@@ -11,11 +11,14 @@ package bot
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/media"
@@ -69,6 +72,16 @@ type Config struct {
 	// Zero means 30 s (the server's default window); negative disables
 	// resume: a lost socket ends the bot.
 	ResumeWindow time.Duration
+	// Transport is the signaling transport: TransportWebSocket ("ws", the
+	// default), TransportWebSocketH2 ("ws-h2", needs a wss:// URL) or
+	// TransportLongPoll ("longpoll", at /lp next to the URL's /ws).
+	Transport string
+	// TLSConfig verifies a wss:// server (nil: the system roots).
+	TLSConfig *tls.Config
+	// LongPollClient makes the long-poll requests (nil: a client built
+	// from TLSConfig and NetDialContext); tests inject failures in its
+	// RoundTripper.
+	LongPollClient *http.Client
 	// NetDialContext, when set, opens the signaling TCP connections (tests
 	// bind them to a namespace address so a link cut hits them too).
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -117,6 +130,26 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("mint token: %w", err)
 		}
 		c.Token = tok
+	}
+	switch c.Transport {
+	case "":
+		c.Transport = TransportWebSocket
+	case TransportWebSocket, TransportLongPoll:
+	case TransportWebSocketH2:
+		if !strings.HasPrefix(c.URL, "wss://") && !strings.HasPrefix(c.URL, "https://") {
+			return c, fmt.Errorf("%w: transport %s needs a wss:// URL", ErrConfig, c.Transport)
+		}
+	default:
+		return c, fmt.Errorf("%w: transport %q (want %s, %s or %s)", ErrConfig, c.Transport,
+			TransportWebSocket, TransportWebSocketH2, TransportLongPoll)
+	}
+	if c.Transport == TransportLongPoll && c.LongPollClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = c.TLSConfig
+		if c.NetDialContext != nil {
+			tr.DialContext = c.NetDialContext
+		}
+		c.LongPollClient = &http.Client{Transport: tr}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

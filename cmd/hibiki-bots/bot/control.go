@@ -220,3 +220,27 @@ func (b *Bot) SelectedCandidatePair(target string) (*webrtc.ICECandidatePair, er
 	}
 	return pair, nil
 }
+
+// StallLayer stops (or resumes) sending one simulcast layer of the camera,
+// whatever the server asks for: the publisher's uplink trouble that
+// subscribers of that layer must survive by falling back.
+func (b *Bot) StallLayer(rid string, stalled bool) error {
+	_, pub, _ := b.parts()
+	if pub == nil {
+		return ErrNotPublished
+	}
+	lt, err := pub.track("video")
+	if err != nil {
+		return err
+	}
+	for _, l := range lt.video.layers {
+		if l.rid == rid {
+			l.stalled.Store(stalled)
+			if !stalled {
+				lt.video.forceKeyframe()
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no layer %q", ErrNotPublished, rid)
+}

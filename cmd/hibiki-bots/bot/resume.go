@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
@@ -28,7 +27,7 @@ func (b *Bot) readSignal(sig *Signal) {
 	defer sig.shutdown()
 	for {
 		err := sig.readLoop(b.handle)
-		if b.life.Err() != nil {
+		if b.life.Err() != nil || b.leaving.Load() {
 			return
 		}
 		if b.cfg.ResumeWindow < 0 || b.SessionID() == "" {
@@ -57,7 +56,7 @@ func (b *Bot) resume(sig *Signal) error {
 	pause := resumeFirstPause
 	for {
 		ctx, cancel := context.WithTimeout(b.life, resumeDialWait)
-		conn, err := dialWS(ctx, b.cfg.URL, b.cfg.NetDialContext)
+		conn, err := b.dialer.dial(ctx)
 		if err == nil {
 			var reply *signaling.Message
 			var later []*signaling.Message
@@ -71,7 +70,7 @@ func (b *Bot) resume(sig *Signal) error {
 				}
 				return nil
 			}
-			_ = conn.Close()
+			conn.drop()
 		}
 		cancel()
 		var refused *signaling.Error
@@ -94,7 +93,7 @@ func (b *Bot) resume(sig *Signal) error {
 
 // rejoin sends join with resume on conn and reads up to its reply; the
 // server sends the reply first, anything before it is handed on later.
-func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn *websocket.Conn) (*signaling.Message, []*signaling.Message, error) {
+func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn link) (*signaling.Message, []*signaling.Message, error) {
 	auto := b.cfg.Subscribe
 	id := "resume-" + sig.newID()
 	msg := signaling.Message{Type: signaling.TypeJoin, ID: id, Token: b.cfg.Token, Resume: b.SessionID(), AutoSubscribe: &auto}
@@ -102,17 +101,13 @@ func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn *websocket.Conn) (*s
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode join: %w", err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetWriteDeadline(dl)
-		_ = conn.SetReadDeadline(dl)
-	}
-	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
-	if err := conn.WriteMessage(websocket.TextMessage, data); err != nil {
+	dl, _ := ctx.Deadline()
+	if err := conn.send(data, dl); err != nil {
 		return nil, nil, fmt.Errorf("send join: %w", err)
 	}
 	var before []*signaling.Message
 	for {
-		_, data, err := conn.ReadMessage()
+		data, err := conn.receive(dl)
 		if err != nil {
 			return nil, nil, fmt.Errorf("await resume reply: %w", err)
 		}
@@ -132,7 +127,7 @@ func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn *websocket.Conn) (*s
 		case !m.Resumed:
 			// The server joined us afresh: our peer connections belong to
 			// a participant that is gone. Leave the new one at once.
-			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			_ = conn.close()
 			return nil, nil, ErrNotResumed
 		}
 		return &m, before, nil

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
@@ -34,19 +32,20 @@ var (
 	ErrConnectionLost = fmt.Errorf("%w: connection lost", ErrClosed)
 )
 
-// Signal is the bot's signaling WebSocket. Requests carry ids and wait for
-// the reply with the same id; every other frame goes to the bot's handler.
-// Tests use Send and SendRaw to put arbitrary (also malformed) frames on the
-// wire. The socket underneath can be replaced (resume): requests in flight
-// on a socket that drops fail with ErrConnectionLost.
+// Signal is the bot's signaling connection. Requests carry ids and wait
+// for the reply with the same id; every other message goes to the bot's
+// handler. Tests use Send and SendRaw to put arbitrary (also malformed)
+// messages on the wire. The link underneath (WebSocket, WebSocket over
+// HTTP/2, or long-poll) can be replaced (resume): requests in flight on a
+// link that drops fail with ErrConnectionLost.
 type Signal struct {
 	log *slog.Logger
 
-	wmu    sync.Mutex // gorilla allows one concurrent writer
+	wmu    sync.Mutex // one writer at a time, in order
 	nextID atomic.Uint64
 
 	mu      sync.Mutex
-	conn    *websocket.Conn
+	conn    link
 	lost    chan struct{} // closed when conn failed
 	pending map[string]chan *signaling.Message
 	errs    []signaling.Message
@@ -54,32 +53,16 @@ type Signal struct {
 	done    chan struct{}
 }
 
-// dialWS opens a WebSocket; dial, when set, makes the TCP connection (a
-// test binds it to a namespace address).
-func dialWS(ctx context.Context, url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*websocket.Conn, error) {
-	d := *websocket.DefaultDialer
-	d.NetDialContext = dial
-	conn, resp, err := d.DialContext(ctx, url, nil)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", url, err)
-	}
-	conn.SetReadLimit(readLimit)
-	return conn, nil
-}
-
-// dialSignal dials url and wraps the socket in a Signal.
+// dialSignal dials a WebSocket at url and wraps it in a Signal.
 func dialSignal(ctx context.Context, url string, log *slog.Logger) (*Signal, error) {
-	conn, err := dialWS(ctx, url, nil)
+	conn, err := dialWS(ctx, url, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return newSignal(conn, log), nil
+	return newSignal(&wsLink{conn: conn}, log), nil
 }
 
-func newSignal(conn *websocket.Conn, log *slog.Logger) *Signal {
+func newSignal(conn link, log *slog.Logger) *Signal {
 	return &Signal{
 		conn:    conn,
 		lost:    make(chan struct{}),
@@ -89,25 +72,25 @@ func newSignal(conn *websocket.Conn, log *slog.Logger) *Signal {
 	}
 }
 
-func (s *Signal) current() (*websocket.Conn, chan struct{}) {
+func (s *Signal) current() (link, chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conn, s.lost
 }
 
-// replace makes conn the socket of every later request and read.
-func (s *Signal) replace(conn *websocket.Conn) {
+// replace makes conn the link of every later request and read.
+func (s *Signal) replace(conn link) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conn = conn
 	s.lost = make(chan struct{})
 }
 
-// Drop ends the socket without a close frame, as a lost network would
-// (tests of resume).
+// Drop ends the link without a goodbye, as a lost network would (tests of
+// resume).
 func (s *Signal) Drop() {
 	conn, _ := s.current()
-	_ = conn.UnderlyingConn().Close()
+	conn.drop()
 }
 
 // Send writes one message as JSON.
@@ -119,18 +102,12 @@ func (s *Signal) Send(msg any) error {
 	return s.SendRaw(data)
 }
 
-// SendRaw writes one text frame exactly as given.
+// SendRaw writes one message exactly as given.
 func (s *Signal) SendRaw(data []byte) error {
 	conn, _ := s.current()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
-	if err := conn.WriteMessage(websocket.TextMessage, data); err != nil {
-		return fmt.Errorf("write frame: %w", err)
-	}
-	return nil
+	return conn.send(data, time.Now().Add(writeTimeout))
 }
 
 // Request sends msg with a fresh id and waits for the reply carrying that
@@ -196,9 +173,9 @@ func (s *Signal) readLoop(handle func(*signaling.Message)) error {
 	conn, lost := s.current()
 	defer close(lost)
 	for {
-		_, data, err := conn.ReadMessage()
+		data, err := conn.receive(time.Time{})
 		if err != nil {
-			return fmt.Errorf("read frame: %w", err)
+			return err
 		}
 		var m signaling.Message
 		if err := json.Unmarshal(data, &m); err != nil {
@@ -246,17 +223,12 @@ func (s *Signal) shutdown() {
 	}
 }
 
-// Close sends a normal close (the server then removes the participant at
-// once) and closes the socket, which ends readLoop.
+// Close ends the link normally (the server then removes the participant
+// at once), which ends readLoop.
 func (s *Signal) Close() error {
 	s.shutdown()
 	conn, _ := s.current()
 	s.wmu.Lock()
-	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	s.wmu.Unlock()
-	if err := conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("close websocket: %w", err)
-	}
-	return nil
+	defer s.wmu.Unlock()
+	return conn.close()
 }

@@ -28,6 +28,10 @@ type videoLayer struct {
 	payloader codecs.VP8Payloader
 	seq       uint16
 	active    atomic.Bool
+	// stalled simulates an uplink that cannot carry this layer: nothing
+	// is sent whatever the server asks, as when a browser's encoder drops
+	// a layer under CPU or bandwidth pressure.
+	stalled   atomic.Bool
 	packets   atomic.Uint64
 	bytes     atomic.Uint64
 	frames    atomic.Uint64
@@ -115,7 +119,7 @@ func (v *videoSender) tick(now time.Time) {
 	ts := v.tsBase + uint32(slot)*v.tsStep
 	v.mu.Unlock()
 	for _, l := range v.layers {
-		if l.active.Load() {
+		if l.active.Load() && !l.stalled.Load() {
 			v.sendFrame(l, l.clip.Frames[idx], ts)
 		}
 	}

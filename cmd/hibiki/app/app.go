@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ type App struct {
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
+	tls    *tls.Config // nil: plain HTTP
 }
 
 // New builds a server from cfg. static, when non-nil, is served at "/"
@@ -128,13 +130,21 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		OnJoin:  func(d time.Duration) { a.met.ObserveJoin("ws", d) },
 		Lobby:   lobbyCfg,
 	})
+	hosts := append([]string{hostOf(cfg.Listen)}, cfg.RTC.IPs...)
+	if a.tls, err = cfg.TLS.serverTLS(hosts); err != nil {
+		a.doors.Close()
+		a.sig.Close()
+		_ = a.closeMedia()
+		return nil, err
+	}
 	a.routes(static)
-	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: a.tls}
 	return a, nil
 }
 
 func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/ws", a.sig)
+	a.mux.Handle("/lp", a.sig.LongPoll())
 	a.mux.Handle("/whip/", a.doors)
 	a.mux.Handle("/whep/", a.doors)
 	a.mux.Handle("GET /metrics", a.met.Handler())
@@ -188,11 +198,22 @@ func (a *App) TURN() *relay.Server { return a.turn }
 // Signaling returns the signaling server.
 func (a *App) Signaling() *signaling.Server { return a.sig }
 
-// Serve answers HTTP on ln until ctx ends or Close is called.
+// TLS returns the server's TLS configuration (its certificate), nil when
+// it serves plain HTTP.
+func (a *App) TLS() *tls.Config { return a.tls }
+
+// Serve answers HTTP (HTTPS with HTTP/2 when TLS is configured) on ln
+// until ctx ends or Close is called.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { _ = a.Close() })
 	defer stop()
-	if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if a.tls != nil {
+		err = a.http.ServeTLS(ln, "", "")
+	} else {
+		err = a.http.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
@@ -212,6 +233,15 @@ func (a *App) Close() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// hostOf is the host part of a listen address ("" for all interfaces).
+func hostOf(listen string) string {
+	h, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 // closeMedia stops the SFU and the embedded TURN server.

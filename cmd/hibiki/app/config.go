@@ -34,6 +34,7 @@ type Config struct {
 	Signaling SignalingConfig   `yaml:"signaling"`
 	Room      RoomConfig        `yaml:"room"`
 	TURN      TURNConfig        `yaml:"turn"`
+	TLS       TLSConfig         `yaml:"tls"`
 	WHIP      WHIPConfig        `yaml:"whip"`
 	Admin     AdminConfig       `yaml:"admin"`
 	Data      DataConfig        `yaml:"data"`
@@ -202,6 +203,13 @@ func Overrides() map[string]Setter {
 			c.RTC.RelayOnly = b
 			return err
 		},
+		"dev-tls": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.TLS.DevSelfSigned = b
+			return err
+		},
+		"tls-cert":    func(c *Config, v string) error { c.TLS.CertFile = v; return nil },
+		"tls-key":     func(c *Config, v string) error { c.TLS.KeyFile = v; return nil },
 		"turn-secret": func(c *Config, v string) error { c.TURN.Secret = v; return nil },
 		"turn-domain": func(c *Config, v string) error { c.TURN.Domain = v; return nil },
 		"udp-port-range": func(c *Config, v string) error {
@@ -254,6 +262,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		return fmt.Errorf("%w: listen address is empty", ErrConfig)
+	}
+	if err := c.TLS.validate(); err != nil {
+		return err
 	}
 	for room, key := range c.WHIP.StreamKeys {
 		if key == "" {
