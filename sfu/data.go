@@ -25,8 +25,10 @@ type DataConfig struct {
 	SlowReceiverTimeout time.Duration
 	// BytesPerSecond bounds the data one participant may send (envelopes
 	// on both channels), with a burst of one second's worth but at least
-	// one largest message; over it messages are refused with rate_limited.
-	// Zero is unlimited.
+	// one largest message. Over it, reliable messages are paced (the
+	// sender's channel is read more slowly) and lossy ones dropped; the
+	// sender gets a rate_limited error at most once a second. Zero is
+	// unlimited.
 	BytesPerSecond int
 }
 
@@ -119,11 +121,7 @@ func (r *Room) relayData(from *Participant, m webrtc.DataChannelMessage, lossy b
 		r.refuseData(from, env.Seq, DataCodeForbidden, "token does not grant canPublishData")
 		return
 	}
-	if ok, tell := from.dataRate.allow(len(m.Data), r.sfu.opts.data, time.Now()); !ok {
-		r.sfu.opts.stats.DataRateLimited.Add(1)
-		if tell {
-			r.refuseData(from, env.Seq, DataCodeRateLimited, "data over the per-participant rate")
-		}
+	if !r.limitData(from, env.Seq, len(m.Data), lossy) {
 		return
 	}
 	if max := r.sfu.opts.data.MaxMessageSize; len(env.Payload) > max {

@@ -9,28 +9,29 @@ func TestDataRate(t *testing.T) {
 	c := DataConfig{BytesPerSecond: 1000, MaxMessageSize: 600}
 	var d dataRate
 	t0 := time.Unix(100, 0)
-	if ok, _ := d.allow(600, c, t0); !ok {
-		t.Fatal("first message refused")
+	if over, _ := d.take(600, c, t0); over != 0 {
+		t.Fatal("first message over the rate")
 	}
-	if ok, _ := d.allow(400, c, t0); !ok {
-		t.Fatal("refused within the one-second burst")
+	if over, _ := d.take(400, c, t0); over != 0 {
+		t.Fatal("over within the one-second burst")
 	}
-	ok, tell := d.allow(1, c, t0)
-	if ok || !tell {
-		t.Fatalf("over the burst: ok %v tell %v, want refused and told", ok, tell)
+	over, tell := d.take(500, c, t0)
+	if over != 500*time.Millisecond || !tell {
+		t.Fatalf("500 bytes over an empty bucket: over %v tell %v, want 500ms and told", over, tell)
 	}
-	if ok, tell := d.allow(1, c, t0.Add(100*time.Microsecond)); ok || tell {
-		t.Fatal("a second refusal within a second was told again")
+	if _, tell := d.take(1, c, t0.Add(time.Millisecond)); tell {
+		t.Fatal("told twice within a second")
 	}
-	if ok, _ := d.allow(500, c, t0.Add(500*time.Millisecond)); !ok {
-		t.Fatal("half a second did not refill 500 bytes")
+	d.refund(1)
+	if over, _ := d.take(500, c, t0.Add(time.Second)); over != 0 {
+		t.Fatalf("paid debt not refilled after a second: over %v", over)
 	}
-	if ok, _ := (&dataRate{}).allow(1<<30, DataConfig{}, t0); !ok {
-		t.Fatal("unlimited refused")
+	if over, _ := (&dataRate{}).take(1<<30, DataConfig{}, t0); over != 0 {
+		t.Fatal("unlimited limited")
 	}
-	// A message as large as the largest allowed always fits a full bucket,
-	// even when the rate is lower than one message a second.
-	if ok, _ := (&dataRate{}).allow(600, DataConfig{BytesPerSecond: 100, MaxMessageSize: 600}, t0); !ok {
-		t.Fatal("largest message refused by a slow rate")
+	// The largest message always fits a full bucket, even when the rate is
+	// lower than one message a second.
+	if over, _ := (&dataRate{}).take(600, DataConfig{BytesPerSecond: 100, MaxMessageSize: 600}, t0); over != 0 {
+		t.Fatal("largest message over a slow rate")
 	}
 }
