@@ -24,6 +24,7 @@ type Room struct {
 	closed       bool
 	relayOnly    bool
 	dominant     string
+	lastSpeakers ActiveSpeakers
 	speakers     *speakers
 }
 

@@ -62,6 +62,13 @@ func (r *Room) Dominant() string {
 	return r.dominant
 }
 
+// ActiveSpeakers returns the last speakers event the room sent.
+func (r *Room) ActiveSpeakers() ActiveSpeakers {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastSpeakers
+}
+
 func (s *speakers) run() {
 	tick := time.NewTicker(speakerTick)
 	defer tick.Stop()
@@ -95,6 +102,7 @@ func (s *speakers) tick(now time.Time) {
 	}
 	s.room.mu.Lock()
 	s.room.dominant = dominant
+	s.room.lastSpeakers = ev
 	ps := append([]*Participant(nil), s.room.order...)
 	s.room.mu.Unlock()
 	for _, p := range ps {

@@ -99,14 +99,23 @@ func eventMessage(ev sfu.Event) *Message {
 		paused := e.Paused
 		return &Message{Type: TypeSubscriptionPaused, TrackSID: e.TrackSID, Paused: &paused}
 	case sfu.ActiveSpeakers:
-		m := &Message{Type: TypeActiveSpeakers, Dominant: e.Dominant, Speakers: make([]Speaker, 0, len(e.Speakers))}
-		for _, l := range e.Speakers {
-			m.Speakers = append(m.Speakers, Speaker{SID: l.SID, Level: math.Round(l.Level*100) / 100})
-		}
-		return m
+		return speakersMessage(e)
 	case sfu.Removed:
 		return &Message{Type: TypeRemoved, Message: e.Reason}
 	default:
 		return nil
 	}
+}
+
+// speakersMessage is the activeSpeakers message of e, nil when nobody has
+// spoken yet.
+func speakersMessage(e sfu.ActiveSpeakers) *Message {
+	if e.Dominant == "" && len(e.Speakers) == 0 {
+		return nil
+	}
+	m := &Message{Type: TypeActiveSpeakers, Dominant: e.Dominant, Speakers: make([]Speaker, 0, len(e.Speakers))}
+	for _, l := range e.Speakers {
+		m.Speakers = append(m.Speakers, Speaker{SID: l.SID, Level: math.Round(l.Level*100) / 100})
+	}
+	return m
 }

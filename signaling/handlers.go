@@ -277,6 +277,11 @@ func joinedReply(s *session, p *sfu.Participant, claims *Claims) *Message {
 	if dc := s.srv.sfu.DataConfig(); !dc.Disabled {
 		reply.MaxDataSize = dc.MaxMessageSize
 	}
+	// The current speakers, so a late or resumed joiner need not wait for
+	// the next change to show the speaker view.
+	if cur := speakersMessage(p.Room().ActiveSpeakers()); cur != nil {
+		reply.Dominant, reply.Speakers = cur.Dominant, cur.Speakers
+	}
 	return reply
 }
 

@@ -227,6 +227,8 @@ func TestConference(t *testing.T) {
 		forwarding(ctx, t, bob, aliceVideo, true)
 	})
 
+	dominantSpeaker(ctx, t, alice, bob)
+
 	t.Run("volume and pan go through WebAudio", func(t *testing.T) {
 		var got struct {
 			Gain, Pan float64
@@ -321,26 +323,8 @@ func TestConference(t *testing.T) {
 		bob.waitFor(ctx, "Bob's page shows Alice's video", faceTile("Alice")+`.dataset.hasVideo === 'true'`, 10*time.Second)
 	})
 
-	t.Run("a dropped socket reconnects", func(t *testing.T) {
-		var before string
-		alice.mustEval(ctx, `[...window.hibikiRoom.participants.values()].find((p) => p.name === 'Bob').sid`, &before)
-		bob.mustEval(ctx, `(() => {
-			window.__states = [];
-			window.hibikiRoom.on('connectionStateChanged', (s) => window.__states.push(s));
-			window.hibikiRoom.signal.link.ws.close();
-			return true;
-		})()`, nil)
-		bob.waitFor(ctx, "reconnecting, then connected", `window.__states[0] === 'reconnecting'
-			&& window.__states.at(-1) === 'connected' && window.hibikiRoom.state === 'connected'`, 15*time.Second)
-		alice.waitFor(ctx, "Bob back after the drop", fmt.Sprintf(`(() => {
-			const bobs = [...window.hibikiRoom.participants.values()].filter((p) => p.name === 'Bob');
-			return bobs.length === 1 && bobs[0].sid !== %q;
-		})()`, before), 10*time.Second)
-		waitMedia(ctx, t, alice, "Bob", "camera")
-		waitMedia(ctx, t, alice, "Bob", "microphone")
-		waitMedia(ctx, t, bob, "Alice", "camera")
-		bob.waitFor(ctx, "Bob's page shows Alice's video again", faceTile("Alice")+`.dataset.hasVideo === 'true'`, 10*time.Second)
-	})
+	resumeAfterDrop(ctx, t, alice, bob)
+	publishIceRestart(ctx, t, alice, bob)
 
 	t.Run("leaving removes the tile", func(t *testing.T) {
 		click(ctx, t, bob, "#btn-leave")

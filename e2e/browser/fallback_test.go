@@ -112,7 +112,7 @@ func TestLongPollFallbackBehindProxy(t *testing.T) {
 	var fallbackMs float64
 	b.mustEval(ctx, `document.body.dataset.transport`, &transport)
 	b.mustEval(ctx, `document.getElementById('conn-state').textContent`, &label)
-	b.mustEval(ctx, `window.hibikiRoom.signal.fallbackTookMs`, &fallbackMs)
+	b.mustEval(ctx, `window.hibikiRoom.session.signal.fallbackTookMs`, &fallbackMs)
 	if transport != "longpoll" || label != "long-poll" {
 		t.Fatalf("page uses %q (shows %q), want longpoll", transport, label)
 	}
@@ -147,7 +147,7 @@ func TestLongPollFallbackBehindProxy(t *testing.T) {
 
 	// The proxy now passes WebSockets; the next reconnect uses one again.
 	proxy.allow.Store(true)
-	b.mustEval(ctx, `(window.hibikiRoom.signal.link.fail('test: link cut'), true)`, nil)
+	b.mustEval(ctx, `(window.hibikiRoom.session.signal.link.fail('test: link cut'), true)`, nil)
 	b.waitFor(ctx, "a WebSocket after the reconnect",
 		`document.body.dataset.transport === 'websocket' && window.hibikiRoom.state === 'connected'`, 20*time.Second)
 	if proxy.tunnels.Load() == 0 {

@@ -101,6 +101,7 @@ func newBrowserWith(t *testing.T, parent context.Context, name string, extra ...
 		chromedp.NoSandbox,
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", voiceFile(t)),
 		chromedp.Flag("auto-select-desktop-capture-source", "Entire screen"),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("disable-background-networking", true),
@@ -263,6 +264,7 @@ type inbound struct {
 	PacketsLost          int64   `json:"packetsLost"`
 	FramesDecoded        int64   `json:"framesDecoded"`
 	FreezeCount          int64   `json:"freezeCount"`
+	TotalFreezesDuration float64 `json:"totalFreezesDuration"`
 	FrameWidth           int     `json:"frameWidth"`
 	FrameHeight          int     `json:"frameHeight"`
 	TotalSamplesReceived int64   `json:"totalSamplesReceived"`

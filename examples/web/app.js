@@ -88,6 +88,12 @@ async function join(s) {
     room.on('connectionStateChanged', (state) => {
       if (state === 'disconnected' && conf?.room === room) toast('Disconnected');
     });
+    room.on('removed', (reason) => { if (conf?.room === room) removed(reason); });
+    room.on('localTrackMuted', () => {
+      conf?.refreshLocal();
+      syncButtons();
+    });
+    syncLayoutButton();
     await publishInitial(conf, s);
     await fillDevices();
   } catch (err) {
@@ -141,6 +147,32 @@ async function leave() {
     await c.room.leave();
   }
   show('lobby');
+}
+
+/**
+ * The server ended the session (the same identity joined elsewhere, the
+ * room closed, …): back to the lobby with the reason, and no automatic
+ * re-join on reload.
+ * @param {string} reason
+ */
+function removed(reason) {
+  const c = conf;
+  conf = null;
+  sessionStorage.removeItem(SESSION_KEY);
+  testHooks.hibikiRoom = null;
+  document.body.dataset.joined = 'false';
+  detachData?.();
+  detachData = null;
+  c?.close();
+  show('lobby');
+  $('join-error').textContent = `Removed from the room: ${reason}`;
+}
+
+function syncLayoutButton() {
+  const speaker = conf?.mode === 'speaker';
+  const b = $('btn-layout');
+  b.setAttribute('aria-pressed', String(speaker));
+  b.textContent = speaker ? 'Grid view' : 'Speaker view';
 }
 
 function syncButtons() {
@@ -244,6 +276,10 @@ function wireControls() {
   $('btn-screen').addEventListener('click', guarded(toggleScreen));
   $('btn-cam2').addEventListener('click', guarded(toggleSecondCamera));
   $('btn-leave').addEventListener('click', guarded(leave));
+  $('btn-layout').addEventListener('click', () => {
+    conf?.setLayout(conf.mode === 'speaker' ? 'grid' : 'speaker');
+    syncLayoutButton();
+  });
   $('btn-stats').addEventListener('click', () => {
     const panel = $('stats-panel');
     panel.hidden = !panel.hidden;

@@ -18,6 +18,9 @@ import { Graph, formatBitrate } from './graphs.js';
  */
 
 const SESSION_KEY = 'hibiki.session';
+const LAYOUT_KEY = 'hibiki.layout';
+
+/** @typedef {'grid' | 'speaker'} LayoutMode */
 
 /**
  * @template {HTMLElement} T
@@ -74,6 +77,11 @@ class Conference {
     /** @type {Array<() => void>} */
     this.cleanups = [];
     this.pathShownAt = 0;
+    /** @type {LayoutMode} */
+    this.mode = sessionStorage.getItem(LAYOUT_KEY) === 'speaker' ? 'speaker' : 'grid';
+    this.grid.dataset.layout = this.mode;
+    /** the remote participant shown large in the speaker layout: the latest remote dominant speaker */
+    this.featured = '';
     this.fit = new ResizeObserver(() => this.layout());
     this.fit.observe(this.grid);
     this.localTile = this.addTile('face:local', { participantSid: room.localParticipant.sid, name: session.name, local: true, kind: 'face' });
@@ -101,9 +109,39 @@ class Conference {
   }
 
   /**
+   * Switches between the grid and the speaker layout, where the dominant
+   * speaker's face is shown large.
+   * @param {LayoutMode} mode
+   */
+  setLayout(mode) {
+    this.mode = mode;
+    this.grid.dataset.layout = mode;
+    sessionStorage.setItem(LAYOUT_KEY, mode);
+    this.layout();
+  }
+
+  /**
+   * Marks the face tile shown large in the speaker layout: none while a
+   * stage tile (screen, second camera) has the stage, else the latest
+   * remote dominant speaker, else the first remote participant.
+   * @param {Tile[]} tiles
+   * @returns {boolean} whether a face is featured
+   */
+  markFeatured(tiles) {
+    const faces = tiles.filter((t) => t.o.kind === 'face' && !t.o.local);
+    let pick = null;
+    if (this.mode === 'speaker' && !tiles.some((t) => t.o.kind === 'stage')) {
+      pick = faces.find((t) => t.o.participantSid === this.featured) ?? faces[0] ?? null;
+    }
+    for (const t of tiles) t.setFeatured(t === pick);
+    return pick !== null;
+  }
+
+  /**
    * Sizes the columns so that the face tiles are as large as the grid
-   * allows at 16:9; a stage tile (screen, second camera) takes the full
-   * width and about two thirds of the height above them.
+   * allows at 16:9; a stage tile (screen, second camera, or the featured
+   * speaker) takes the full width and about two thirds of the height above
+   * them.
    */
   layout() {
     const style = getComputedStyle(this.grid);
@@ -111,13 +149,14 @@ class Conference {
     const w = this.grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 1;
     let h = this.grid.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) - 1;
     const tiles = [...this.tiles.values()];
-    const stage = tiles.some((t) => t.o.kind === 'stage');
+    const featured = this.markFeatured(tiles);
+    const stage = featured || tiles.some((t) => t.o.kind === 'stage');
     if (stage) {
       const stageH = Math.max(180, Math.round(h * 0.68));
       this.grid.style.setProperty('--stage-h', `${stageH}px`);
       h = Math.max(100, h - stageH - gap);
     }
-    const n = Math.max(1, tiles.filter((t) => t.o.kind === 'face').length);
+    const n = Math.max(1, tiles.filter((t) => t.o.kind === 'face' && !t.featured).length);
     let best = { cols: 1, width: 0 };
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
@@ -146,6 +185,7 @@ class Conference {
     });
     on('participantJoined', (p) => { this.onJoined(p); this.updateHeader(); });
     on('participantLeft', (p) => {
+      if (this.featured === p.sid) this.featured = '';
       this.removeTile(`face:${p.sid}`);
       this.faces.delete(p.sid);
       this.updateHeader();
@@ -157,6 +197,12 @@ class Conference {
     on('activeSpeakersChanged', (sids) => {
       for (const tile of this.tiles.values()) {
         if (tile.o.kind === 'face') tile.setSpeaking(sids.includes(tile.el.dataset.participantSid || ''));
+      }
+    });
+    on('dominantSpeakerChanged', (sid) => this.onDominant(sid));
+    on('audioLevels', (levels) => {
+      for (const tile of this.tiles.values()) {
+        if (tile.o.kind === 'face') tile.setLevel(levels[tile.el.dataset.participantSid || ''] ?? 0);
       }
     });
     on('connectionStateChanged', (s) => {
@@ -175,10 +221,28 @@ class Conference {
     on('error', (e) => { console.warn('hibiki:', e); toast(e.message); });
   }
 
+  /**
+   * Marks the dominant speaker's tile, and features them (when remote) in
+   * the speaker layout.
+   * @param {string} sid
+   */
+  onDominant(sid) {
+    for (const tile of this.tiles.values()) {
+      if (tile.o.kind === 'face') tile.setDominant(!!sid && tile.el.dataset.participantSid === sid);
+    }
+    if (sid && sid !== this.room.localParticipant.sid && this.tiles.has(`face:${sid}`)) {
+      this.featured = sid;
+      this.layout();
+    }
+  }
+
   /** @param {RemoteParticipant} p */
   onJoined(p) {
     const key = `face:${p.sid}`;
-    if (!this.tiles.has(key)) this.addTile(key, { participantSid: p.sid, name: p.name || p.identity, local: false, kind: 'face' });
+    if (!this.tiles.has(key)) {
+      this.addTile(key, { participantSid: p.sid, name: p.name || p.identity, local: false, kind: 'face' })
+        .setDominant(p.sid === this.room.dominantSpeaker);
+    }
     for (const t of p.tracks.values()) {
       this.onMuted(t, p, t.muted);
       if (t.subscribed) this.onSubscribed(t, p);

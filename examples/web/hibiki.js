@@ -10,17 +10,19 @@
  * await room.publishMicrophone();
  * ```
  * Two peer connections per room (docs/protocol.md): the client offers on the publish one, the
- * server on the subscribe one, naming each m-line's track in a `mids` map. Only this module's
- * exports are the public API; the other files are its parts.
+ * server on the subscribe one, naming each m-line's track in a `mids` map. A lost socket is
+ * resumed on a new one with both connections kept (session.js); the server names the speakers.
+ * Only this module's exports are the public API; the other files are its parts.
  * @module hibiki
  */
 
 import { Emitter } from './emitter.js';
-import { Signal, SignalError } from './signal.js';
-import { Transport } from './transport.js';
+import { SignalError } from './signal.js';
+import { Session } from './session.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
 import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
+import { Speakers, remoteLevels, displayLevel } from './speakers.js';
 import { DataChannels } from './data.js';
 
 export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack, DataChannels };
@@ -51,15 +53,15 @@ export class Room extends Emitter {
    */
   static async connect(url, token, opts = {}) {
     const room = new Room(url, token, opts);
-    room.setState('connecting');
+    room.session.setState('connecting');
     try {
-      await room.join();
+      await room.session.join();
     } catch (err) {
-      room.setState('disconnected');
-      room.teardown();
+      room.shutdown();
       throw err;
     }
     room.statsTimer = setInterval(() => room.pollStats(), opts.statsIntervalMs ?? 500);
+    room.levelTimer = setInterval(() => room.pollLevels(), opts.levelIntervalMs ?? 100);
     return room;
   }
 
@@ -71,39 +73,43 @@ export class Room extends Emitter {
    */
   constructor(url, token, opts) {
     super();
-    this.url = url;
-    this.token = token;
     this.opts = opts;
-    /** @type {ConnectionState} */
-    this.state = 'disconnected';
     this.roomName = '';
-    this.sessionId = '';
     /** @type {{sid: string, identity: string, name: string}} */
     this.localParticipant = { sid: '', identity: '', name: '' };
+    /** @type {import('./remote.js').TrackInfo[]} our tracks as the server knows them (last `joined`) */
+    this.selfTracks = [];
     /** @type {Map<string, LocalTrack>} by track SID */
     this.localTracks = new Map();
     /** @type {Map<string, string>} trackSid → last "w x h/maxLayer" sent, re-sent after reconnect */
     this.videoSizes = new Map();
-    /** @type {Signal | null} */
-    this.signal = null;
-    /** @type {{publish: Transport | null, subscribe: Transport | null}} */
-    this.transports = { publish: null, subscribe: null };
-    /** @type {string[]} */
-    this.activeSpeakers = [];
     /** @type {import('./stats.js').Summary | null} */
     this.prevSummary = null;
+    /** the local microphone's level from the last stats */
+    this.lastLocalLevel = 0;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.statsTimer = undefined;
-    this.leaving = false;
-    this.reconnectAttempt = 0;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.levelTimer = undefined;
     /** @type {LocalTrack[] | null} the local tracks while a re-join publishes them again */
     this.republishing = null;
     this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
+    /** the microphone track the meter measures as the local level */
+    this.meteredMic = '';
+    this.speakers = new Speakers({
+      activeSpeakersChanged: (sids) => this.emit('activeSpeakersChanged', sids),
+      dominantSpeakerChanged: (sid) => this.emit('dominantSpeakerChanged', sid),
+      audioLevels: (levels) => this.emit('audioLevels', levels),
+    });
     /** data messages through the server: room.data.send(payload, {to, topic, lossy}) */
     this.data = new DataChannels();
     this.remotes = new Remotes({
       participantJoined: (p) => this.emit('participantJoined', p),
-      participantLeft: (p) => this.emit('participantLeft', p),
+      participantLeft: (p) => {
+        this.speakers.forget(p.sid);
+        this.emit('participantLeft', p);
+      },
+      trackMuted: (t, p) => this.emit('trackMuted', t, p, t.muted),
       trackPublished: (t, p) => this.emit('trackPublished', t, p),
       trackUnpublished: (t, p) => {
         this.videoSizes.delete(t.sid);
@@ -120,11 +126,34 @@ export class Room extends Emitter {
         this.emit('trackUnsubscribed', t, p);
       },
     });
+    this.session = new Session(url, token, opts, {
+      message: (m) => this.onMessage(m),
+      joined: (joined, resumed) => this.onJoined(joined, resumed),
+      state: (s) => this.emit('connectionStateChanged', s),
+      republish: () => this.republish(),
+      resumed: () => this.afterResume(),
+      negotiated: () => this.reapplyLayers(),
+      error: (e) => this.fail(e),
+      ended: () => this.shutdown(),
+    });
   }
+
+  /** @returns {ConnectionState} */
+  get state() {
+    return this.session.state;
+  }
+
+  /** @returns {string} the session (participant) SID a resume names */
+  get sessionId() {
+    return this.session.sessionId;
+  }
+
+  /** @returns {Session['counters']} resumes, re-joins, publish ICE restarts, the last resume's duration */
+  get counters() { return this.session.counters; }
 
   /** @returns {string} the signaling transport in use: 'websocket', 'longpoll' or '' */
   get transport() {
-    return this.signal?.transport ?? '';
+    return this.session.signal?.transport ?? '';
   }
 
   /** @returns {Map<string, RemoteParticipant>} the other participants, by SID */
@@ -132,20 +161,20 @@ export class Room extends Emitter {
     return this.remotes.participants;
   }
 
-  /** @returns {{publish: RTCPeerConnection | null, subscribe: RTCPeerConnection | null}} for tests and stats */
-  get pcs() {
-    return { publish: this.transports.publish?.pc ?? null, subscribe: this.transports.subscribe?.pc ?? null };
+  /** @returns {string[]} participant SIDs speaking now, loudest first (the local one included) */
+  get activeSpeakers() {
+    return this.speakers.active;
   }
 
-  /**
-   * @private
-   * @param {ConnectionState} s
-   */
-  setState(s) {
-    if (this.state === s) return;
-    console.info(`hibiki: ${this.state} -> ${s}`);
-    this.state = s;
-    this.emit('connectionStateChanged', s);
+  /** @returns {string} the dominant speaker's participant SID, "" while there is none */
+  get dominantSpeaker() {
+    return this.speakers.dominant;
+  }
+
+  /** @returns {{publish: RTCPeerConnection | null, subscribe: RTCPeerConnection | null}} for tests and stats */
+  get pcs() {
+    const t = this.session.transports;
+    return { publish: t.publish?.pc ?? null, subscribe: t.subscribe?.pc ?? null };
   }
 
   /**
@@ -156,41 +185,33 @@ export class Room extends Emitter {
     this.emit('error', err instanceof Error ? err : new Error(String(err)));
   }
 
-  /** @private Opens the socket, joins, and builds both peer connections. */
-  async join() {
-    const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason),
-      { transport: this.opts.transport });
-    this.signal = sig;
-    await sig.open();
-    const joined = await sig.request({
-      type: 'join', token: this.token,
-      autoSubscribe: this.opts.autoSubscribe ?? true,
-      resume: this.sessionId || undefined,
-    });
-    this.sessionId = joined.sessionId || '';
+  /**
+   * Takes in a `joined` reply. On a fresh join the old connections are
+   * gone, and with them the bindings of the remote tracks; on a resume they
+   * stay, and only the room view is replaced.
+   * @private
+   * @param {Message} joined
+   * @param {boolean} resumed
+   */
+  onJoined(joined, resumed) {
     this.roomName = joined.room || '';
     const me = joined.participant || {};
     this.localParticipant = { sid: me.sid || '', identity: me.identity || '', name: me.name || me.identity || '' };
-    /** @type {RTCConfiguration} */
-    const config = {
-      iceServers: this.opts.iceServers ?? joined.iceServers ?? [],
-      bundlePolicy: 'max-bundle',
-      iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
-    };
-    const send = (/** @type {string} */ target, /** @type {RTCIceCandidateInit} */ candidate) =>
-      sig.send({ type: 'candidate', target, candidate });
-    for (const target of /** @type {const} */ (['publish', 'subscribe'])) {
-      const t = new Transport(target, config, send);
-      t.pc.onconnectionstatechange = () => {
-        console.info(`hibiki: ${target} connection ${t.pc.connectionState}`);
-        if (t.pc.connectionState === 'failed' && this.signal === sig) sig.close(`${target} connection failed`);
-      };
-      this.transports[target] = t;
-    }
+    this.selfTracks = me.tracks || [];
     this.data.maxSize = joined.maxDataSize || 0;
-    if (this.transports.subscribe) this.data.attach(this.transports.subscribe.pc);
+    if (!resumed) { // the data channels and bindings of the closed connections are gone too
+      this.remotes.unbindAll();
+      this.speakers.setDominant('');
+      this.data.detach();
+      const sub = this.session.transports.subscribe;
+      if (sub) this.data.attach(sub.pc);
+    }
     this.remotes.sync(joined.participants || []);
-    this.setState('connected');
+    // The room's current speakers ride on joined, so a late joiner (or a
+    // resumed one) does not wait for the next change to see them.
+    if (joined.dominant || joined.speakers) {
+      this.speakers.onServer({ dominant: joined.dominant, speakers: joined.speakers });
+    }
   }
 
   /**
@@ -215,11 +236,10 @@ export class Room extends Emitter {
         break;
       }
       case 'offer': this.onSubscribeOffer(m.sdp || '', m.mids || {}); break;
-      case 'candidate': {
-        const t = this.transports[m.target === 'subscribe' ? 'subscribe' : 'publish'];
-        if (t && m.candidate) t.addRemoteCandidate(m.candidate).catch((e) => this.fail(e));
+      case 'activeSpeakers': this.speakers.onServer({ dominant: m.dominant, speakers: m.speakers }); break;
+      case 'removed': // the socket closes next; nothing to reconnect
+        this.shutdown().finally(() => this.emit('removed', m.message || 'removed by the server'));
         break;
-      }
       case 'error': this.fail(new SignalError(m.code || 'error', m.message || '')); break;
       default: break;
     }
@@ -232,10 +252,7 @@ export class Room extends Emitter {
    */
   onTrackMuted(trackSid, muted) {
     const t = this.remotes.track(trackSid);
-    const p = t && this.participants.get(t.participantSid);
-    if (!t || !p) return;
-    t.muted = muted;
-    this.emit('trackMuted', t, p, muted);
+    if (t) this.remotes.addTrack(t.participantSid, { sid: trackSid, muted });
   }
 
   /**
@@ -256,61 +273,34 @@ export class Room extends Emitter {
    * @param {Object<string, string>} mids
    */
   onSubscribeOffer(sdp, mids) {
-    const t = this.transports.subscribe;
-    const sig = this.signal;
-    if (!t || !sig) return;
+    const t = this.session.transports.subscribe;
+    if (!t) return;
+    // An answer lost with a socket is no harm: the server sends its offer again after a resume.
     t.answer(sdp, () => this.remotes.applyOffer(t.pc, sdp, mids),
-      (answer) => sig.send({ type: 'answer', target: 'subscribe', sdp: answer }))
+      (answer) => this.session.signal?.send({ type: 'answer', target: 'subscribe', sdp: answer }))
       .catch((e) => this.fail(e));
   }
 
   /**
+   * After a resume: re-send the tile sizes and mute states that requests
+   * lost with the socket may not have delivered.
    * @private
-   * @param {Signal} sig
-   * @param {string} reason
    */
-  onSignalClose(sig, reason) {
-    if (sig !== this.signal || this.leaving || this.state === 'disconnected') return;
-    console.warn(`hibiki: signal lost: ${reason}`);
-    this.teardown();
-    if (this.opts.reconnect === false) {
-      this.setState('disconnected');
-      this.fail(new Error(`disconnected: ${reason}`));
-      return;
+  async afterResume() {
+    for (const [sid, key] of this.videoSizes) this.sendVideoSize(sid, key);
+    const known = new Map(this.selfTracks.map((i) => [i.sid, !!i.muted]));
+    for (const lt of this.localTracks.values()) {
+      if (known.get(lt.sid) !== lt.muted) await this.session.request({ type: 'mute', trackSid: lt.sid, muted: lt.muted });
     }
-    this.setState('reconnecting');
-    this.scheduleReconnect();
   }
 
-  /** @private */
-  scheduleReconnect() {
-    const cap = this.opts.maxReconnectDelayMs ?? 8000;
-    const delay = Math.min(cap, 250 * 2 ** this.reconnectAttempt) * (0.75 + Math.random() / 2);
-    this.reconnectAttempt++;
-    setTimeout(() => this.reconnect(), delay);
-  }
-
-  /** @private */
-  async reconnect() {
-    if (this.leaving || this.state !== 'reconnecting') return;
-    try {
-      if (this.opts.refreshToken) this.token = await this.opts.refreshToken();
-      await this.join();
-      this.reconnectAttempt = 0;
-      await this.republish();
-    } catch (err) {
-      const code = err instanceof SignalError ? err.code : '';
-      console.warn('hibiki: re-join failed', err);
-      this.teardown();
-      if (code === 'bad_token' || code === 'token_expired' || code === 'forbidden') {
-        this.setState('disconnected');
-        this.fail(err);
-        return;
-      }
-      if (this.leaving) return;
-      this.setState('reconnecting');
-      this.scheduleReconnect();
-    }
+  /**
+   * Restarts ICE on the publish connection (new credentials, a new offer).
+   * The library does it by itself when ICE fails or stays disconnected;
+   * call it when you know the network changed.
+   */
+  restartIce() {
+    return this.session.restartIce();
   }
 
   /** @private Publishes the local tracks again on a fresh publish connection. */
@@ -324,42 +314,32 @@ export class Room extends Emitter {
       lt.activeLayers = null; // the new session's layersChanged decides
       await this.addLocal(lt);
     }
-    await this.negotiatePublish();
-    for (const lt of all) if (lt.muted) await this.request({ type: 'mute', trackSid: lt.sid, muted: true });
+    await this.session.negotiatePublish();
+    for (const lt of all) if (lt.muted) await this.session.request({ type: 'mute', trackSid: lt.sid, muted: true });
     this.republishing = null;
   }
 
-  /** @private Closes the socket and both peer connections, keeping the participant list. */
-  teardown() {
-    const sig = this.signal;
-    this.signal = null;
-    sig?.close('teardown');
+  /**
+   * Ends everything on this side: socket, peer connections, timers and the
+   * local tracks; the state goes `disconnected`.
+   * @private
+   * @param {{leave?: boolean}} [opts]
+   */
+  async shutdown(opts = {}) {
+    clearInterval(this.statsTimer);
+    clearInterval(this.levelTimer);
     this.remotes.unbindAll();
     this.data.detach();
-    this.transports.publish?.close();
-    this.transports.subscribe?.close();
-    this.transports = { publish: null, subscribe: null };
+    const closed = this.session.close(opts);
+    this.meter?.close();
+    for (const lt of this.localTracks.values()) lt.track.stop();
+    this.localTracks.clear();
+    for (const sid of [...this.participants.keys()]) this.remotes.remove(sid);
+    await closed;
   }
 
-  /**
-   * @private
-   * @param {Message} m
-   * @returns {Promise<Message>}
-   */
-  request(m) {
-    if (!this.signal) return Promise.reject(new Error(`not connected (${this.state})`));
-    return this.signal.request(m);
-  }
-
-  /** @private */
-  async negotiatePublish() {
-    const t = this.transports.publish;
-    if (!t) throw new Error('not connected');
-    await t.negotiate(async (sdp) => {
-      const reply = await this.request({ type: 'offer', target: 'publish', sdp });
-      return reply.sdp || '';
-    });
-    // Applying the answer can reset the encodings' active flags: apply the server's wish again.
+  /** @private Applying an answer can reset the encodings' active flags: apply the server's wish again. */
+  reapplyLayers() {
     for (const lt of this.localTracks.values()) if (lt.activeLayers) lt.applyLayers(lt.activeLayers).catch((e) => this.fail(e));
   }
 
@@ -370,9 +350,9 @@ export class Room extends Emitter {
    */
   async addLocal(lt) {
     lt.cid = lt.track.id; // a new sender's msid is its current track's id
-    const reply = await this.request({ type: 'publish', track: lt.info() });
+    const reply = await this.session.request({ type: 'publish', track: lt.info() });
     lt.sid = reply.track?.sid || '';
-    const pc = this.transports.publish?.pc;
+    const pc = this.pcs.publish;
     if (!pc) throw new Error('not connected');
     const tr = pc.addTransceiver(lt.track, {
       direction: 'sendonly', streams: [new MediaStream([lt.track])], sendEncodings: lt.encodings(),
@@ -392,7 +372,7 @@ export class Room extends Emitter {
     const lt = new LocalTrack(track, opts);
     if (lt.source === 'screen') track.contentHint = 'detail';
     await this.addLocal(lt);
-    await this.negotiatePublish();
+    await this.session.negotiatePublish();
     this.emit('localTrackPublished', lt);
     return lt;
   }
@@ -455,7 +435,7 @@ export class Room extends Emitter {
     lt.track.enabled = !muted;
     if (lt.sender?.track) lt.sender.track.enabled = !muted;
     this.emit('localTrackMuted', lt, muted);
-    await this.request({ type: 'mute', trackSid: lt.sid, muted });
+    await this.session.request({ type: 'mute', trackSid: lt.sid, muted });
   }
 
   /**
@@ -498,11 +478,11 @@ export class Room extends Emitter {
     this.localTracks.delete(lt.sid);
     if (opts.stop ?? true) lt.track.stop();
     this.emit('localTrackUnpublished', lt);
-    await this.request({ type: 'unpublish', trackSid: lt.sid });
-    const pc = this.transports.publish?.pc;
+    await this.session.request({ type: 'unpublish', trackSid: lt.sid });
+    const pc = this.pcs.publish;
     if (pc && lt.sender && pc.signalingState !== 'closed') {
       pc.removeTrack(lt.sender);
-      await this.negotiatePublish();
+      await this.session.negotiatePublish();
     }
   }
 
@@ -529,8 +509,8 @@ export class Room extends Emitter {
    */
   sendVideoSize(trackSid, key) {
     const m = /^(\d+)x(\d+)\/(\d*)$/.exec(key);
-    if (!m || !this.signal || !this.remotes.track(trackSid)) return;
-    this.request({
+    if (!m || this.state !== 'connected' || !this.remotes.track(trackSid)) return;
+    this.session.request({
       type: 'setVideoSize', trackSid, width: Number(m[1]), height: Number(m[2]),
       maxLayer: m[3] === '' ? undefined : Number(m[3]),
     }).catch((e) => { if (!(e instanceof SignalError && e.code === 'not_found')) this.fail(e); }); // gone meanwhile
@@ -538,20 +518,8 @@ export class Room extends Emitter {
 
   /** Leaves the room, closes everything and stops the local tracks. */
   async leave() {
-    if (this.leaving) return;
-    this.leaving = true;
-    clearInterval(this.statsTimer);
-    try {
-      if (this.signal) await this.signal.request({ type: 'leave' });
-    } catch {
-      // the socket may already be gone; leaving anyway
-    }
-    this.teardown();
-    this.meter?.close();
-    for (const lt of this.localTracks.values()) lt.track.stop();
-    this.localTracks.clear();
-    for (const sid of [...this.participants.keys()]) this.remotes.remove(sid);
-    this.setState('disconnected');
+    if (this.session.ending) return;
+    await this.shutdown({ leave: true });
   }
 
   /**
@@ -587,25 +555,50 @@ export class Room extends Emitter {
   }
 
   /**
+   * Client-side speaker detection from stats, for servers that send no
+   * `activeSpeakers`.
    * @private
    * @param {LiveStats} live
    */
   detectSpeakers(live) {
+    this.lastLocalLevel = live.localAudioLevel;
+    if (this.speakers.fromServer) return;
     const micOn = [...this.localTracks.values()].some((lt) => lt.kind === 'audio' && !lt.muted);
     if (this.meter) {
       for (const [sid, q] of Object.entries(live.tracks)) q.audioLevel = Math.max(q.audioLevel, this.meter.level(sid));
     }
-    const speakers = speakersOf(live, {
+    this.speakers.onMeasured(speakersOf(live, {
       threshold: this.opts.speakingThreshold ?? 0.02,
       localSid: micOn ? this.localParticipant.sid : '',
       ownerOf: (sid) => {
         const t = this.remotes.track(sid);
         return t && t.kind === 'audio' && !t.muted ? t.participantSid : '';
       },
-    });
-    const same = speakers.length === this.activeSpeakers.length
-      && speakers.every((s) => this.activeSpeakers.includes(s));
-    this.activeSpeakers = speakers;
-    if (!same) this.emit('activeSpeakersChanged', speakers);
+    }));
+  }
+
+  /** @private Emits `audioLevels`: every participant's level, for speaking rings. */
+  pollLevels() {
+    if (this.state !== 'connected' && this.state !== 'reconnecting') return;
+    const tracks = [...this.participants.values()].flatMap((p) => [...p.tracks.values()]);
+    const levels = remoteLevels(tracks, { perf: performance.now(), wall: Date.now() });
+    for (const p of this.participants.values()) if (!levels.has(p.sid)) levels.set(p.sid, 0);
+    if (this.localParticipant.sid) levels.set(this.localParticipant.sid, this.localLevel());
+    this.speakers.setLevels(levels);
+  }
+
+  /**
+   * @private
+   * @returns {number} the display level of the unmuted local microphone
+   */
+  localLevel() {
+    const mic = [...this.localTracks.values()].find((lt) => lt.kind === 'audio' && lt.source === 'microphone');
+    if (!mic || mic.muted) return 0;
+    if (!this.meter) return displayLevel(this.lastLocalLevel ?? 0);
+    if (this.meteredMic !== mic.track.id) {
+      this.meteredMic = mic.track.id;
+      this.meter.attach('local', new MediaStream([mic.track]));
+    }
+    return displayLevel(this.meter.level('local'));
   }
 }

@@ -92,6 +92,7 @@ export class RemoteParticipant {
  * @property {(p: RemoteParticipant) => void} participantJoined
  * @property {(p: RemoteParticipant) => void} participantLeft
  * @property {(t: RemoteTrack, p: RemoteParticipant) => void} trackPublished
+ * @property {(t: RemoteTrack, p: RemoteParticipant) => void} trackMuted t.muted changed
  * @property {(t: RemoteTrack, p: RemoteParticipant) => void} trackUnpublished
  * @property {(t: RemoteTrack, p: RemoteParticipant) => void} trackSubscribed
  * @property {(t: RemoteTrack, p: RemoteParticipant) => void} trackUnsubscribed
@@ -134,11 +135,14 @@ export class Remotes {
   }
 
   /**
-   * Brings the list in line with a `joined` reply: on a re-join, the
-   * participants and tracks that went away while disconnected are removed.
+   * Brings the list in line with a `joined` reply: on a re-join or a
+   * resume, the participants and tracks that went away while disconnected
+   * are removed, and mute changes missed meanwhile are applied.
    * @param {ParticipantInfo[]} list
    */
   sync(list) {
+    // The server omits false flags: a track the snapshot lists without `muted` is not muted.
+    list = list.map((p) => ({ ...p, tracks: (p.tracks || []).map((t) => ({ ...t, muted: !!t.muted })) }));
     const fresh = new Map(list.map((p) => [p.sid, p]));
     for (const p of [...this.participants.values()]) {
       if (!fresh.has(p.sid)) this.remove(p.sid);
@@ -188,7 +192,9 @@ export class Remotes {
     if (!p || !info.sid) return;
     const known = p.tracks.get(info.sid);
     if (known) {
+      const wasMuted = known.muted;
       known.update(info);
+      if (known.muted !== wasMuted) this.ev.trackMuted(known, p);
       return;
     }
     const t = new RemoteTrack(p.sid, info);

@@ -14,6 +14,11 @@ import { LongPollLink, WebSocketLink, longPollUrl } from './longpoll.js';
  * @typedef {{type: string, id?: string, [field: string]: any}} Message
  */
 
+/** Close code of a client that is done: the server ends the participant at once. */
+export const CLOSE_LEAVE = 1000;
+/** Close code of a client that gives up on this socket only: the participant waits for a resume. */
+export const CLOSE_RESUME = 4000;
+
 /** Error carried by a refused request: `code` is the protocol's error code. */
 export class SignalError extends Error {
   /**
@@ -141,7 +146,7 @@ export class Signal {
   /** @private */
   keepalive() {
     if (Date.now() - this.lastHeard > this.pongTimeoutMs) {
-      this.close('no reply from server');
+      this.close('no reply from server', CLOSE_RESUME);
       return;
     }
     this.send({ type: 'ping' });
@@ -211,11 +216,14 @@ export class Signal {
   }
 
   /**
-   * Closes the socket; onClose runs once.
+   * Closes the socket; onClose runs once. The code tells the server what
+   * becomes of the participant: CLOSE_LEAVE (1000) ends it at once,
+   * CLOSE_RESUME (4000) keeps it for a resume on another socket.
    * @param {string} [reason]
+   * @param {number} [code]
    */
-  close(reason = 'closed by client') {
-    this.link?.close(1000);
+  close(reason = 'closed by client', code = CLOSE_LEAVE) {
+    this.link?.close(code);
     this.shutdown(reason);
   }
 

@@ -1,6 +1,7 @@
 // @ts-check
 // One tile of the conference grid: a video (or an avatar), the name, muted
-// icons, speaking ring, connection quality, the received resolution, size
+// icons, speaking outline, a level ring that follows the audio level, the
+// dominant-speaker mark, connection quality, the received resolution, size
 // buttons, and for remote participants a volume and a pan slider. A tile
 // reports its on-screen size so the page can call room.setVideoSize.
 
@@ -43,6 +44,8 @@ export class Tile {
     this.el.dataset.kind = o.kind;
     this.el.dataset.local = String(o.local);
     this.el.dataset.trackSid = '';
+    this.el.dataset.dominant = 'false';
+    this.el.dataset.featured = 'false';
     if (o.kind === 'stage') this.el.dataset.size = 'large';
     if (o.local) this.el.classList.add('local');
     this.setName(o.name);
@@ -158,6 +161,33 @@ export class Tile {
   /** @param {boolean} on */
   setSpeaking(on) {
     this.el.dataset.speaking = String(on);
+  }
+
+  /** @param {boolean} on whether this participant is the room's dominant speaker */
+  setDominant(on) {
+    this.el.dataset.dominant = String(on);
+  }
+
+  /** @param {boolean} on shown large in the speaker layout */
+  setFeatured(on) {
+    if (this.el.dataset.featured === String(on)) return;
+    this.el.dataset.featured = String(on);
+  }
+
+  /** @returns {boolean} */
+  get featured() {
+    return this.el.dataset.featured === 'true';
+  }
+
+  /**
+   * Drives the level ring.
+   * @param {number} level 0..1
+   */
+  setLevel(level) {
+    const v = level.toFixed(1); // coarse steps: fewer style changes while someone talks
+    if (this.el.dataset.level === v) return;
+    this.el.style.setProperty('--level', v);
+    this.el.dataset.level = v;
   }
 
   /** @param {string} q excellent, good, poor, lost or "" */

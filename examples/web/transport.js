@@ -50,6 +50,12 @@ export class Transport {
     this.localQueue = [];
     this.negotiating = false;
     this.renegotiate = false;
+    /** the next offer carries new ICE credentials */
+    this.restartPending = false;
+    /** ICE restarts this side asked for */
+    this.restarts = 0;
+    /** server offers received and not yet applied */
+    this.applying = 0;
     /** @type {Promise<void>} */
     this.chain = Promise.resolve();
     this.pc.onicecandidate = (ev) => {
@@ -67,11 +73,13 @@ export class Transport {
   }
 
   /**
-   * Adds a remote candidate now, or once the remote description is set.
+   * Adds a remote candidate now, or once the description it belongs to is
+   * set: while an offer or answer is being applied, a candidate of a new ICE
+   * generation (after a restart) would be refused by the old one.
    * @param {RTCIceCandidateInit} c
    */
   async addRemoteCandidate(c) {
-    if (!this.pc.remoteDescription) {
+    if (!this.pc.remoteDescription || this.pc.signalingState === 'have-local-offer' || this.applying > 0) {
       this.remoteQueue.push(c);
       return;
     }
@@ -100,7 +108,8 @@ export class Transport {
 
   /**
    * Runs one publish negotiation at a time; a call while one is in flight
-   * makes exactly one more run after it.
+   * makes exactly one more run after it. An offer left unanswered (its
+   * socket dropped) is sent again as it is, unless an ICE restart is due.
    * @param {(sdp: string) => Promise<string>} exchange sends the offer, resolves with the answer SDP
    * @returns {Promise<void>}
    */
@@ -114,11 +123,7 @@ export class Transport {
       try {
         do {
           this.renegotiate = false;
-          const offer = await this.pc.createOffer();
-          await this.pc.setLocalDescription(offer);
-          const local = this.pc.localDescription;
-          if (!local) throw new Error('no local description');
-          const answer = await exchange(local.sdp);
+          const answer = await exchange(await this.localOffer());
           this.releaseLocalCandidates();
           if (this.pc.signalingState === 'closed') return;
           await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
@@ -132,6 +137,35 @@ export class Transport {
   }
 
   /**
+   * The offer to send: the pending one again, or a new one.
+   * @private
+   * @returns {Promise<string>}
+   */
+  async localOffer() {
+    const pending = this.pc.signalingState === 'have-local-offer' ? this.pc.localDescription : null;
+    if (pending && !this.restartPending) return pending.sdp;
+    const iceRestart = this.restartPending;
+    this.restartPending = false;
+    await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart }));
+    const local = this.pc.localDescription;
+    if (!local) throw new Error('no local description');
+    return local.sdp;
+  }
+
+  /**
+   * Renegotiates with new ICE credentials (the offerer's side of an ICE
+   * restart); joins a negotiation in flight as its follow-up.
+   * @param {(sdp: string) => Promise<string>} exchange
+   * @returns {Promise<void>}
+   */
+  restartIce(exchange) {
+    this.restartPending = true;
+    this.restarts++;
+    this.pc.restartIce();
+    return this.negotiate(exchange);
+  }
+
+  /**
    * Answers one server offer; offers are handled strictly in order.
    * @param {string} sdp
    * @param {() => void} afterRemote runs between setRemoteDescription and createAnswer
@@ -139,9 +173,14 @@ export class Transport {
    * @returns {Promise<void>}
    */
   answer(sdp, afterRemote, sendAnswer) {
+    this.applying++;
     this.chain = this.chain.catch(() => {}).then(async () => {
-      if (this.pc.signalingState === 'closed') return;
-      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      try {
+        if (this.pc.signalingState === 'closed') return;
+        await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      } finally {
+        this.applying--;
+      }
       afterRemote();
       await this.flushRemoteCandidates();
       const answer = await this.pc.createAnswer();

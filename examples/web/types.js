@@ -16,12 +16,15 @@
  * @property {number} [maxReconnectDelayMs] cap of the backoff (default 8000)
  * @property {() => Promise<string>} [refreshToken] called before each re-join for a fresh token
  *   (default: the token given to connect)
- * @property {number} [statsIntervalMs] period of the `stats` event and speaker detection (default 500)
- * @property {number} [speakingThreshold] audio level (0..1) above which someone speaks (default 0.02)
+ * @property {number} [statsIntervalMs] period of the `stats` event (default 500)
+ * @property {number} [levelIntervalMs] how often audio levels are read for `audioLevels` (default 100)
+ * @property {number} [speakingThreshold] audio level (0..1) above which someone speaks, for servers
+ *   that send no `activeSpeakers` (default 0.02)
  * @property {RTCIceServer[]} [iceServers] override the servers the `joined` reply names
- * @property {RTCIceTransportPolicy} [iceTransportPolicy]
- * @property {AudioContext} [audioContext] measure remote audio levels for speaker detection in
- *   this context as well as from stats (stats report zero where audio is not played out)
+ * @property {RTCIceTransportPolicy} [iceTransportPolicy] 'relay' forces TURN; the server's
+ *   `iceTransportPolicy: "relay"` applies whatever this says
+ * @property {AudioContext} [audioContext] measure the local microphone's level (and, for servers
+ *   that send no `activeSpeakers`, remote levels) in this context rather than from stats
  * @property {'auto' | 'websocket' | 'longpoll'} [transport] signaling transport (default auto:
  *   WebSocket, long-poll when it does not work within 3 s; tried again on every reconnect)
  */
@@ -40,8 +43,15 @@
  * @property {[LocalTrack]} localTrackPublished
  * @property {[LocalTrack]} localTrackUnpublished
  * @property {[LocalTrack, boolean]} localTrackMuted
- * @property {[string[]]} activeSpeakersChanged participant SIDs (the local one included), loudest first
- * @property {[ConnectionState]} connectionStateChanged
+ * @property {[string[]]} activeSpeakersChanged participant SIDs speaking now (the local one
+ *   included), loudest first; from the server's `activeSpeakers`
+ * @property {[string]} dominantSpeakerChanged the dominant speaker's participant SID ("" for none);
+ *   stable across pauses and coughs (docs/speaker.md)
+ * @property {[Object<string, number>]} audioLevels participant SID → level 0..1 for speaking rings,
+ *   about every levelIntervalMs while a level moves
+ * @property {[string]} removed the server ended the session (the reason); no reconnect follows
+ * @property {[ConnectionState]} connectionStateChanged 'reconnecting' while a new socket resumes the
+ *   session (media keeps flowing meanwhile)
  * @property {[string, boolean[]]} layersChanged trackSid, active flag per layer (lowest first)
  * @property {[LiveStats]} stats every statsIntervalMs
  * @property {[Error]} error
