@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -59,19 +60,30 @@ func TestMatchesGeneration(t *testing.T) {
 }
 
 func TestRelayCandidatesOnly(t *testing.T) {
-	in := "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" +
+	head := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+	relay := "a=candidate:3 1 udp 16777215 127.0.0.1 40000 typ relay raddr 10.0.0.2 rport 5002\r\n"
+	in := head +
 		"a=candidate:1 1 udp 2130706431 10.0.0.2 5000 typ host\r\n" +
 		"a=candidate:2 1 udp 1694498815 1.2.3.4 5001 typ srflx raddr 10.0.0.2 rport 5000\r\n" +
-		"a=candidate:3 1 udp 16777215 127.0.0.1 40000 typ relay raddr 10.0.0.2 rport 5002\r\n" +
+		relay +
+		"a=candidate:4 1 udp 2130706431 10.0.0.2 5003 typ host generation 0 x typ relay 1\r\n" +
 		"a=end-of-candidates\r\n"
-	want := "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" +
-		"a=candidate:3 1 udp 16777215 127.0.0.1 40000 typ relay raddr 10.0.0.2 rport 5002\r\n" +
-		"a=end-of-candidates\r\n"
-	if got := relayCandidatesOnly(in); got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	want := head + relay + "a=end-of-candidates\r\n"
+	if got, err := relayCandidatesOnly(in); err != nil || got != want {
+		t.Fatalf("got %v\n%s\nwant\n%s", err, got, want)
 	}
-	if got := relayCandidatesOnly("v=0\r\n"); got != "v=0\r\n" {
-		t.Fatalf("changed a description without candidates: %q", got)
+	// pion ends an m= line at a lone CR: the host candidate after it counts
+	// (found by FuzzSDPInspection; the text filter split lines at LF only).
+	crOnly := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r" +
+		"a=candidate:1 1 udp 2130706431 10.0.0.2 5000 typ host\r\n"
+	if got, err := relayCandidatesOnly(crOnly); err != nil || strings.Contains(got, "typ host") {
+		t.Fatalf("host candidate behind a lone CR kept (%v): %q", err, got)
+	}
+	if got, err := relayCandidatesOnly(head); err != nil || got != head {
+		t.Fatalf("changed a description without candidates (%v): %q", err, got)
+	}
+	if _, err := relayCandidatesOnly("garbage"); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("garbage: %v, want ErrBadSDP", err)
 	}
 }
 

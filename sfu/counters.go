@@ -23,4 +23,11 @@ type Counters struct {
 	DataOut     atomic.Uint64
 	DataDropped atomic.Uint64
 	DataRefused atomic.Uint64
+	// DataRateLimited counts data messages over a sender's byte rate.
+	DataRateLimited atomic.Uint64
+	// Refusals: joins to a full room, rooms beyond the node's bound,
+	// tracks beyond a participant's bound.
+	RoomFullRefused atomic.Uint64
+	RoomsRefused    atomic.Uint64
+	TracksRefused   atomic.Uint64
 }

@@ -23,6 +23,13 @@ type DataConfig struct {
 	// message waits for a receiver's full queue before that receiver is
 	// declared slow. Default 5 s.
 	SlowReceiverTimeout time.Duration
+	// BytesPerSecond bounds the data one participant may send (envelopes
+	// on both channels), with a burst of one second's worth but at least
+	// one largest message. Over it, reliable messages are paced (the
+	// sender's channel is read more slowly) and lossy ones dropped; the
+	// sender gets a rate_limited error at most once a second. Zero is
+	// unlimited.
+	BytesPerSecond int
 }
 
 func (c DataConfig) withDefaults() DataConfig {
@@ -61,6 +68,7 @@ const (
 	DataCodeTooLarge     = "too_large"
 	DataCodeNotFound     = "not_found"
 	DataCodeReceiverSlow = "receiver_slow"
+	DataCodeRateLimited  = "rate_limited"
 )
 
 // DataConfig returns the data relay's configuration, defaults applied.
@@ -111,6 +119,9 @@ func (r *Room) relayData(from *Participant, m webrtc.DataChannelMessage, lossy b
 	}
 	if !from.grants.CanPublishData {
 		r.refuseData(from, env.Seq, DataCodeForbidden, "token does not grant canPublishData")
+		return
+	}
+	if !r.limitData(from, env.Seq, len(m.Data), lossy) {
 		return
 	}
 	if max := r.sfu.opts.data.MaxMessageSize; len(env.Payload) > max {

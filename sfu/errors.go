@@ -8,6 +8,7 @@ var (
 	ErrBadIP             = errors.New("sfu: invalid IP address")
 	ErrClosed            = errors.New("sfu: closed")
 	ErrRoomFull          = errors.New("sfu: room is full")
+	ErrTooManyRooms      = errors.New("sfu: too many rooms on this node")
 	ErrTooManyTracks     = errors.New("sfu: too many tracks")
 	ErrTrackNotFound     = errors.New("sfu: track not found")
 	ErrBadSDP            = errors.New("sfu: invalid session description")

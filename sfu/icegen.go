@@ -10,21 +10,26 @@ import (
 // while it waits for the description of their ICE generation.
 const maxQueuedCandidates = 64
 
-// sdpUfrag returns the first a=ice-ufrag of a description ("" if none).
+// sdpUfrag returns the first a=ice-ufrag line's value ("" if none). Only a
+// line that starts with the attribute counts, as in pion's parser: the
+// text may appear inside another line of a client's SDP.
 func sdpUfrag(desc *webrtc.SessionDescription) string {
 	if desc == nil {
 		return ""
 	}
 	const attr = "a=ice-ufrag:"
-	i := strings.Index(desc.SDP, attr)
-	if i < 0 {
-		return ""
+	for rest := desc.SDP; rest != ""; {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if v, ok := strings.CutPrefix(line, attr); ok {
+			return strings.TrimSpace(v)
+		}
 	}
-	rest := desc.SDP[i+len(attr):]
-	if j := strings.IndexAny(rest, "\r\n"); j >= 0 {
-		rest = rest[:j]
-	}
-	return strings.TrimSpace(rest)
+	return ""
 }
 
 // matchesGeneration reports whether a remote candidate can be applied to

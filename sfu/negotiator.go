@@ -141,7 +141,10 @@ func (n *negotiator) handleAnswer(sdp string) error {
 	}
 	n.mu.Unlock()
 	if n.p.relayOnly.Load() {
-		sdp = relayCandidatesOnly(sdp)
+		var err error
+		if sdp, err = relayCandidatesOnly(sdp); err != nil {
+			return err
+		}
 	}
 	err := n.p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	n.mu.Lock()

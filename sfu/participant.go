@@ -51,6 +51,8 @@ type Participant struct {
 	subReady atomic.Bool
 	// data is the participant's data relay link; nil when data is disabled.
 	data *dataLink
+	// dataRate bounds what the participant sends on its data channels.
+	dataRate dataRate
 	// relayOnly: only TURN-relayed candidate pairs are accepted.
 	relayOnly atomic.Bool
 	// done is closed when the participant leaves; it ends its watchers.
@@ -238,6 +240,7 @@ func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
 	}
 	max := p.room.sfu.opts.maxTracks
 	if max > 0 && len(p.published)+len(p.pending) >= max {
+		p.room.sfu.opts.stats.TracksRefused.Add(1)
 		return TrackInfo{}, ErrTooManyTracks
 	}
 	sid, ok := p.pendingSID[req.ClientID]
@@ -256,7 +259,10 @@ func (p *Participant) Publish(req TrackRequest) (TrackInfo, error) {
 // returns the answer.
 func (p *Participant) HandleOffer(sdp string) (string, error) {
 	if p.relayOnly.Load() {
-		sdp = relayCandidatesOnly(sdp)
+		var err error
+		if sdp, err = relayCandidatesOnly(sdp); err != nil {
+			return "", err
+		}
 	}
 	pub, err := p.publishPC()
 	if err != nil {

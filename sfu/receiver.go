@@ -71,7 +71,7 @@ func (r *receiver) run() {
 			}
 			return
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
+		if !parseRTP(buf[:n], &pkt) {
 			continue // a malformed packet is dropped, never forwarded
 		}
 		if r.cache != nil {
@@ -96,6 +96,13 @@ func (r *receiver) run() {
 			d.WriteRTP(&p)
 		}
 	}
+}
+
+// parseRTP parses one packet from the publisher; false means drop it.
+// pion's Unmarshal accepts any version field, and a header is copied to
+// every subscriber, so a version other than 2 is refused here.
+func parseRTP(buf []byte, pkt *rtp.Packet) bool {
+	return pkt.Unmarshal(buf) == nil && pkt.Version == 2
 }
 
 // classify fills the codec-specific fields of p.

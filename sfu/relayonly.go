@@ -1,9 +1,11 @@
 package sfu
 
 import (
-	"strings"
+	"fmt"
 	"time"
 
+	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -83,20 +85,46 @@ func (p *Participant) refuseUnrelayed(target Target, pair *webrtc.ICECandidatePa
 	p.room.sfu.goroutine(p.Leave)
 }
 
-// relayCandidatesOnly drops every candidate line but relay ones from a
-// client's description, so a relay-only connection never pairs with a
-// host or server-reflexive candidate the client offered anyway.
-func relayCandidatesOnly(sdp string) string {
-	if !strings.Contains(sdp, "a=candidate:") {
-		return sdp
+// relayCandidatesOnly drops every candidate but relay ones from a client's
+// description, so a relay-only connection never pairs with a host or
+// server-reflexive candidate the client offered anyway. It reads the SDP
+// with the parser pion applies it with: a text filter disagrees with it on
+// line ends (pion also ends a line at a lone CR) and let candidates
+// through. A description with nothing to drop is returned as it came.
+func relayCandidatesOnly(text string) (string, error) {
+	var desc sdp.SessionDescription
+	if err := desc.UnmarshalString(text); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
-	lines := strings.SplitAfter(sdp, "\n")
-	out := lines[:0]
-	for _, l := range lines {
-		if strings.HasPrefix(l, "a=candidate:") && !strings.Contains(l, " typ relay") {
-			continue
+	var removed bool
+	desc.Attributes, removed = keepRelayCandidates(desc.Attributes)
+	for _, m := range desc.MediaDescriptions {
+		var r bool
+		m.Attributes, r = keepRelayCandidates(m.Attributes)
+		removed = removed || r
+	}
+	if !removed {
+		return text, nil
+	}
+	out, err := desc.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
+	return string(out), nil
+}
+
+// keepRelayCandidates filters attrs in place; removed reports a drop.
+func keepRelayCandidates(attrs []sdp.Attribute) (kept []sdp.Attribute, removed bool) {
+	kept = attrs[:0]
+	for _, a := range attrs {
+		if a.IsICECandidate() {
+			c, err := ice.UnmarshalCandidate(a.Value)
+			if err != nil || c.Type() != ice.CandidateTypeRelay {
+				removed = true
+				continue
+			}
 		}
-		out = append(out, l)
+		kept = append(kept, a)
 	}
-	return strings.Join(out, "")
+	return kept, removed
 }

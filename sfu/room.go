@@ -100,6 +100,7 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 	if max > 0 && len(r.order) >= max && replaced == nil {
 		r.mu.Unlock()
 		p.closePeers()
+		r.sfu.opts.stats.RoomFullRefused.Add(1)
 		return nil, nil, ErrRoomFull
 	}
 	if r.closeTimer != nil {

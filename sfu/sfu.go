@@ -32,6 +32,7 @@ type options struct {
 	emptyRoomGrace  time.Duration
 	maxParticipants int
 	maxTracks       int
+	maxRooms        int
 	stats           *Counters
 	p2p             bool
 	data            DataConfig
@@ -49,6 +50,10 @@ func WithMaxParticipants(n int) Option { return func(o *options) { o.maxParticip
 
 // WithMaxTracks bounds published tracks per participant (0 = unlimited).
 func WithMaxTracks(n int) Option { return func(o *options) { o.maxTracks = n } }
+
+// WithMaxRooms bounds the rooms this node holds at once (0 = unlimited): a
+// join that would create one more is refused with ErrTooManyRooms.
+func WithMaxRooms(n int) Option { return func(o *options) { o.maxRooms = n } }
 
 // WithCounters makes the SFU count forwarded packets and bytes into c, which
 // the metrics endpoint and benchmarks read.
@@ -102,6 +107,10 @@ func (s *SFU) room(name string) (*Room, error) {
 	}
 	r, ok := s.rooms[name]
 	if !ok {
+		if s.opts.maxRooms > 0 && len(s.rooms) >= s.opts.maxRooms {
+			s.opts.stats.RoomsRefused.Add(1)
+			return nil, ErrTooManyRooms
+		}
 		var err error
 		if r, err = newRoom(s, name); err != nil {
 			return nil, err
@@ -170,6 +179,8 @@ func (s *SFU) join(room string, req JoinRequest, n Notifier, prepare func(*Parti
 			continue // lost a race with the room's close timer; a new room is made
 		}
 		if err != nil {
+			// A refused join must not leave a room it created behind.
+			r.armCloseIfEmpty()
 			return nil, nil, fmt.Errorf("join %s: %w", room, err)
 		}
 		return p, others, nil

@@ -106,7 +106,10 @@ func (s *SFU) findPublisher(room, who string) (*Participant, error) {
 // media section of the offer.
 func (v *Viewer) negotiate(ctx context.Context, offer string, tracks []*PublishedTrack) (string, error) {
 	if v.relayOnly {
-		offer = relayCandidatesOnly(offer)
+		var err error
+		if offer, err = relayCandidatesOnly(offer); err != nil {
+			return "", err
+		}
 	}
 	if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)

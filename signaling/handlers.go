@@ -64,6 +64,12 @@ func (s *session) handle(data []byte) bool {
 		}
 		return true
 	}
+	if !s.allowMessage() {
+		s.sendError(m.ID, newError(CodeRateLimited, "too many messages", nil), 0)
+		// A client that keeps sending into the limit is not a slow
+		// network: end it.
+		return s.refused <= 2*max(s.srv.cfg.Limits.MessageBurst, 1)
+	}
 	h, ok := s.srv.handlers[m.Type]
 	if !ok {
 		s.sendError(m.ID, newError(CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type), nil), 0)
@@ -81,6 +87,7 @@ func (s *session) handle(data []byte) bool {
 	}
 	if err != nil {
 		e := toError(err)
+		s.countRefusal(m.Type, e)
 		s.sendError(m.ID, e, 0)
 		// A failed join leaves nothing to talk about.
 		return (m.Type != TypeJoin && m.Type != TypeLobby) || s.p != nil || s.member != nil
@@ -90,6 +97,48 @@ func (s *session) handle(data []byte) bool {
 		s.send(reply)
 	}
 	return true
+}
+
+// allowMessage applies the session's message rate; the first refusal of a
+// run is logged, every one is counted.
+func (s *session) allowMessage() bool {
+	lim := s.srv.cfg.Limits
+	if lim.MessagesPerSecond <= 0 || s.msgs.take(time.Now(), lim.MessagesPerSecond, max(lim.MessageBurst, 1)) {
+		s.refused = 0
+		return true
+	}
+	s.srv.refusals.RateLimited.Add(1)
+	if s.refused == 0 {
+		s.logger.Warn("client over its message rate", "per_second", lim.MessagesPerSecond, "burst", lim.MessageBurst)
+	}
+	s.refused++
+	if s.refused > 2*max(lim.MessageBurst, 1) {
+		s.srv.refusals.Violations.Add(1)
+		s.logger.Warn("client kept sending over its message rate, closing")
+	}
+	return false
+}
+
+// countRefusal counts and logs refused joins and limits (never the token).
+func (s *session) countRefusal(typ string, e *Error) {
+	r := &s.srv.refusals
+	switch e.Code {
+	case CodeRoomFull:
+		r.RoomFull.Add(1)
+	case CodeServerFull:
+		r.ServerFull.Add(1)
+	case CodeBadToken, CodeTokenExpired:
+		r.Token.Add(1)
+	case CodeRateLimited:
+		if errors.Is(e, sfu.ErrTooManyTracks) {
+			r.TooManyTracks.Add(1)
+		}
+	default:
+		if typ != TypeJoin {
+			return
+		}
+	}
+	s.logger.Info("request refused", "type", typ, "code", e.Code, "reason", e.Message)
 }
 
 // toError maps SFU and token errors to wire codes.
@@ -104,6 +153,8 @@ func toError(err error) *Error {
 		return newError(CodeBadToken, "token invalid", err)
 	case errors.Is(err, sfu.ErrRoomFull):
 		return newError(CodeRoomFull, "room is full", err)
+	case errors.Is(err, sfu.ErrTooManyRooms):
+		return newError(CodeServerFull, "this server holds its maximum number of rooms", err)
 	case errors.Is(err, sfu.ErrTrackNotFound):
 		return newError(CodeNotFound, "no such track", err)
 	case errors.Is(err, sfu.ErrBadSDP), errors.Is(err, sfu.ErrBadCandidate), errors.Is(err, sfu.ErrBadKind),
@@ -138,6 +189,10 @@ func joined(h handler) handler {
 func handleJoin(s *session, m *Message) (*Message, error) {
 	if s.p != nil || s.member != nil {
 		return nil, newError(CodeBadRequest, "already joined", nil)
+	}
+	if !s.srv.joins.allow(s.addr, time.Now()) {
+		s.srv.refusals.JoinsLimited.Add(1)
+		return nil, newError(CodeRateLimited, "too many join attempts from this address", nil)
 	}
 	if m.Token == "" {
 		return nil, newError(CodeBadToken, "token missing", nil)

@@ -32,6 +32,10 @@ func (s *Server) LongPoll() *LongPoll { return &LongPoll{srv: s} }
 // ServeHTTP implements http.Handler.
 func (h *LongPoll) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if !h.srv.upgrader.CheckOrigin(r) {
+		writeHTTPError(w, http.StatusForbidden, newError(CodeForbidden, "origin not allowed", nil))
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		h.send(w, r)

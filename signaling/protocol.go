@@ -235,6 +235,7 @@ const (
 	CodeNotJoined    = "not_joined"
 	CodeNotFound     = "not_found"
 	CodeRoomFull     = "room_full"
+	CodeServerFull   = "server_full"
 	CodeRateLimited  = "rate_limited"
 	CodeInternal     = "internal"
 	// CodeUnavailable refuses a join whose room cannot be placed now (the

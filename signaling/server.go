@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +39,17 @@ type Config struct {
 	// leave or a normal close) stays in its room, waiting for a join with
 	// resume. Zero removes it at once.
 	ResumeWindow time.Duration
-	// CheckOrigin decides which page origins may open a socket; nil allows
-	// all (tokens are the access control).
+	// CheckOrigin decides which page origins may open a socket. Nil uses
+	// AllowedOrigins.
 	CheckOrigin func(r *http.Request) bool
+	// AllowedOrigins lists the page origins ("https://app.example.com")
+	// whose pages may open a socket; "*" allows any. A request without an
+	// Origin header (not a browser) and a page served by this server (same
+	// host) are always allowed. Empty allows any origin: the join token is
+	// then the only access control.
+	AllowedOrigins []string
+	// Limits bound joins per address and messages per session.
+	Limits Limits
 	// Logger receives structured logs; never the tokens.
 	Logger *slog.Logger
 	// OnError, when set, is called with the code of every error message
@@ -77,6 +87,8 @@ type Server struct {
 	polls map[string]*lpTransport
 
 	handlers map[string]handler
+	joins    *ipLimiter
+	refusals Refusals
 	lobby    *lobby
 }
 
@@ -105,6 +117,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		attached: make(map[string]*attachment),
 		polls:    make(map[string]*lpTransport),
 		handlers: handlers(),
+		joins:    newIPLimiter(cfg.Limits.JoinsPerIPPerMinute),
 		lobby:    newLobby(cfg.Lobby),
 	}
 	srv.upgrader = websocket.Upgrader{
@@ -113,10 +126,33 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		CheckOrigin:     cfg.CheckOrigin,
 	}
 	if srv.upgrader.CheckOrigin == nil {
-		srv.upgrader.CheckOrigin = func(*http.Request) bool { return true }
+		srv.upgrader.CheckOrigin = srv.checkOrigin
 	}
 	return srv
 }
+
+// checkOrigin applies AllowedOrigins; a refusal is logged and counted (the
+// upgrader answers 403).
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.AllowedOrigins) == 0 {
+		return true
+	}
+	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	s.refusals.Origin.Add(1)
+	s.logger.Warn("websocket origin refused", "origin", origin, "remote", r.RemoteAddr)
+	return false
+}
+
+// Refusals returns the counters of refused requests.
+func (s *Server) Refusals() *Refusals { return &s.refusals }
 
 // ServeHTTP serves the WebSocket endpoint: an HTTP/1.1 upgrade, or an
 // HTTP/2 extended CONNECT (RFC 8441) when the server enables it.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -33,11 +34,14 @@ type session struct {
 	once   sync.Once
 
 	// Touched only by the reader goroutine.
-	p      *sfu.Participant
-	att    *attachment
-	member *member // set on a lobby socket
-	claims *Claims
-	id     string
+	addr    netip.Addr // the peer's address, for the join limit
+	msgs    bucket     // message rate
+	refused int        // messages refused in a row for the rate
+	p       *sfu.Participant
+	att     *attachment
+	claims  *Claims
+	member  *member // set on a lobby socket
+	id      string
 }
 
 // ending tells why a session's reader stopped, which decides whether the
@@ -60,6 +64,7 @@ func newSession(s *Server, t transport) *session {
 		done:   make(chan struct{}),
 		drain:  make(chan struct{}),
 		ended:  make(chan struct{}),
+		addr:   remoteAddr(t.remoteAddr()),
 	}
 }
 
@@ -111,6 +116,9 @@ func (s *session) readLoop() ending {
 		if errors.As(err, &gone) {
 			if gone.err != nil {
 				s.logger.Debug("link ended", "err", gone.err)
+			}
+			if gone.why == endViolation {
+				s.srv.refusals.Violations.Add(1)
 			}
 			return gone.why
 		}
@@ -175,6 +183,7 @@ func (s *session) send(m *Message) {
 	case s.out <- data:
 	case <-s.done:
 	default:
+		s.srv.refusals.SlowClients.Add(1)
 		s.logger.Warn("client too slow, closing", "queued", len(s.out))
 		s.close()
 	}

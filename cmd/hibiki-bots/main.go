@@ -13,6 +13,8 @@
 // (publishers first) instead of all at once; --duration includes the ramp.
 // The JSON report carries a per-second series that cmd/hibiki-plot draws.
 //
+//	go run ./cmd/hibiki-bots --soak --duration 10m [--soak-rooms 2] ...
+//
 // Tokens are minted with the development key pair unless --key/--secret
 // are given. With --tile every receiving bot sends setVideoSize for each
 // video track it gets, as a page laying out tiles would; without it the
@@ -65,6 +67,7 @@ type options struct {
 	rooms        int
 	ramp         float64 // bots per second, 0 = all at once
 	audioOnly    bool
+	soak         *soakFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -85,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "time allowed for one bot to join and publish")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live table")
+	o.soak = addSoakFlags(fs)
 	fs.StringVar(&o.transport, "transport", "ws", "signaling transport: ws (WebSocket), ws-h2 (WebSocket over HTTP/2, wss:// only) or longpoll (HTTP long-poll)")
 	fs.BoolVar(&o.insecureTLS, "insecure-tls", false, "accept any server certificate (a server started with --dev-tls)")
 	tile := fs.String("tile", "", "WxH: every receiving bot sends setVideoSize with this tile size for each video track, as a page would (default: none, the server's choice)")
@@ -154,6 +158,13 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.soak.enabled {
+		if err := runSoak(ctx, o, log, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
 	rep, err := run(ctx, o, log, stderr)
 	if rep != nil {
 		writeSummary(stdout, rep)

@@ -67,6 +67,9 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 		}
 	}
 	ir := &interceptor.Registry{}
+	if cfg.Interceptors != nil {
+		cfg.Interceptors(ir)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}

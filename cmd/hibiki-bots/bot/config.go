@@ -23,6 +23,7 @@ import (
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/media"
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -90,6 +91,10 @@ type Config struct {
 	// ConfigureAPI may change pion's SettingEngine after the defaults
 	// (loopback-only ICE, UDP4, no mDNS, AES-GCM SRTP first) are applied.
 	ConfigureAPI func(*webrtc.SettingEngine)
+	// Interceptors may add interceptors before pion's defaults, so that
+	// they see outgoing packets last, as they go on the wire, and incoming
+	// ones first (tests record what a bot sends and receives with one).
+	Interceptors func(*interceptor.Registry)
 	// Media are the parsed clips. Sharing one *media.Clips across bots
 	// saves parsing and memory; nil loads them for this bot.
 	Media *media.Clips

@@ -74,11 +74,13 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
 		sfu.WithP2P(cfg.Room.P2P),
+		sfu.WithMaxRooms(cfg.Limits.MaxRooms),
 		sfu.WithData(sfu.DataConfig{
 			Disabled:            cfg.Data.Disabled,
 			MaxMessageSize:      cfg.Data.MaxMessageSize,
 			ReceiverQueue:       cfg.Data.ReceiverQueue,
 			SlowReceiverTimeout: cfg.Data.SlowReceiverTimeout,
+			BytesPerSecond:      cfg.Limits.DataBytesPerSecond,
 		}),
 	)
 	if err != nil {
@@ -88,17 +90,21 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("start sfu: %w", err)
 	}
 	keys := signaling.KeySet(cfg.Keys)
+	var verifier signaling.Verifier = keys
+	if cfg.Signaling.TokenAudience != "" {
+		verifier = signaling.AudienceVerifier{Keys: keys, Audience: cfg.Signaling.TokenAudience}
+	}
 	signKey, signSecret := cfg.SigningKey()
 	lobbyCfg := signaling.LobbyConfig{
 		Room:          cfg.Lobby.Room,
 		InviteTimeout: cfg.Lobby.InviteTimeout,
 		Mint: func(room, identity, name string, g signaling.Grants) (string, error) {
-			return signaling.NewToken(signKey, signSecret, room, identity, name, g, callTokenTTL)
+			return signaling.NewAudienceToken(signKey, signSecret, cfg.Signaling.TokenAudience, room, identity, name, g, callTokenTTL)
 		},
 	}
 	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
 	a.doors = whip.New(s, whip.Config{
-		Verifier:      keys,
+		Verifier:      verifier,
 		StreamKeys:    cfg.WHIP.StreamKeys,
 		ICEServersFor: whipICEServers(iceServersFor),
 		Logger:        logger,
@@ -118,17 +124,23 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		locate = a.locate
 	}
 	a.sig = signaling.NewServer(s, signaling.Config{
-		Verifier:       keys,
+		Verifier:       verifier,
 		MaxMessageSize: cfg.Signaling.MaxMessageSize,
 		PingInterval:   cfg.Signaling.PingInterval,
 		PongTimeout:    cfg.Signaling.PongTimeout,
 		ICEServersFor:  iceServersFor,
 		ResumeWindow:   cfg.Signaling.ResumeWindow,
-		Logger:         logger,
-		OnError:        a.met.SignalingError,
-		OnJoin:         func(d time.Duration) { a.met.ObserveJoin("ws", d) },
-		Lobby:          lobbyCfg,
-		Locate:         locate,
+		AllowedOrigins: cfg.Signaling.AllowedOrigins,
+		Limits: signaling.Limits{
+			JoinsPerIPPerMinute: cfg.Limits.JoinsPerIPPerMinute,
+			MessagesPerSecond:   cfg.Limits.MessagesPerSecond,
+			MessageBurst:        cfg.Limits.MessageBurst,
+		},
+		Logger:  logger,
+		OnError: a.met.SignalingError,
+		OnJoin:  func(d time.Duration) { a.met.ObserveJoin("ws", d) },
+		Lobby:   lobbyCfg,
+		Locate:  locate,
 	})
 	hosts := append([]string{hostOf(cfg.Listen)}, cfg.RTC.IPs...)
 	if a.tls, err = cfg.TLS.serverTLS(hosts); err != nil {
@@ -154,10 +166,7 @@ func (a *App) routes(static fs.FS) {
 	if a.cfg.Admin.Key != "" {
 		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger))
 	}
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	a.mux.HandleFunc("GET /healthz", a.health)
 	if a.cfg.Dev {
 		a.mux.HandleFunc("GET /dev/token", a.devToken)
 	}
@@ -176,7 +185,7 @@ func (a *App) devToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, secret := a.cfg.SigningKey()
-	tok, err := signaling.NewToken(key, secret, room, identity, q.Get("name"), signaling.AllGrants(), 6*time.Hour)
+	tok, err := signaling.NewAudienceToken(key, secret, a.cfg.Signaling.TokenAudience, room, identity, q.Get("name"), signaling.AllGrants(), 6*time.Hour)
 	if err != nil {
 		http.Error(w, "cannot mint token", http.StatusInternalServerError)
 		return

@@ -43,7 +43,12 @@ type Config struct {
 	Node      NodeConfig        `yaml:"node"`
 	// PProf, when set, serves net/http/pprof on this address (e.g.
 	// 127.0.0.1:6060), apart from the public listener. Off by default.
-	PProf string `yaml:"pprof"`
+	PProf  string       `yaml:"pprof"`
+	Limits LimitsConfig `yaml:"limits"`
+	// HealthVerbose serves /healthz?verbose (rooms, participants, sessions,
+	// goroutines, open files, memory, refusals) to anyone; off, it is
+	// served only in development mode.
+	HealthVerbose bool `yaml:"health_verbose"`
 
 	// APIKey and APISecret, set by flag or environment, replace Keys with
 	// this one pair; both must be given.
@@ -83,6 +88,22 @@ type SignalingConfig struct {
 	// ResumeWindow keeps a participant whose socket dropped for this long,
 	// waiting for a join with resume (0 = leave at once).
 	ResumeWindow time.Duration `yaml:"resume_window"`
+	// AllowedOrigins lists page origins allowed to open a socket ("*" any;
+	// empty: any). Requests without Origin and same-host pages always pass.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TokenAudience, when set, must be in every join token's aud claim.
+	TokenAudience string `yaml:"token_audience"`
+}
+
+// LimitsConfig bounds what clients can make one node do (0 = unlimited).
+type LimitsConfig struct {
+	MaxRooms            int     `yaml:"max_rooms"`
+	JoinsPerIPPerMinute int     `yaml:"joins_per_ip_per_minute"`
+	MessagesPerSecond   float64 `yaml:"messages_per_second"`
+	MessageBurst        int     `yaml:"message_burst"`
+	// DataBytesPerSecond bounds one participant's data-channel bytes; it
+	// takes effect where data channels are forwarded (docs/limits.md).
+	DataBytesPerSecond int `yaml:"data_bytes_per_second"`
 }
 
 // RoomConfig holds per-room limits.
@@ -352,6 +373,9 @@ func (c *Config) validateNetwork() error {
 	if c.Signaling.ResumeWindow < 0 {
 		return fmt.Errorf("%w: signaling.resume_window is negative", ErrConfig)
 	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
 	if err := c.TURN.validate(c.RTC.IPs); err != nil {
 		return err
 	}
@@ -437,4 +461,14 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+func (l *LimitsConfig) validate() error {
+	if l.MaxRooms < 0 || l.JoinsPerIPPerMinute < 0 || l.MessagesPerSecond < 0 || l.MessageBurst < 0 || l.DataBytesPerSecond < 0 {
+		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
+	}
+	if l.MessagesPerSecond > 0 && l.MessageBurst < 1 {
+		return fmt.Errorf("%w: limits.message_burst must be at least 1 with a message rate", ErrConfig)
+	}
+	return nil
 }
