@@ -1,0 +1,364 @@
+package bwe
+
+import (
+	"context"
+	"time"
+)
+
+// Subscription is what the allocator needs from one subscribed track;
+// hibiki's sfu.DownTrack satisfies it.
+type Subscription interface {
+	// Info returns a snapshot of the track's allocation inputs.
+	Info() SubscriptionInfo
+	// SetTarget applies an allocation (see Target).
+	SetTarget(t Target)
+	// WritePadding sends up to about bytes of RTP padding on the track's
+	// stream, only right after a complete frame; it returns what it sent.
+	WritePadding(bytes int) int
+}
+
+// Target is one allocation decision for a subscription.
+type Target struct {
+	// Spatial is the layer ceiling under the tile's own choice, or a pause
+	// when < 0 (the subscriber must be told); Temporal is the highest
+	// temporal layer (-1: all).
+	Spatial, Temporal int
+	// Immediate asks a downgrade to stop forwarding the present layer at
+	// once instead of at the lower layer's keyframe: the link is over its
+	// estimate, and every packet more of the old layer delays that
+	// keyframe and costs loss.
+	Immediate bool
+}
+
+// BandwidthSource is the estimate an Allocator spends; *Estimator is one.
+type BandwidthSource interface {
+	Stats() EstimatorStats
+	// Changed is signalled when the estimate moves.
+	Changed() <-chan struct{}
+	// StartProbe and Probing drive probes (see Estimator).
+	StartProbe(target int) bool
+	Probing() (target int, ok bool)
+	// SetAllocated reports what the allocation spends, so retransmissions
+	// are held to the rest.
+	SetAllocated(bps int)
+}
+
+// TrackAllocation is one track's line in AllocatorStats.
+type TrackAllocation struct {
+	TrackID           string
+	Audio             bool
+	Spatial, Temporal int
+	BitrateBps        int
+	Paused            bool
+}
+
+// AllocatorStats is what an Allocator reports periodically.
+type AllocatorStats struct {
+	At        time.Time
+	Estimator EstimatorStats
+	// AllocatedBps is the expected cost of the current allocation.
+	AllocatedBps int
+	Tracks       []TrackAllocation
+}
+
+// Allocator defaults.
+const (
+	defaultAllocInterval = 100 * time.Millisecond
+	defaultStatsInterval = 2 * time.Second
+	padInterval          = 10 * time.Millisecond
+	// probeHeadroom is how far above the next allocation step a probe
+	// aims, so the step is taken with margin, not at the edge.
+	probeHeadroom = 1.25
+	// probeMaxFactor caps a probe at this multiple of the estimate
+	// (libwebrtc probes at 2x in its application-limited region).
+	probeMaxFactor = 2
+	// keepSlack is the tolerance (fraction of the estimate) for keeping a
+	// present layer, against flapping on measurement noise.
+	keepSlack = 0.2
+	// padCarryMax bounds padding debt carried between ticks (mid-frame).
+	padCarryMax = 50 * time.Millisecond
+)
+
+// Allocator turns one subscriber's bandwidth estimate into layer targets
+// for its tracks. All its work happens on the one goroutine of Run: events
+// (estimate changes, Trigger, ticks) are handled in turn, so nothing in it
+// needs a lock.
+type Allocator struct {
+	src  BandwidthSource
+	subs func() []Subscription
+	wake chan struct{}
+
+	dominant      func() string
+	sink          func(AllocatorStats)
+	now           func() time.Time
+	interval      time.Duration
+	statsInterval time.Duration
+
+	// Owned by Run.
+	applied  map[string]Allocation
+	padCarry int
+	lastPad  time.Time
+}
+
+// NewAllocator builds an allocator spending src across the subscriptions
+// subs returns (called on every allocation round).
+func NewAllocator(src BandwidthSource, subs func() []Subscription, opts ...AllocatorOption) (*Allocator, error) {
+	a := &Allocator{
+		src: src, subs: subs, wake: make(chan struct{}, 1),
+		dominant:      func() string { return "" },
+		now:           time.Now,
+		interval:      defaultAllocInterval,
+		statsInterval: defaultStatsInterval,
+		applied:       make(map[string]Allocation),
+	}
+	for _, opt := range opts {
+		if err := opt(a); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Trigger asks for an allocation round now (a subscription or a tile size
+// changed); it never blocks.
+func (a *Allocator) Trigger() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the allocator's event loop; it returns when ctx ends.
+func (a *Allocator) Run(ctx context.Context) {
+	tick := time.NewTicker(a.interval)
+	defer tick.Stop()
+	stats := time.NewTicker(a.statsInterval)
+	defer stats.Stop()
+	var pad *time.Ticker
+	defer func() {
+		if pad != nil {
+			pad.Stop()
+		}
+	}()
+	for {
+		var padC <-chan time.Time
+		if pad != nil {
+			padC = pad.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			a.allocate()
+		case <-a.src.Changed():
+			a.allocate()
+		case <-a.wake:
+			a.allocate()
+		case <-stats.C:
+			if a.sink != nil {
+				a.sink(a.Snapshot())
+			}
+		case <-padC:
+			a.pad()
+		}
+		_, probing := a.src.Probing()
+		switch {
+		case probing && pad == nil:
+			pad = time.NewTicker(padInterval)
+			a.lastPad, a.padCarry = a.now(), 0
+		case !probing && pad != nil:
+			pad.Stop()
+			pad = nil
+		}
+	}
+}
+
+// allocate runs one allocation round.
+func (a *Allocator) allocate() {
+	subs := a.subs()
+	infos := make([]SubscriptionInfo, len(subs))
+	cur := make([]Allocation, len(subs))
+	for i, s := range subs {
+		infos[i] = s.Info()
+		c, ok := a.applied[infos[i].TrackID]
+		if !ok {
+			c = Allocation{Skip: true}
+		}
+		cur[i] = c
+	}
+	st := a.src.Stats()
+	dom := a.dominant()
+	budget := st.Estimate
+	next := Allocate(budget, infos, dom, cur, int(keepSlack*float64(budget)))
+	curTotal := costNow(infos, cur)
+	newTotal := Total(next)
+	// Over the estimate by more than the keep tolerance: a real drop, not
+	// measurement noise.
+	congested := float64(curTotal) > (1+keepSlack)*float64(budget)
+	if anyUpgrade(infos, next, cur) && newTotal > st.Validated {
+		// More than the link has been seen to carry: keep every track where
+		// it is (new ones start at their lowest step) and probe first.
+		limitUpgrades(infos, next, cur)
+		a.probe(newTotal, budget)
+	} else if step, ok := nextStep(infos, next, dom); ok && step > budget {
+		a.probe(step, budget)
+	}
+	seen := make(map[string]bool, len(subs))
+	for i, s := range subs {
+		id := infos[i].TrackID
+		seen[id] = true
+		n := next[i]
+		if n.Skip || infos[i].Audio {
+			delete(a.applied, id)
+			continue
+		}
+		if old, ok := a.applied[id]; ok && old.Spatial == n.Spatial && old.Temporal == n.Temporal {
+			a.applied[id] = n // refresh the cost
+			continue
+		}
+		s.SetTarget(Target{Spatial: n.Spatial, Temporal: n.Temporal, Immediate: congested})
+		a.applied[id] = n
+	}
+	for id := range a.applied {
+		if !seen[id] {
+			delete(a.applied, id)
+		}
+	}
+	a.src.SetAllocated(Total(next))
+}
+
+// probe asks for a probe toward a step costing step bit/s, with headroom,
+// but never beyond probeMaxFactor times the estimate: a link far below the
+// step is then found out in steps, each short overshoot fitting the
+// bottleneck's queue.
+func (a *Allocator) probe(step, estimate int) {
+	target := min(int(probeHeadroom*float64(step)), probeMaxFactor*estimate)
+	a.src.StartProbe(target)
+}
+
+// costNow prices present allocations at today's layer bitrates.
+func costNow(infos []SubscriptionInfo, cur []Allocation) int {
+	n := 0
+	for i, c := range cur {
+		s := &infos[i]
+		switch {
+		case s.Audio:
+			n += defaultAudioBps
+			if len(s.Layers) > 0 && s.Layers[0].BitrateBps > 0 {
+				n += s.Layers[0].BitrateBps - defaultAudioBps
+			}
+		case c.Skip || c.Spatial < 0:
+		default:
+			for _, o := range ladder(s) {
+				if o.spatial == c.Spatial && o.temporal == c.Temporal {
+					n += o.bitrate
+				}
+			}
+		}
+	}
+	return n
+}
+
+// limitUpgrades lowers next so that no track goes above cur: a track with
+// no present allocation, or a paused one, may start at its lowest step.
+func limitUpgrades(infos []SubscriptionInfo, next, cur []Allocation) {
+	for i := range next {
+		n, c := next[i], cur[i]
+		if n.Skip || infos[i].Audio || n.Spatial < 0 {
+			continue
+		}
+		l := ladder(&infos[i])
+		if c.Skip || c.Spatial < 0 {
+			next[i] = Allocation{Spatial: l[0].spatial, Temporal: l[0].temporal, BitrateBps: l[0].bitrate}
+			continue
+		}
+		if stepIndex(l, n) > stepIndex(l, c) {
+			next[i] = c
+		}
+	}
+}
+
+// anyUpgrade reports that some track would get a higher step than it has.
+func anyUpgrade(infos []SubscriptionInfo, next, cur []Allocation) bool {
+	for i := range next {
+		n, c := next[i], cur[i]
+		if n.Skip || infos[i].Audio || n.Spatial < 0 {
+			continue
+		}
+		if c.Skip || c.Spatial < 0 {
+			return true
+		}
+		l := ladder(&infos[i])
+		if stepIndex(l, n) > stepIndex(l, c) {
+			return true
+		}
+	}
+	return false
+}
+
+func stepIndex(l []option, a Allocation) int {
+	for k, o := range l {
+		if o.spatial == a.Spatial && o.temporal == a.Temporal {
+			return k
+		}
+	}
+	return len(l)
+}
+
+// pad sends the padding a running probe needs: the probe target minus what
+// the media is expected to send, spread over the tracks in turn, only at
+// frame ends (WritePadding refuses mid-frame; the debt carries over).
+func (a *Allocator) pad() {
+	target, ok := a.src.Probing()
+	now := a.now()
+	dt := now.Sub(a.lastPad)
+	a.lastPad = now
+	if !ok || dt <= 0 {
+		return
+	}
+	media := 0
+	for _, al := range a.applied {
+		media += al.BitrateBps
+	}
+	rate := target - media - defaultAudioBps
+	if rate <= 0 {
+		return
+	}
+	want := a.padCarry + int(float64(rate)*dt.Seconds()/8)
+	for _, s := range a.subs() {
+		if want <= 0 {
+			break
+		}
+		if _, ok := a.applied[s.Info().TrackID]; !ok {
+			continue // audio or hidden: no padding there
+		}
+		want -= s.WritePadding(want)
+	}
+	a.padCarry = min(max(want, 0), int(float64(rate)*padCarryMax.Seconds()/8))
+}
+
+// Snapshot returns the current allocation and estimate. Call it from the
+// Run goroutine (the stats sink) or after Run returned.
+func (a *Allocator) Snapshot() AllocatorStats {
+	st := AllocatorStats{At: a.now(), Estimator: a.src.Stats()}
+	for _, s := range a.subs() {
+		info := s.Info()
+		al, ok := a.applied[info.TrackID]
+		if info.Audio {
+			bps := defaultAudioBps
+			if len(info.Layers) > 0 && info.Layers[0].BitrateBps > 0 {
+				bps = info.Layers[0].BitrateBps
+			}
+			al, ok = Allocation{Spatial: 0, Temporal: -1, BitrateBps: bps}, true
+		}
+		if !ok {
+			continue
+		}
+		st.AllocatedBps += max(al.BitrateBps, 0)
+		st.Tracks = append(st.Tracks, TrackAllocation{
+			TrackID: info.TrackID, Audio: info.Audio, Spatial: al.Spatial, Temporal: al.Temporal,
+			BitrateBps: al.BitrateBps, Paused: al.Paused(),
+		})
+	}
+	return st
+}

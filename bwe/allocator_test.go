@@ -1,0 +1,142 @@
+package bwe
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeSource is a BandwidthSource the test steers.
+type fakeSource struct {
+	mu        sync.Mutex
+	st        EstimatorStats
+	changed   chan struct{}
+	probes    []int
+	probing   bool
+	allocated int
+}
+
+func newFakeSource(est, validated int) *fakeSource {
+	return &fakeSource{st: EstimatorStats{Estimate: est, Validated: validated}, changed: make(chan struct{}, 1)}
+}
+
+func (f *fakeSource) Stats() EstimatorStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+func (f *fakeSource) Changed() <-chan struct{} { return f.changed }
+func (f *fakeSource) StartProbe(target int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.probes = append(f.probes, target)
+	return true
+}
+func (f *fakeSource) Probing() (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return 0, f.probing
+}
+func (f *fakeSource) SetAllocated(bps int) {
+	f.mu.Lock()
+	f.allocated = bps
+	f.mu.Unlock()
+}
+
+// fakeSub records targets.
+type fakeSub struct {
+	mu      sync.Mutex
+	info    SubscriptionInfo
+	targets []Target
+	set     chan Target
+}
+
+func (s *fakeSub) Info() SubscriptionInfo { return s.info }
+func (s *fakeSub) SetTarget(t Target) {
+	s.mu.Lock()
+	s.targets = append(s.targets, t)
+	s.mu.Unlock()
+	s.set <- t
+}
+func (s *fakeSub) WritePadding(int) int { return 0 }
+
+func runAllocator(t *testing.T, src *fakeSource, subs ...*fakeSub) {
+	t.Helper()
+	a, err := NewAllocator(src, func() []Subscription {
+		out := make([]Subscription, len(subs))
+		for i, s := range subs {
+			out[i] = s
+		}
+		return out
+	}, WithAllocationInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	a.Trigger()
+}
+
+func waitTarget(t *testing.T, s *fakeSub) Target {
+	t.Helper()
+	select {
+	case tg := <-s.set:
+		return tg
+	case <-time.After(5 * time.Second):
+		t.Fatal("no target set")
+		return Target{}
+	}
+}
+
+// A new subscription starts at the best step the estimate and the proven
+// rate allow; a higher one waits for a probe.
+func TestAllocatorProbesBeforeUpgrade(t *testing.T) {
+	src := newFakeSource(5_000_000, 600_000)
+	v := &fakeSub{info: camera("v", "A", 1280, 720), set: make(chan Target, 4)}
+	runAllocator(t, src, v)
+	if tg := waitTarget(t, v); tg.Spatial != 0 {
+		t.Fatalf("first target %+v, want the lowest layer before any probe", tg)
+	}
+	src.mu.Lock()
+	probes := append([]int(nil), src.probes...)
+	src.mu.Unlock()
+	if len(probes) == 0 || probes[0] < 1_300_000 {
+		t.Fatalf("probes %v, want one toward the top layer", probes)
+	}
+	// The probe succeeded: the proven rate covers the top layer.
+	src.mu.Lock()
+	src.st.Validated = 2_000_000
+	src.mu.Unlock()
+	src.changed <- struct{}{}
+	if tg := waitTarget(t, v); tg.Spatial != 2 {
+		t.Fatalf("target after the probe %+v, want the top layer", tg)
+	}
+}
+
+// When the estimate collapses, tracks that no longer fit are paused and
+// the downgrade is immediate.
+func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
+	src := newFakeSource(2_000_000, 2_000_000)
+	v := &fakeSub{info: camera("v", "A", 1280, 720), set: make(chan Target, 4)}
+	runAllocator(t, src, v)
+	if tg := waitTarget(t, v); tg.Spatial != 2 {
+		t.Fatalf("first target %+v", tg)
+	}
+	src.mu.Lock()
+	src.st.Estimate = 300_000
+	src.mu.Unlock()
+	src.changed <- struct{}{}
+	if tg := waitTarget(t, v); tg.Spatial != 0 || !tg.Immediate {
+		t.Fatalf("target after the drop %+v, want layer 0 at once", tg)
+	}
+	src.mu.Lock()
+	src.st.Estimate = 100_000
+	src.mu.Unlock()
+	src.changed <- struct{}{}
+	if tg := waitTarget(t, v); tg.Spatial >= 0 {
+		t.Fatalf("target %+v, want a pause", tg)
+	}
+}
