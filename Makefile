@@ -10,7 +10,7 @@ FUZZMIN  ?= 20x
 # Fuzzing workers (go's default is one per core).
 FUZZPAR  ?= 2
 
-.PHONY: test deps vet unit jscheck fuzz fuzz-smoke bench bench-micro build
+.PHONY: test deps vet unit jscheck fuzz fuzz-smoke bench bench-micro build media
 
 test: deps vet jscheck unit fuzz-smoke
 
@@ -66,3 +66,10 @@ BENCH_ARGS ?=
 bench:
 	$(GO) build -o bin/ ./cmd/hibiki ./cmd/hibiki-bots ./cmd/hibiki-bench
 	bin/hibiki-bench --server bin/hibiki --bots bin/hibiki-bots --md bin/bench.md $(BENCH_ARGS)
+
+# Re-make the bots' committed VP8/Opus clips (cmd/hibiki-bots/media/gen.sh)
+# with Debian's ffmpeg; only needed to change them.
+media:
+	@command -v ffmpeg >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; }
+	bash cmd/hibiki-bots/media/gen.sh
