@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/hibiki-sfu/hibiki/e2e/internal/nsrun"
 )
 
 // Environment variables between the outer test binary and the one it
@@ -29,7 +31,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envInside) == "" {
 		missing := prerequisites()
 		if missing == "" {
-			os.Exit(reexecInNamespace())
+			os.Exit(nsrun.Reexec("browser tests", envInside, true))
 		}
 		_ = os.Setenv(envUnavailable, missing)
 		os.Exit(m.Run())
@@ -92,35 +94,6 @@ func chromiumPath() (string, error) {
 	return "", errors.New("chromium not found in PATH (apt-get install -y chromium, or set " + envChromium + ")")
 }
 
-// reexecInNamespace runs this test binary again, with the same arguments,
-// inside a new network namespace, and returns its exit code.
-func reexecInNamespace() int {
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "browser tests: cannot find the test binary: %v\n", err)
-		return 1
-	}
-	// The suite measures real-time media (frame freezes) on a machine that
-	// may be busy with other packages' tests, so the server and the browsers
-	// (which inherit it) run at a raised priority where that is allowed.
-	args := append([]string{"--net", "--", self}, os.Args[1:]...)
-	cmd := exec.Command("unshare", args...)
-	if nice, err := exec.LookPath("nice"); err == nil && os.Geteuid() == 0 {
-		cmd = exec.Command(nice, append([]string{"-n", "-10", "unshare"}, args...)...)
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), envInside+"=1")
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return exit.ExitCode()
-		}
-		fmt.Fprintf(os.Stderr, "browser tests: unshare --net: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
 // setupNetwork brings up loopback and the veth pair inside the namespace.
 // IPv6 is off in it: the link-local addresses the kernel would add a moment
 // after the links come up make Chromium see a network change, which fails
@@ -140,11 +113,8 @@ func setupNetwork() error {
 		{"link", "set", "hv0", "up"},
 		{"link", "set", "hv1", "up"},
 	}
-	for _, s := range steps {
-		out, err := exec.Command("ip", s...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %w: %s", strings.Join(s, " "), err, strings.TrimSpace(string(out)))
-		}
+	if err := nsrun.IP(steps...); err != nil {
+		return err
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package netns
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/hibiki-sfu/hibiki/e2e/internal/nsrun"
 )
 
 // Environment variables between the outer test binary and the one it
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envInside) == "" {
 		missing := prerequisites()
 		if missing == "" {
-			os.Exit(reexecInNamespace())
+			os.Exit(nsrun.Reexec("netns tests", envInside, false))
 		}
 		_ = os.Setenv(envUnavailable, missing)
 		os.Exit(m.Run())
@@ -81,29 +82,6 @@ func prerequisites() string {
 	return strings.Join(missing, "; ")
 }
 
-// reexecInNamespace runs this test binary again, with the same arguments,
-// inside a new network namespace, and returns its exit code.
-func reexecInNamespace() int {
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "netns tests: cannot find the test binary: %v\n", err)
-		return 1
-	}
-	args := append([]string{"--net", "--", self}, os.Args[1:]...)
-	cmd := exec.Command("unshare", args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), envInside+"=1")
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return exit.ExitCode()
-		}
-		fmt.Fprintf(os.Stderr, "netns tests: unshare --net: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
 // setupNetwork brings up loopback (with ::1) and the veth pair, and checks
 // that nftables works in the namespace.
 func setupNetwork() error {
@@ -119,10 +97,8 @@ func setupNetwork() error {
 		{"link", "set", "hv0", "up"},
 		{"link", "set", "hv1", "up"},
 	}
-	for _, s := range steps {
-		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip %s: %w: %s", strings.Join(s, " "), err, strings.TrimSpace(string(out)))
-		}
+	if err := nsrun.IP(steps...); err != nil {
+		return err
 	}
 	if err := nft("add table inet probe"); err != nil {
 		return err
