@@ -105,7 +105,7 @@ func TestClusterRedirectJoinsOneRoom(t *testing.T) {
 		t.Error("the room exists on b too")
 	}
 	for _, x := range []*bot.Bot{alice, bob} {
-		st, err := x.WaitStats(ctx, func(s bot.Stats) bool { return s.Totals.TracksReceiving >= 2 && videoFrames(s) >= 60 })
+		st, err := x.WaitStats(ctx, func(s bot.Stats) bool { return s.Totals.TracksReceiving >= 2 && s.VideoFrames() >= 60 })
 		if err != nil {
 			t.Fatalf("%s: %v (stats %+v)", x.Self().Identity, err, st.Totals)
 		}
@@ -174,13 +174,13 @@ func TestClusterRedisRestartMidCall(t *testing.T) {
 
 	clusterBot(ctx, t, a.url, "call", "pub", true, false)
 	sub := clusterBot(ctx, t, b.url, "call", "sub", false, true)
-	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= 30 }); err != nil {
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= 30 }); err != nil {
 		t.Fatalf("sub before: %v", err)
 	}
 
 	rs.Stop()
-	before := videoFrames(sub.Stats())
-	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= before+60 }); err != nil {
+	before := sub.Stats().VideoFrames()
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= before+60 }); err != nil {
 		t.Fatalf("call stalled without Redis: %v", err)
 	}
 	clusterBot(ctx, t, a.url, "call", "owned-join", false, true) // a serves "call"

@@ -25,7 +25,7 @@ func TestEveryoneReceivesEveryTrack(t *testing.T) {
 	for i, s := range subs {
 		// 4 tracks, and about 3 s of video on each video track.
 		st, err := s.WaitStats(ctx, func(st bot.Stats) bool {
-			return st.Totals.TracksReceiving >= 4 && videoFrames(st) >= 2*90
+			return st.Totals.TracksReceiving >= 4 && st.VideoFrames() >= 2*90
 		})
 		if err != nil {
 			t.Fatalf("sub-%d: %v (stats %+v)", i, err, st.Totals)
@@ -125,8 +125,8 @@ func TestBadRequestsDoNotHurtTheRoom(t *testing.T) {
 			t.Errorf("frame %.40q: code %q, want %q (%s)", c.frame, got.Code, c.code, got.Message)
 		}
 	}
-	frames := videoFrames(sub.Stats())
-	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= frames+30 })
+	frames := sub.Stats().VideoFrames()
+	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= frames+30 })
 	if err != nil {
 		t.Fatalf("media stopped after bad requests: %v", err)
 	}
@@ -150,8 +150,8 @@ func TestStalledSubscriberDoesNotStallOthers(t *testing.T) {
 		}
 	}
 	stalled.StopReading()
-	frames := videoFrames(healthy.Stats())
-	st, err := healthy.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= frames+150 }) // 5 s
+	frames := healthy.Stats().VideoFrames()
+	st, err := healthy.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= frames+150 }) // 5 s
 	if err != nil {
 		t.Fatalf("healthy subscriber starved: %v", err)
 	}

@@ -46,7 +46,7 @@ func TestCaptureFuzzCorpus(t *testing.T) {
 	}
 	pub := start("pub", true, pubRec)
 	sub := start("sub", false, subRec)
-	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= 150 }); err != nil {
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= 150 }); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join("..", "sfu", "testdata")

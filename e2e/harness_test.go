@@ -127,17 +127,6 @@ func newBot(ctx context.Context, t *testing.T, srv *server, room, identity strin
 	return b
 }
 
-// videoFrames returns the frames received on the bot's video tracks.
-func videoFrames(s bot.Stats) uint64 {
-	var n uint64
-	for _, tr := range s.Tracks {
-		if tr.Kind == "video" {
-			n += tr.Frames
-		}
-	}
-	return n
-}
-
 // trackStats returns the stats of the bot's received track with sid.
 func trackStats(b *bot.Bot, sid string) (bot.TrackStats, bool) {
 	for _, tr := range b.Stats().Tracks {

@@ -58,7 +58,7 @@ func TestLongPollTenBots(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			st, err := b.WaitStats(ctx, func(st bot.Stats) bool {
-				return st.Totals.TracksReceiving >= want && videoFrames(st) >= uint64(want/2)*60
+				return st.Totals.TracksReceiving >= want && st.VideoFrames() >= uint64(want/2)*60
 			})
 			if err != nil {
 				t.Errorf("b%d: %v (receiving %d tracks, want %d)", i, err, st.Totals.TracksReceiving, want)
@@ -175,7 +175,7 @@ func TestWebSocketOverHTTP2Media(t *testing.T) {
 	h1 := transportBot(ctx, t, srv, bot.Config{Room: "h2", Identity: "h1", Subscribe: true, Transport: bot.TransportWebSocket})
 	lp := transportBot(ctx, t, srv, bot.Config{Room: "h2", Identity: "lp", Subscribe: true, Transport: bot.TransportLongPoll})
 	for name, b := range map[string]*bot.Bot{"h2 subscriber": sub, "http/1.1 subscriber": h1, "long-poll subscriber": lp} {
-		st, err := b.WaitStats(ctx, func(st bot.Stats) bool { return st.Totals.TracksReceiving >= 2 && videoFrames(st) >= 60 })
+		st, err := b.WaitStats(ctx, func(st bot.Stats) bool { return st.Totals.TracksReceiving >= 2 && st.VideoFrames() >= 60 })
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -70,8 +70,8 @@ func TestWHIPErrorsLeaveRoomAlone(t *testing.T) {
 			t.Errorf("the room saw %s join", m.Participant.Identity)
 		}
 	}
-	frames := videoFrames(sub.Stats())
-	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= frames+30 })
+	frames := sub.Stats().VideoFrames()
+	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= frames+30 })
 	if err != nil {
 		t.Fatalf("media stopped: %v", err)
 	}

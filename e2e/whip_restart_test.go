@@ -26,7 +26,7 @@ func TestWHIPICERestart(t *testing.T) {
 		t.Fatalf("POST = %d %q", code, w.answer)
 	}
 	pubSID := joinedSID(ctx, t, sub, "encoder")
-	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= 15 }); err != nil {
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= 15 }); err != nil {
 		t.Fatalf("frames: %v", err)
 	}
 	oldServerUfrag := sdpAttr(w.answer, "ice-ufrag")
@@ -66,8 +66,8 @@ func TestWHIPICERestart(t *testing.T) {
 	if got := srv.app.SFU().Room("restart").Participant(pubSID).PublishICE().Ufrag; got != sdpAttr(local, "ice-ufrag") {
 		t.Errorf("server's remote ufrag %q, want the client's new %q", got, sdpAttr(local, "ice-ufrag"))
 	}
-	frames := videoFrames(sub.Stats())
-	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= frames+60 })
+	frames := sub.Stats().VideoFrames()
+	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= frames+60 })
 	if err != nil {
 		t.Fatalf("media did not resume after the restart: %v", err)
 	}

@@ -58,7 +58,7 @@ func TestWHIPPublisherReachesBot(t *testing.T) {
 	if err := sub.WaitTracks(ctx, 2); err != nil {
 		t.Fatalf("tracks: %v", err)
 	}
-	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= 60 })
+	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= 60 })
 	if err != nil {
 		t.Fatalf("frames: %v", err)
 	}
@@ -173,7 +173,7 @@ func TestWHIPTricklePatch(t *testing.T) {
 	if err := sub.WaitTracks(ctx, 2); err != nil {
 		t.Fatalf("tracks: %v", err)
 	}
-	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= 30 })
+	st, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= 30 })
 	if err != nil {
 		t.Fatalf("frames: %v", err)
 	}

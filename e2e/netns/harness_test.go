@@ -126,23 +126,12 @@ func newBot(ctx context.Context, t *testing.T, srv *server, room, identity strin
 	return b
 }
 
-// videoFrames sums the complete video frames the bot received.
-func videoFrames(s bot.Stats) uint64 {
-	var n uint64
-	for _, tr := range s.Tracks {
-		if tr.Kind == "video" {
-			n += tr.Frames
-		}
-	}
-	return n
-}
-
 // waitMoreFrames waits until b received n more video frames than now.
 func waitMoreFrames(ctx context.Context, t *testing.T, name string, b *bot.Bot, n uint64) {
 	t.Helper()
-	from := videoFrames(b.Stats())
-	if st, err := b.WaitStats(ctx, func(s bot.Stats) bool { return videoFrames(s) >= from+n }); err != nil {
-		t.Fatalf("%s: no media (%d frames, %d more wanted): %v", name, videoFrames(st), n, err)
+	from := b.Stats().VideoFrames()
+	if st, err := b.WaitStats(ctx, func(s bot.Stats) bool { return s.VideoFrames() >= from+n }); err != nil {
+		t.Fatalf("%s: no media (%d frames, %d more wanted): %v", name, st.VideoFrames(), n, err)
 	}
 }
 

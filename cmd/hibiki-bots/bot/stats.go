@@ -111,6 +111,18 @@ func (t Totals) LossPct() float64 {
 	return 100 * float64(t.PacketsLost) / exp
 }
 
+// VideoFrames is the number of complete video frames received on all
+// tracks: the clock end-to-end tests wait on ("N more frames arrived").
+func (s Stats) VideoFrames() uint64 {
+	var n uint64
+	for _, tr := range s.Tracks {
+		if tr.Kind == "video" {
+			n += tr.Frames
+		}
+	}
+	return n
+}
+
 func (s *Stats) sum() {
 	var t Totals
 	for _, tr := range s.Tracks {
