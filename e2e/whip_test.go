@@ -209,9 +209,9 @@ func sdpFragment(ufrag, pwd string, candidates []string) string {
 func assertSimulcastHealthy(t *testing.T, name string, s bot.Stats, switches uint64) {
 	t.Helper()
 	for _, tr := range s.Tracks {
-		if tr.Packets == 0 || !tr.FirstFrameKeyframe || tr.Lost > 0 || tr.Freezes > 0 || tr.Incomplete > switches {
-			t.Errorf("%s: track %s (%s): packets %d, first key %v, lost %d, freezes %d (%v), incomplete %d (allowed %d)",
-				name, tr.TrackSID, tr.Kind, tr.Packets, tr.FirstFrameKeyframe, tr.Lost, tr.Freezes, tr.FreezeTime, tr.Incomplete, switches)
+		if tr.Packets == 0 || !tr.FirstFrameKeyframe || tr.Lost > 0 || tr.Freezes > 0 || tr.Incomplete > 0 || tr.SwitchCuts > switches {
+			t.Errorf("%s: track %s (%s): packets %d, first key %v, lost %d, freezes %d (%v), incomplete %d, switch cuts %d (allowed %d)",
+				name, tr.TrackSID, tr.Kind, tr.Packets, tr.FirstFrameKeyframe, tr.Lost, tr.Freezes, tr.FreezeTime, tr.Incomplete, tr.SwitchCuts, switches)
 		}
 	}
 }

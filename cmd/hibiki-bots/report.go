@@ -31,10 +31,12 @@ type report struct {
 	FramesReceived     uint64      `json:"frames_received"`
 	FramesDecodable    uint64      `json:"frames_decodable"`
 	IncompleteFrames   uint64      `json:"incomplete_frames"`
-	FirstFrameNotKey   int         `json:"first_frame_not_keyframe"`
-	PacketsReceived    uint64      `json:"packets_received"`
-	PacketsLost        int64       `json:"packets_lost"`
-	PacketLossPct      float64     `json:"packet_loss_pct"`
+	// SwitchCuts are frames of the old layer cut short by a layer switch.
+	SwitchCuts       uint64  `json:"switch_cut_frames"`
+	FirstFrameNotKey int     `json:"first_frame_not_keyframe"`
+	PacketsReceived  uint64  `json:"packets_received"`
+	PacketsLost      int64   `json:"packets_lost"`
+	PacketLossPct    float64 `json:"packet_loss_pct"`
 	// Freezes counts gaps over 500 ms between decodable frames, plus video
 	// tracks frozen when the run ended.
 	Freezes        int            `json:"freezes"`
@@ -125,6 +127,7 @@ func (r *report) addTrack(t bot.TrackStats, delays *[]float64) {
 	r.FramesReceived += t.Frames
 	r.FramesDecodable += t.Decodable
 	r.IncompleteFrames += t.Incomplete
+	r.SwitchCuts += t.SwitchCuts
 	if !t.FirstFrameAt.IsZero() && !t.FirstFrameKeyframe {
 		r.FirstFrameNotKey++
 	}
@@ -188,8 +191,8 @@ func writeSummary(w io.Writer, r *report) {
 		r.JoinToFirstFrameMs.P50, r.JoinToFirstFrameMs.P95, r.JoinToFirstFrameMs.Max)
 	fmt.Fprintf(w, "  join->first video frame ms: p50 %.1f  p95 %.1f  max %.1f\n",
 		r.JoinToFirstVideoMs.P50, r.JoinToFirstVideoMs.P95, r.JoinToFirstVideoMs.Max)
-	fmt.Fprintf(w, "  frames %d (decodable %d, incomplete %d, first not key %d), freezes %d (frozen at end %d)\n",
-		r.FramesReceived, r.FramesDecodable, r.IncompleteFrames, r.FirstFrameNotKey, r.Freezes, r.FrozenAtEnd)
+	fmt.Fprintf(w, "  frames %d (decodable %d, incomplete %d, cut by switches %d, first not key %d), freezes %d (frozen at end %d)\n",
+		r.FramesReceived, r.FramesDecodable, r.IncompleteFrames, r.SwitchCuts, r.FirstFrameNotKey, r.Freezes, r.FrozenAtEnd)
 	fmt.Fprintf(w, "  packets received %d, lost %d (%.3f%%), max jitter %.1f ms, PLIs sent %d / received %d\n",
 		r.PacketsReceived, r.PacketsLost, r.PacketLossPct, r.JitterMsMax, r.PLIsSent, r.PLIsReceived)
 	fmt.Fprintf(w, "  kbps in %.0f, out %.0f; video sizes %v\n", r.KbpsIn, r.KbpsOut, r.VideoSizesSeen)

@@ -27,7 +27,14 @@ type assembledFrame struct {
 	Complete bool
 	// AfterGap is set when packets were lost between the previous frame and
 	// this one, so whole frames may be missing before it.
-	AfterGap      bool
+	AfterGap bool
+	// SwitchCut marks an incomplete frame whose tail was cut by a simulcast
+	// layer switch: every packet from its start arrived in sequence, and the
+	// very next packet starts a keyframe of another resolution. Nothing was
+	// lost and the decoder resumes at that keyframe; the sender skipped one
+	// frame of the old layer, which is how keyframe-gated switching behaves
+	// when the old layer's frame is still in flight.
+	SwitchCut     bool
 	Keyframe      bool
 	Width, Height int
 	Packets       int
@@ -56,6 +63,7 @@ type frameAssembler struct {
 	pendingHole bool
 	buf         map[int64]rtpPacketInfo
 	cur         *frameInProgress
+	keyW, keyH  int // resolution of the latest complete keyframe
 	out         []assembledFrame
 	late        uint64 // packets that came after their slot was given up
 }
@@ -114,8 +122,12 @@ func (a *frameAssembler) release(now time.Time) {
 
 func (a *frameAssembler) consume(p rtpPacketInfo, now time.Time) {
 	if a.cur != nil && p.ts != a.cur.ts {
-		// A new timestamp before the marker: the old frame's tail is lost.
+		// A new timestamp before the marker: the old frame's tail is lost,
+		// or was never sent because a layer switch happened mid-frame.
+		cut := a.cur.startOK && !a.cur.hole && !a.pendingHole &&
+			p.vp8.Start && p.vp8.Keyframe && (p.vp8.Width != a.keyW || p.vp8.Height != a.keyH)
 		a.emit(false, now)
+		a.out[len(a.out)-1].SwitchCut = cut
 	}
 	if a.cur == nil {
 		a.cur = &frameInProgress{ts: p.ts, startOK: p.vp8.Start, afterGap: a.pendingHole}
@@ -135,6 +147,9 @@ func (a *frameAssembler) consume(p rtpPacketInfo, now time.Time) {
 func (a *frameAssembler) emit(sawMarker bool, now time.Time) {
 	f := a.cur
 	a.cur = nil
+	if sawMarker && f.startOK && !f.hole && f.key {
+		a.keyW, a.keyH = f.w, f.h
+	}
 	a.out = append(a.out, assembledFrame{
 		Timestamp: f.ts,
 		Complete:  sawMarker && f.startOK && !f.hole,

@@ -103,6 +103,43 @@ func TestAssembler(t *testing.T) {
 	}
 }
 
+// A frame cut short counts as a switch cut only when nothing is missing
+// and the next packet starts a keyframe of another size: a layer switch.
+func TestAssemblerSwitchCut(t *testing.T) {
+	info := func(seq int64, ts uint32, start, marker, key bool, w int) rtpPacketInfo {
+		v := vp8Packet{Start: start, Keyframe: key, PictureID: -1}
+		if key {
+			v.Width, v.Height = w, w*9/16
+		}
+		return rtpPacketInfo{ext: seq, ts: ts, marker: marker, vp8: v}
+	}
+	for _, tc := range []struct {
+		name    string
+		next    rtpPacketInfo // the packet after the cut frame's first two
+		wantCut bool
+	}{
+		{"keyframe of another layer", info(13, 6000, true, true, true, 1280), true},
+		{"keyframe of the same size", info(13, 6000, true, true, true, 320), false},
+		{"delta frame", info(13, 6000, true, true, false, 0), false},
+		{"after a hole", info(14, 6000, true, true, true, 1280), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := time.Unix(0, 0)
+			a := newFrameAssembler(0) // give holes up at once
+			a.push(info(10, 0, true, true, true, 320), t0)
+			a.push(info(11, 3000, true, false, false, 0), t0)
+			a.push(info(12, 3000, false, false, false, 0), t0)
+			out := a.push(tc.next, t0)
+			if len(out) == 0 || out[0].Complete {
+				t.Fatalf("cut frame not released as incomplete: %+v", out)
+			}
+			if out[0].SwitchCut != tc.wantCut {
+				t.Errorf("SwitchCut %v, want %v", out[0].SwitchCut, tc.wantCut)
+			}
+		})
+	}
+}
+
 func TestAssemblerWaitsForRetransmission(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	a := newFrameAssembler(defaultHoleWait)

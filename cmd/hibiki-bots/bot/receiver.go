@@ -24,6 +24,7 @@ type remoteTrack struct {
 	frz        *freezeDetector
 	frames     uint64
 	incomplete uint64
+	switchCuts uint64
 	decodable  uint64
 	keyframes  uint64
 	firstAt    time.Time
@@ -113,9 +114,12 @@ func (r *remoteTrack) audioPacket(p *rtp.Packet, now time.Time) {
 }
 
 func (r *remoteTrack) videoFrame(f assembledFrame) {
-	if !f.Complete {
+	switch {
+	case f.SwitchCut:
+		r.switchCuts++
+	case !f.Complete:
 		r.incomplete++
-	} else {
+	default:
 		r.frames++
 		if r.firstAt.IsZero() {
 			r.firstAt, r.firstKey = f.At, f.Keyframe
@@ -179,7 +183,7 @@ func (r *remoteTrack) snapshot(now time.Time) TrackStats {
 		TrackSID: r.sid, ParticipantSID: r.participantSID, Kind: r.kind, MID: r.mid, SSRC: r.ssrc,
 		Packets: r.stats.received, Bytes: r.stats.bytes,
 		Lost: r.stats.lost(), LossPct: r.stats.lossPct(), Jitter: r.stats.jitterDuration(),
-		Frames: r.frames, Incomplete: r.incomplete, Decodable: r.decodable, Keyframes: r.keyframes,
+		Frames: r.frames, Incomplete: r.incomplete, SwitchCuts: r.switchCuts, Decodable: r.decodable, Keyframes: r.keyframes,
 		FirstFrameKeyframe: r.firstKey, Width: r.width, Height: r.height,
 		FirstFrameAt: r.firstAt, LastPacketAt: r.lastPacket, PLIsSent: r.plis,
 		AudioLevel: r.level, VoicedPackets: r.voiced,

@@ -58,6 +58,10 @@ type TrackStats struct {
 	// packet, Decodable ones a decoder could have shown (complete and with
 	// their references). Audio counts each packet as a frame.
 	Frames, Incomplete, Decodable, Keyframes uint64
+	// SwitchCuts are frames cut short by a simulcast layer switch (see
+	// assembledFrame.SwitchCut): not Incomplete, since nothing was lost
+	// and a keyframe follows at once, but each is one skipped frame.
+	SwitchCuts uint64
 	// FirstFrameKeyframe tells whether the first complete video frame was a
 	// keyframe (what a decoder needs); always true for audio.
 	FirstFrameKeyframe bool
@@ -96,6 +100,7 @@ type Totals struct {
 	PacketsReceived, BytesReceived uint64
 	PacketsLost                    int64
 	Frames, Incomplete, Decodable  uint64
+	SwitchCuts                     uint64
 	FirstFrameNotKeyframe          int
 	Freezes                        int
 	PacketsSent, BytesSent         uint64
@@ -134,6 +139,7 @@ func (s *Stats) sum() {
 		t.PacketsLost += tr.Lost
 		t.Frames += tr.Frames
 		t.Incomplete += tr.Incomplete
+		t.SwitchCuts += tr.SwitchCuts
 		t.Decodable += tr.Decodable
 		if !tr.FirstFrameAt.IsZero() && !tr.FirstFrameKeyframe {
 			t.FirstFrameNotKeyframe++
