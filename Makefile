@@ -3,6 +3,9 @@
 
 GO      ?= go
 WEB     := examples/web
+# A duration can fail a clean run with "context deadline exceeded" on a
+# loaded machine (golang/go#75804, unfixed in Go 1.26); an execution count
+# cannot, so CI uses one.
 FUZZTIME ?= 30s
 # Minimizing each new interesting input for the default 60 s stalls short
 # runs; a bounded number of tries keeps every run fuzzing.
@@ -48,10 +51,10 @@ fuzz:
 		done; \
 	done
 
-# CI: every fuzz target for a few seconds beyond its seed corpus, on one
-# worker (the machine is shared).
+# CI: every fuzz target for a few thousand executions (seconds) beyond its
+# seed corpus, on one worker (the machine is shared).
 fuzz-smoke:
-	$(MAKE) fuzz FUZZTIME=3s FUZZPAR=1
+	$(MAKE) fuzz FUZZTIME=4000x FUZZPAR=1
 
 # Microbenchmarks of the packet path and signaling (0 allocs/op expected on
 # the forwarding path).
