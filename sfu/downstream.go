@@ -14,6 +14,9 @@ type downstream interface {
 	// notify tells the subscriber about its subscription (paused, ...).
 	notify(ev Event)
 	log() *slog.Logger
+	// reallocate asks the connection's bandwidth allocator, if it has
+	// one, for a new allocation round (a tile size changed).
+	reallocate()
 }
 
 func (p *Participant) mediaReady() bool { return p.subReady.Load() }

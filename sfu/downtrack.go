@@ -47,6 +47,13 @@ type DownTrack struct {
 	// levelID is the subscriber's negotiated audio-level extension id.
 	levelID uint8
 	level   [1]byte
+	// The bandwidth allocator's decision: a ceiling on the spatial layer
+	// (-1: none yet), the temporal target, and a pause for lack of
+	// bandwidth (distinct from a hidden tile's pause).
+	allocLayer    int
+	allocTemporal int
+	bwPaused      bool
+	pad           rtp.Header
 }
 
 func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
@@ -55,6 +62,9 @@ func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
 		sub:      sub,
 		fwd:      NewForwarder(t.kind, t.codec.ClockRate),
 		maxLayer: -1,
+
+		allocLayer:    -1,
+		allocTemporal: -1,
 	}
 	if t.kind == KindVideo {
 		d.seq = &sequencer{}
@@ -300,8 +310,8 @@ func (d *DownTrack) setWanted(w, h, maxLayer int) {
 	hidden := w == 0 && h == 0
 	d.mu.Lock()
 	d.wantW, d.wantH, d.maxLayer, d.sized = w, h, maxLayer, true
-	d.fwd.SetPaused(hidden || d.direct.Load())
-	changed := d.hidden != hidden
+	d.fwd.SetPaused(hidden || d.bwPaused || d.direct.Load())
+	changed := d.hidden != hidden && !d.bwPaused
 	d.hidden = hidden
 	d.mu.Unlock()
 	if changed {
@@ -309,6 +319,7 @@ func (d *DownTrack) setWanted(w, h, maxLayer int) {
 	}
 	d.reselect(d.track.layerInfos())
 	d.track.poke() // resume a paused encoding now, not at the next tick
+	d.sub.reallocate()
 }
 
 // defaultTile is the size assumed before the subscriber says what its tile
@@ -364,6 +375,9 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 	}
 	d.mu.Lock()
 	want := d.desiredLocked(infos)
+	if d.allocLayer >= 0 && want >= 0 {
+		want = min(want, d.allocLayer)
+	}
 	old, _ := d.fwd.Target()
 	for i, info := range infos {
 		if !info.Live {
@@ -371,7 +385,7 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 		}
 	}
 	if want >= 0 {
-		d.fwd.SetTarget(want, -1)
+		d.fwd.SetTarget(want, d.allocTemporal)
 	}
 	d.mu.Unlock()
 	if want >= 0 && want != old && want < len(infos) && infos[want].Live {
@@ -393,7 +407,7 @@ func (d *DownTrack) layerCap() int {
 func (d *DownTrack) setDirect(on bool) {
 	d.mu.Lock()
 	changed := d.direct.Swap(on) != on
-	d.fwd.SetPaused(d.hidden || on)
+	d.fwd.SetPaused(d.hidden || d.bwPaused || on)
 	d.mu.Unlock()
 	if !changed {
 		return

@@ -62,6 +62,34 @@ type SubscriptionPaused struct {
 	Paused   bool
 }
 
+// BandwidthStats reports, periodically, a subscriber's bandwidth estimate
+// and how the allocator spends it across the tracks it receives.
+type BandwidthStats struct {
+	// EstimateBps is the usable estimate; GCCBps pion GCC's raw target;
+	// AckedBps what the subscriber acknowledged over the last 500 ms.
+	EstimateBps, GCCBps, AckedBps int
+	// SentBps is what the server sent (media, retransmissions, padding).
+	SentBps int
+	// LossPct is the loss the subscriber reported over the same window.
+	LossPct float64
+	// AllocatedBps is the expected cost of the current allocation.
+	AllocatedBps int
+	// Probing is set while padding probes the link.
+	Probing bool
+	Tracks  []TrackBandwidth
+}
+
+// TrackBandwidth is one subscribed track's allocation.
+type TrackBandwidth struct {
+	TrackSID string
+	Audio    bool
+	// Layer is the spatial layer ceiling, -1 when paused; Temporal the
+	// highest temporal layer (-1: all).
+	Layer, Temporal int
+	BitrateBps      int
+	Paused          bool
+}
+
 // ActiveSpeakers tells everyone who is speaking, loudest first, and who the
 // dominant speaker is (the one a speaker view shows large).
 type ActiveSpeakers struct {
@@ -132,6 +160,7 @@ func (LayersChanged) isEvent()      {}
 func (SubscriptionPaused) isEvent() {}
 func (Removed) isEvent()            {}
 func (ActiveSpeakers) isEvent()     {}
+func (BandwidthStats) isEvent()     {}
 func (P2PStart) isEvent()           {}
 func (P2PEnd) isEvent()             {}
 func (P2PSignal) isEvent()          {}

@@ -87,7 +87,13 @@ type Forwarder struct {
 	seen      [MaxSpatialLayers]bool
 	firstSeen int64
 	anySeen   bool
-	m         munger
+	// frameEnd: the newest packet forwarded of the current layer closed
+	// its frame (marker), so padding may follow without splitting one.
+	frameEnd bool
+	// dropping: the current layer is dropped until the switch to the
+	// target (DropCurrent).
+	dropping bool
+	m        munger
 }
 
 // NewForwarder returns a Forwarder for a track of the given kind and RTP
@@ -280,10 +286,13 @@ func (f *Forwarder) forwardVideo(p *Packet) Decision {
 	}
 	if f.shouldSwitch(p) {
 		f.m.switchTo(p)
+		f.dropping = false
 		f.current = p.Layer
 		f.curTID = f.temporal
 		f.frameTs = p.Header.Timestamp
-		return f.emit(p, true)
+		d := f.emit(p, true)
+		f.frameEnd = !d.Drop && p.Header.Marker
+		return d
 	}
 	if f.current < 0 {
 		return Decision{Drop: true} // waiting for a keyframe
@@ -296,11 +305,45 @@ func (f *Forwarder) forwardVideo(p *Packet) Decision {
 		}
 		return f.emit(p, false)
 	}
-	if len(p.Payload) == 0 || f.temporalDrop(p) {
+	if len(p.Payload) == 0 || f.dropping || f.temporalDrop(p) {
 		f.m.drop(p)
 		return Decision{Drop: true}
 	}
-	return f.emit(p, false)
+	d := f.emit(p, false)
+	if !d.Drop {
+		f.frameEnd = p.Header.Marker
+	}
+	return d
+}
+
+// DropCurrent stops forwarding the current layer before the switch to a
+// lower target happens at its keyframe: the link is congested and the old
+// layer's packets would only delay that keyframe. The receiver sees one
+// frame cut short (no sequence gap) and then the keyframe.
+func (f *Forwarder) DropCurrent() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kind == KindVideo && f.current >= 0 && f.effectiveTarget() < f.current {
+		f.dropping = true
+		f.frameEnd = false
+	}
+}
+
+// Padding reserves n output sequence numbers for padding-only packets and
+// returns the first, with the timestamp to send them with. It refuses
+// (ok false) unless video of the current layer is flowing and the newest
+// forwarded packet ended a frame: padding never lands inside a frame, where
+// it would look like a lost media packet to the receiver until the frame's
+// tail arrives. A paused or muted track may carry padding too (its last
+// frame was complete): a subscriber whose video is all paused for lack of
+// bandwidth can only be probed that way.
+func (f *Forwarder) Padding(n int) (seq uint16, ts uint32, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kind != KindVideo || !f.frameEnd {
+		return 0, 0, false
+	}
+	return f.m.padding(n)
 }
 
 // shouldSwitch reports whether p is the first packet of a keyframe that

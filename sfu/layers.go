@@ -13,6 +13,8 @@ type LayerInfo struct {
 	FPS float64
 	// Live reports that the layer is arriving.
 	Live bool
+	// Temporal is the number of VP8 temporal layers seen (0: none).
+	Temporal int
 }
 
 // Default size of layer 0 when the publisher has not told us.

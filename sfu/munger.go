@@ -122,6 +122,27 @@ func (m *offsetMap) drop(src int64) {
 	m.ring[m.head] = offsetRange{gap: src, start: src + 1, offset: last.offset - 1}
 }
 
+// insert makes room for k output values that no source packet uses
+// (padding) right after the newest source value, and returns the first of
+// them. Values already forwarded keep their mapping.
+func (m *offsetMap) insert(k int64) int64 {
+	first := m.next()
+	last := &m.ring[m.head]
+	if last.start > m.high {
+		// The newest range starts after everything seen (a drop run just
+		// ended): shifting it moves only what comes next.
+		last.offset += k
+		return first
+	}
+	off := last.offset + k
+	m.head = (m.head + 1) % mungerRanges
+	if m.n < mungerRanges {
+		m.n++
+	}
+	m.ring[m.head] = offsetRange{gap: m.high + 1, start: m.high + 1, offset: off}
+	return first
+}
+
 // next is the output value the next in-order source value would get.
 func (m *offsetMap) next() int64 {
 	return m.high + 1 + m.ring[m.head].offset
@@ -350,6 +371,15 @@ func (m *munger) mapVP8(s *mungerSource, p *Packet, out *mungerOut, cur bool) bo
 		out.tl0 = p.VP8.TL0PICIDX
 	}
 	return true
+}
+
+// padding reserves k output sequence numbers after the newest forwarded
+// packet and returns the first, with the newest output timestamp.
+func (m *munger) padding(k int) (seq uint16, ts uint32, ok bool) {
+	if !m.started || !m.cur.valid || k <= 0 {
+		return 0, 0, false
+	}
+	return uint16(m.cur.seqMap.insert(int64(k))), m.lastTs, true
 }
 
 // drop records that a packet of the current source is dropped on purpose

@@ -1,12 +1,14 @@
 package sfu
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/hibiki-sfu/hibiki/bwe"
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -58,6 +60,11 @@ type Participant struct {
 	// done is closed when the participant leaves; it ends its watchers.
 	done chan struct{}
 
+	// alloc spends the subscribe connection's bandwidth estimate; its loop
+	// runs until stopAlloc.
+	alloc     *bwe.Allocator
+	stopAlloc context.CancelFunc
+
 	mu         sync.Mutex
 	published  map[string]*PublishedTrack // by SID
 	pending    map[string]TrackRequest    // announced, not yet arrived; by client id
@@ -89,7 +96,11 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 	p.neg.p = p
 	relayOnly := r.sfu.relayOnly || r.RelayOnly()
 	p.relayOnly.Store(relayOnly)
-	subAPI, err := r.sfu.transport.newAPI(roleSubscribe, relayOnly)
+	est, err := bwe.NewEstimatorFactory(r.sfu.opts.estimator...)
+	if err != nil {
+		return nil, fmt.Errorf("bandwidth estimator: %w", err)
+	}
+	subAPI, err := r.sfu.transport.newAPI(roleSubscribe, apiOptions{relayOnly: relayOnly, first: est})
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +113,10 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 			p.closePeers()
 			return nil, err
 		}
+	}
+	if err := p.startAllocator(est.Estimator()); err != nil {
+		p.closePeers()
+		return nil, err
 	}
 	return p, nil
 }
@@ -121,7 +136,7 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := p.room.sfu.transport.newAPI(rolePublish, p.relayOnly.Load(), levels)
+	api, err := p.room.sfu.transport.newAPI(rolePublish, apiOptions{relayOnly: p.relayOnly.Load()}, levels)
 	if err != nil {
 		return nil, err
 	}
@@ -453,6 +468,9 @@ func (p *Participant) Leave() {
 }
 
 func (p *Participant) closePeers() {
+	if p.stopAlloc != nil {
+		p.stopAlloc()
+	}
 	if p.data != nil {
 		p.data.close()
 	}

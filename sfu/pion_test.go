@@ -30,7 +30,7 @@ type pionSubscriber struct {
 // client has no interceptors, so the test decides what RTCP it sends.
 func newPionSubscriber(ctx context.Context, tb testing.TB, tp *transport, d *DownTrack) *pionSubscriber {
 	tb.Helper()
-	api, err := tp.newAPI(roleSubscribe, false)
+	api, err := tp.newAPI(roleSubscribe, apiOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}

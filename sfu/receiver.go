@@ -31,6 +31,11 @@ type receiver struct {
 	packets   atomic.Uint64
 	width     atomic.Int32
 	height    atomic.Int32
+	temporal  atomic.Int32 // highest VP8 TID seen + 1
+	// rate and rateTicks: the bitrate average, touched only by the
+	// track's monitor.
+	rate      int
+	rateTicks int
 	// live mirrors the monitor's view; a packet on a layer believed dead
 	// wakes the monitor so subscribers waiting for it switch at once.
 	live atomic.Bool
@@ -123,6 +128,9 @@ func (r *receiver) classify(p *Packet) {
 		}
 		p.HasVP8 = true
 		p.Keyframe = p.VP8.IsKeyframe
+		if p.VP8.HasTID && int32(p.VP8.TID) >= r.temporal.Load() {
+			r.temporal.Store(int32(p.VP8.TID) + 1)
+		}
 		if p.Keyframe && p.VP8.Width > 0 {
 			r.width.Store(int32(p.VP8.Width))
 			r.height.Store(int32(p.VP8.Height))

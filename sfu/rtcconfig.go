@@ -18,6 +18,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
+	piontransport "github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -47,6 +48,12 @@ type RTCConfig struct {
 	RelayIPs []string
 	// ICEServers are handed to clients in the join answer.
 	ICEServers []webrtc.ICEServer
+	// Net, when set, is the network every peer connection uses instead of
+	// the host's (pion's SettingEngine.SetNet): tests put the server on a
+	// pion vnet router with rate, delay and loss filters. IPs must then
+	// name the virtual addresses, and UDPPort must be 0 (the mux listens
+	// on the host network).
+	Net piontransport.Net
 }
 
 // ICE timing of the server's connections. Disconnected after 3 s of
@@ -164,6 +171,12 @@ func newTransport(cfg RTCConfig, logger *slog.Logger) (*transport, error) {
 	}
 	filter := func(ip net.IP) bool { return len(allowed) == 0 || allowed[ip.String()] }
 	s.SetIPFilter(filter)
+	if cfg.Net != nil {
+		if cfg.UDPPort > 0 {
+			return nil, fmt.Errorf("%w: a UDP mux port cannot be used with a virtual network", ErrBadIP)
+		}
+		s.SetNet(cfg.Net)
+	}
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepalive)
@@ -244,6 +257,12 @@ func ipSet(ips []string) (map[string]bool, error) {
 	return out, nil
 }
 
+// apiOptions are the per-connection choices of newAPI.
+type apiOptions struct {
+	relayOnly bool
+	first     interceptor.Factory
+}
+
 // role says which way media flows on a peer connection, so each gets only
 // the interceptors it needs: a publish connection receives (NACK
 // generation, receiver reports, TWCC feedback), a subscribe connection
@@ -260,14 +279,21 @@ const (
 // newAPI builds a pion API for one peer connection. Each connection gets its
 // own media engine and interceptor registry because pion binds negotiated
 // state (payload types, extension ids) to them.
-// relayOnly restricts the connection's remote candidates to the embedded
-// TURN relay's addresses, when those are known.
-func (t *transport) newAPI(r role, relayOnly bool, extra ...interceptor.Factory) (*webrtc.API, error) {
+// o.relayOnly restricts the connection's remote candidates to the embedded
+// TURN relay's addresses, when those are known. o.first, when not nil, is
+// registered before the role's interceptors, so it writes closest to the
+// network: the subscribe connection's congestion controller must see every
+// packet (retransmissions included) with the transport-wide sequence number
+// already stamped.
+func (t *transport) newAPI(r role, o apiOptions, extra ...interceptor.Factory) (*webrtc.API, error) {
 	m, err := mediaEngine()
 	if err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
+	if o.first != nil {
+		reg.Add(o.first)
+	}
 	if err := registerInterceptors(m, reg, r); err != nil {
 		return nil, err
 	}
@@ -275,7 +301,7 @@ func (t *transport) newAPI(r role, relayOnly bool, extra ...interceptor.Factory)
 		reg.Add(f)
 	}
 	settings := t.settings
-	if relayOnly && len(t.relayIPs) > 0 {
+	if o.relayOnly && len(t.relayIPs) > 0 {
 		// Peer-reflexive candidates pass this filter too, so a client
 		// that sends checks from its own address is never paired.
 		settings.SetRemoteIPFilter(func(ip net.IP) bool { return t.relayIPs[ip.String()] })

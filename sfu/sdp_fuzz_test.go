@@ -114,7 +114,7 @@ func FuzzHandleOffer(f *testing.F) {
 	}
 	f.Cleanup(func() { _ = tr.close() })
 	f.Fuzz(func(t *testing.T, offer string, relayOnly bool) {
-		api, err := tr.newAPI(rolePublish, relayOnly)
+		api, err := tr.newAPI(rolePublish, apiOptions{relayOnly: relayOnly})
 		if err != nil {
 			t.Fatal(err)
 		}

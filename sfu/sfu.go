@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hibiki-sfu/hibiki/bwe"
 )
 
 // SFU owns the rooms of one node. It is safe for concurrent use; every room
@@ -34,6 +36,8 @@ type options struct {
 	maxTracks       int
 	maxRooms        int
 	stats           *Counters
+	statsInterval   time.Duration
+	estimator       []bwe.EstimatorOption
 	p2p             bool
 	data            DataConfig
 }
@@ -59,6 +63,17 @@ func WithMaxRooms(n int) Option { return func(o *options) { o.maxRooms = n } }
 // the metrics endpoint and benchmarks read.
 func WithCounters(c *Counters) Option { return func(o *options) { o.stats = c } }
 
+// WithBandwidthStatsInterval sets how often each subscriber receives its
+// BandwidthStats event (default 2 s).
+func WithBandwidthStatsInterval(d time.Duration) Option {
+	return func(o *options) { o.statsInterval = d }
+}
+
+// WithEstimatorOptions tunes every subscriber's bandwidth estimator.
+func WithEstimatorOptions(opts ...bwe.EstimatorOption) Option {
+	return func(o *options) { o.estimator = append(o.estimator, opts...) }
+}
+
 // WithP2P sets whether rooms let two participants whose clients support it
 // connect directly (default true); Room.SetP2P overrides it per room.
 func WithP2P(on bool) Option { return func(o *options) { o.p2p = on } }
@@ -69,6 +84,7 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 		logger:         slog.Default(),
 		emptyRoomGrace: 10 * time.Second,
 		maxTracks:      16,
+		statsInterval:  2 * time.Second,
 		p2p:            true,
 	}
 	for _, opt := range opts {

@@ -19,6 +19,10 @@ const layerTimeout = 700 * time.Millisecond
 // monitorInterval is how often layer liveness and bitrates are refreshed.
 const monitorInterval = 100 * time.Millisecond
 
+// rateWarmup is how many monitor ticks a layer's bitrate average needs
+// before it is reported.
+const rateWarmup = 4
+
 // PublishedTrack is one source (microphone, camera, screen) of a publisher
 // with up to three simulcast layers, and the list of its subscribers.
 type PublishedTrack struct {
@@ -70,9 +74,9 @@ func newPublishedTrack(p *Participant, sid string, req TrackRequest, codec webrt
 		wake:   make(chan struct{}, 1),
 	}
 	t.downs.Store(&[]*DownTrack{})
-	if t.kind == KindVideo {
-		p.room.sfu.goroutine(t.monitor)
-	}
+	// Audio runs the monitor too: its measured bitrate is what the
+	// bandwidth allocator reserves for it.
+	p.room.sfu.goroutine(t.monitor)
 	return t
 }
 
@@ -139,6 +143,25 @@ func (t *PublishedTrack) cache(layer int) *packetCache {
 		return nil
 	}
 	return r.cache
+}
+
+// publishedLayers reports which layers the publisher sends at all (even if
+// an encoding is paused right now).
+func (t *PublishedTrack) publishedLayers() [MaxSpatialLayers]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out [MaxSpatialLayers]bool
+	for i, r := range t.receivers {
+		out[i] = r != nil
+	}
+	return out
+}
+
+// audioBitrate is the measured bitrate of an audio track (0: unknown).
+func (t *PublishedTrack) audioBitrate() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.infos[0].BitrateBps
 }
 
 // layerInfos returns a snapshot of what is known about each layer.
@@ -289,11 +312,26 @@ func (t *PublishedTrack) refreshLayers(now time.Time, lastBytes *[MaxSpatialLaye
 			b := r.bytes.Load()
 			rate := int(float64(b-lastBytes[i]) * 8 / monitorInterval.Seconds())
 			lastBytes[i] = b
-			info.BitrateBps = (info.BitrateBps*3 + rate) / 4
+			if rate > 0 {
+				// A paused encoding keeps its last rate: it is what
+				// resuming it would cost.
+				if r.rateTicks == 0 {
+					r.rate = rate
+				}
+				r.rate = (r.rate*3 + rate) / 4
+				r.rateTicks++
+			}
+			// Until the average has seen a second of the layer it is an
+			// underestimate; the allocator would take an expensive layer
+			// for a cheap one. Unknown (0) makes it assume a nominal rate.
+			if r.rateTicks >= rateWarmup {
+				info.BitrateBps = r.rate
+			}
 		}
 		if w, h := r.size(); w > 0 {
 			info.Width, info.Height = w, h
 		}
+		info.Temporal = int(r.temporal.Load())
 		live := now.UnixNano()-r.lastNanos.Load() < int64(layerTimeout)
 		r.live.Store(live)
 		if live != info.Live {
@@ -369,6 +407,10 @@ func (t *PublishedTrack) neededLayers(downs []*DownTrack) []bool {
 		// Keep what is being forwarded until the switch away from it has
 		// happened, or the subscriber freezes waiting for the new layer.
 		if l := d.forwardedLayer(); l >= 0 && l < MaxSpatialLayers {
+			active[l] = true
+		}
+		// The layer the bandwidth allows, when lower than the tile wants.
+		if l := d.allocatedLayer(); l >= 0 && l < MaxSpatialLayers {
 			active[l] = true
 		}
 	}

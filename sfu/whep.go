@@ -56,7 +56,7 @@ func (s *SFU) View(ctx context.Context, req ViewRequest) (*Viewer, string, error
 	// In a relay-only room it accepts relayed candidates only, like a
 	// participant there.
 	relayOnly := s.relayOnly || pub.room.RelayOnly()
-	api, err := s.transport.newAPI(roleSubscribe, relayOnly)
+	api, err := s.transport.newAPI(roleSubscribe, apiOptions{relayOnly: relayOnly})
 	if err != nil {
 		return nil, "", err
 	}
@@ -240,6 +240,10 @@ func (v *Viewer) log() *slog.Logger { return v.logger }
 
 // notify implements downstream: a WHEP viewer has no channel for events.
 func (v *Viewer) notify(Event) {}
+
+// reallocate implements downstream: a WHEP viewer has no bandwidth
+// allocator (its connection gets the size-based layer choice only).
+func (v *Viewer) reallocate() {}
 
 // dropSubscription implements downstream: the publisher's track ended. The
 // viewer cannot renegotiate, so it ends with its last track.

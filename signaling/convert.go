@@ -100,6 +100,8 @@ func eventMessage(ev sfu.Event) *Message {
 		return &Message{Type: TypeSubscriptionPaused, TrackSID: e.TrackSID, Paused: &paused}
 	case sfu.ActiveSpeakers:
 		return speakersMessage(e)
+	case sfu.BandwidthStats:
+		return &Message{Type: TypeStats, Stats: bandwidthStats(e)}
 	case sfu.P2PStart:
 		role := P2PRoleAnswer
 		if e.Offer {
@@ -115,6 +117,23 @@ func eventMessage(ev sfu.Event) *Message {
 	default:
 		return nil
 	}
+}
+
+func bandwidthStats(e sfu.BandwidthStats) *BandwidthStats {
+	out := &BandwidthStats{
+		Estimate: e.EstimateBps, GCC: e.GCCBps, Acked: e.AckedBps, Sent: e.SentBps, Loss: math.Round(e.LossPct*100) / 100,
+		Allocated: e.AllocatedBps, Probing: e.Probing, Tracks: make([]TrackBandwidth, 0, len(e.Tracks)),
+	}
+	for _, t := range e.Tracks {
+		kind := sfu.KindVideo.String()
+		if t.Audio {
+			kind = sfu.KindAudio.String()
+		}
+		out.Tracks = append(out.Tracks, TrackBandwidth{
+			TrackSID: t.TrackSID, Kind: kind, Layer: t.Layer, Temporal: t.Temporal, Bitrate: t.BitrateBps, Paused: t.Paused,
+		})
+	}
+	return out
 }
 
 // speakersMessage is the activeSpeakers message of e, nil when nobody has

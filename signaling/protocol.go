@@ -53,6 +53,7 @@ const (
 	TypeSubscriptionPaused = "subscriptionPaused"
 	TypeRemoved            = "removed"
 	TypeActiveSpeakers     = "activeSpeakers"
+	TypeStats              = "stats"
 	TypeLobbyJoined        = "lobbyJoined"
 	TypePresence           = "presence"
 	TypeInvited            = "invited"
@@ -136,6 +137,7 @@ type Message struct {
 	Paused         *bool              `json:"paused,omitempty"`
 	Dominant       string             `json:"dominant,omitempty"`
 	Speakers       []Speaker          `json:"speakers,omitempty"`
+	Stats          *BandwidthStats    `json:"stats,omitempty"`
 	// ICETransportPolicy is "relay" when the client must connect through
 	// TURN only (RTCConfiguration.iceTransportPolicy); empty means "all".
 	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
@@ -172,6 +174,36 @@ type Message struct {
 type Speaker struct {
 	SID   string  `json:"sid"`
 	Level float64 `json:"level"`
+}
+
+// BandwidthStats is the body of a stats event: the subscriber's bandwidth
+// estimate and how it is spent, every couple of seconds.
+type BandwidthStats struct {
+	// Estimate is the usable estimate in bit/s; GCC is pion GCC's raw
+	// target; Acked is what the client acknowledged over the last 500 ms.
+	Estimate int `json:"estimate"`
+	GCC      int `json:"gcc"`
+	Acked    int `json:"acked"`
+	// Sent is what the server sent (media, retransmissions, padding).
+	Sent int `json:"sent"`
+	// Loss is the loss the client reported over that window, in percent.
+	Loss float64 `json:"loss"`
+	// Allocated is the expected cost of the allocation below, in bit/s.
+	Allocated int              `json:"allocated"`
+	Probing   bool             `json:"probing,omitempty"`
+	Tracks    []TrackBandwidth `json:"tracks"`
+}
+
+// TrackBandwidth is one received track's allocation.
+type TrackBandwidth struct {
+	TrackSID string `json:"trackSid"`
+	Kind     string `json:"kind"`
+	// Layer is the spatial layer (0 lowest), -1 while paused; Temporal the
+	// highest temporal layer, -1 for all.
+	Layer    int  `json:"layer"`
+	Temporal int  `json:"temporal"`
+	Bitrate  int  `json:"bitrate"`
+	Paused   bool `json:"paused,omitempty"`
 }
 
 // ICECandidate mirrors the browser's RTCIceCandidateInit so the JS client can

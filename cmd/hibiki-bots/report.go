@@ -58,6 +58,11 @@ type report struct {
 	StartedAt     string  `json:"started_at"`
 	AllReceivingS float64 `json:"all_receiving_s"`
 	Series        []point `json:"series"`
+	// ServerEstimateKbps summarizes the latest server stats event of each
+	// subscribing bot: the bandwidth estimate the server's allocator spends
+	// on it (docs/bwe.md), and how many of its tracks were paused.
+	ServerEstimateKbps percentiles `json:"server_estimate_kbps"`
+	TracksPaused       int         `json:"tracks_paused"`
 }
 
 type percentiles struct {
@@ -88,7 +93,7 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 		PublishersSubscribe: o.publishersSubscribe, TracksExpected: tracksExpected(o),
 		DurationS: math.Round(elapsed.Seconds()*10) / 10, VideoSizesSeen: map[string]int{},
 	}
-	var delays, video []float64
+	var delays, video, estimates []float64
 	for _, m := range ms {
 		if m.err() != nil {
 			r.ConnectErrors++
@@ -105,7 +110,16 @@ func buildReport(o options, ms []*member, elapsed time.Duration) *report {
 				video = append(video, float64(t.FirstFrameDelay.Microseconds())/1000)
 			}
 		}
+		if s.Server != nil {
+			estimates = append(estimates, float64(s.Server.Estimate)/1000)
+			for _, t := range s.Server.Tracks {
+				if t.Paused {
+					r.TracksPaused++
+				}
+			}
+		}
 	}
+	r.ServerEstimateKbps = percentilesOf(estimates)
 	r.PacketLossPct = lossPct(r.PacketsReceived, r.PacketsLost)
 	r.JoinToFirstFrameMs = percentilesOf(delays)
 	r.JoinToFirstVideoMs = percentilesOf(video)
@@ -196,6 +210,8 @@ func writeSummary(w io.Writer, r *report) {
 	fmt.Fprintf(w, "  packets received %d, lost %d (%.3f%%), max jitter %.1f ms, PLIs sent %d / received %d\n",
 		r.PacketsReceived, r.PacketsLost, r.PacketLossPct, r.JitterMsMax, r.PLIsSent, r.PLIsReceived)
 	fmt.Fprintf(w, "  kbps in %.0f, out %.0f; video sizes %v\n", r.KbpsIn, r.KbpsOut, r.VideoSizesSeen)
+	fmt.Fprintf(w, "  server estimate kbps: p50 %.0f  p95 %.0f  max %.0f; tracks paused %d\n",
+		r.ServerEstimateKbps.P50, r.ServerEstimateKbps.P95, r.ServerEstimateKbps.Max, r.TracksPaused)
 }
 
 func scenarioLabel(s string) string {

@@ -15,6 +15,7 @@ type rtpPacketInfo struct {
 	ext     int64 // extended sequence number
 	ts      uint32
 	marker  bool
+	padding bool // padding only: fills its sequence number, no frame
 	vp8     vp8Packet
 	arrival time.Time
 }
@@ -39,6 +40,9 @@ type assembledFrame struct {
 	Width, Height int
 	Packets       int
 	At            time.Time
+	// PictureID is the VP8 picture id of the frame's first packet, -1
+	// when unknown.
+	PictureID int
 }
 
 type frameInProgress struct {
@@ -49,6 +53,7 @@ type frameInProgress struct {
 	packets  int
 	key      bool
 	w, h     int
+	pid      int
 }
 
 // frameAssembler reorders packets by sequence number and groups them into
@@ -121,6 +126,9 @@ func (a *frameAssembler) release(now time.Time) {
 }
 
 func (a *frameAssembler) consume(p rtpPacketInfo, now time.Time) {
+	if p.padding {
+		return
+	}
 	if a.cur != nil && p.ts != a.cur.ts {
 		// A new timestamp before the marker: the old frame's tail is lost,
 		// or was never sent because a layer switch happened mid-frame.
@@ -130,7 +138,7 @@ func (a *frameAssembler) consume(p rtpPacketInfo, now time.Time) {
 		a.out[len(a.out)-1].SwitchCut = cut
 	}
 	if a.cur == nil {
-		a.cur = &frameInProgress{ts: p.ts, startOK: p.vp8.Start, afterGap: a.pendingHole}
+		a.cur = &frameInProgress{ts: p.ts, startOK: p.vp8.Start, afterGap: a.pendingHole, pid: p.vp8.PictureID}
 		if p.vp8.Start {
 			a.cur.key, a.cur.w, a.cur.h = p.vp8.Keyframe, p.vp8.Width, p.vp8.Height
 		}
@@ -159,6 +167,7 @@ func (a *frameAssembler) emit(sawMarker bool, now time.Time) {
 		Height:    f.h,
 		Packets:   f.packets,
 		At:        now,
+		PictureID: f.pid,
 	})
 }
 
@@ -177,18 +186,27 @@ type decodeTracker struct {
 	broken      bool
 	brokenSince time.Time
 	lastPLI     time.Time
+	lastPID     int // picture id of the last complete frame, -1 if none
 }
 
-func newDecodeTracker() *decodeTracker { return &decodeTracker{broken: true} }
+func newDecodeTracker() *decodeTracker { return &decodeTracker{broken: true, lastPID: -1} }
 
 // frame reports whether f can be decoded and updates the decoder state.
+// Packets lost between two frames whose picture ids are consecutive were
+// not media (padding, as a bandwidth probe sends): like libwebrtc's VP8
+// reference finder, the decoder then carries on.
 func (d *decodeTracker) frame(f assembledFrame) bool {
+	last := d.lastPID
+	d.lastPID = -1
+	if f.Complete {
+		d.lastPID = f.PictureID
+	}
 	if f.Complete && f.Keyframe {
 		d.broken = false
 		d.brokenSince = time.Time{}
 		return true
 	}
-	if !f.Complete || f.AfterGap {
+	if !f.Complete || (f.AfterGap && !consecutivePID(last, f.PictureID)) {
 		d.breakAt(f.At)
 	}
 	if d.broken && d.brokenSince.IsZero() {
@@ -215,4 +233,12 @@ func (d *decodeTracker) needPLI(now time.Time) bool {
 	}
 	d.lastPLI = now
 	return true
+}
+
+// consecutivePID reports that picture id b follows a (7- or 15-bit ids).
+func consecutivePID(a, b int) bool {
+	if a < 0 || b < 0 {
+		return false
+	}
+	return (a+1)&0x7fff == b || (a < 0x80 && b < 0x80 && (a+1)&0x7f == b)
 }

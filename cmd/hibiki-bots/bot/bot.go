@@ -238,6 +238,13 @@ func (b *Bot) handle(m *signaling.Message) {
 		b.log.Warn("server error", "code", m.Code, "message", m.Message, "id", m.ID)
 	case signaling.TypeRemoved:
 		b.log.Info("removed by the server", "reason", m.Message)
+	case signaling.TypeStats:
+		// Periodic and frequent: kept as the latest, not in the event log.
+		if m.Stats != nil {
+			b.room.setStats(*m.Stats, b.cfg.Now())
+			b.notify.notify()
+		}
+		return
 	}
 	now := b.cfg.Now()
 	b.room.apply(m, now)

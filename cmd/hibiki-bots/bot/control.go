@@ -147,6 +147,7 @@ func (b *Bot) Stats() Stats {
 		s.Tracks = sub.snapshot(now)
 		s.SubscribeICERestarts = sub.restarts.Load()
 	}
+	s.Server = b.room.serverStats()
 	s.Reconnects, s.PublishICERestarts = b.reconnects.Load(), b.pubRestarts.Load()
 	s.sum()
 	return s

@@ -33,6 +33,7 @@ type remoteTrack struct {
 	width      int
 	height     int
 	plis       uint64
+	padding    uint64
 	level      int
 	voiced     uint64
 	muted      bool
@@ -74,6 +75,15 @@ func (r *remoteTrack) handle(p *rtp.Packet, size int, now time.Time) packetResul
 	r.lastPacket = now
 	if r.asm == nil {
 		r.audioPacket(p, now)
+		return res
+	}
+	if len(p.Payload) == 0 {
+		// Padding only (a bandwidth probe): it fills its sequence number,
+		// so it is no loss, but it belongs to no frame.
+		r.padding++
+		for _, f := range r.asm.push(rtpPacketInfo{ext: ext, ts: p.Timestamp, padding: true, arrival: now}, now) {
+			r.videoFrame(f)
+		}
 		return res
 	}
 	v, err := parseVP8(p.Payload)
@@ -185,7 +195,7 @@ func (r *remoteTrack) snapshot(now time.Time) TrackStats {
 		Lost: r.stats.lost(), LossPct: r.stats.lossPct(), Jitter: r.stats.jitterDuration(),
 		Frames: r.frames, Incomplete: r.incomplete, SwitchCuts: r.switchCuts, Decodable: r.decodable, Keyframes: r.keyframes,
 		FirstFrameKeyframe: r.firstKey, Width: r.width, Height: r.height,
-		FirstFrameAt: r.firstAt, LastPacketAt: r.lastPacket, PLIsSent: r.plis,
+		FirstFrameAt: r.firstAt, LastPacketAt: r.lastPacket, PLIsSent: r.plis, PaddingPackets: r.padding,
 		AudioLevel: r.level, VoicedPackets: r.voiced,
 		Muted: r.muted, Paused: r.paused, Hidden: r.hidden, Gone: r.gone, Ended: r.ended,
 	}

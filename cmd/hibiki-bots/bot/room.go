@@ -33,6 +33,29 @@ type roomState struct {
 	tracks       map[string]RemoteTrack
 	events       []signaling.Message
 	dropped      int // events cut from the front of the log
+	stats        *signaling.BandwidthStats
+	statsAt      time.Time
+	statsCount   int
+}
+
+// setStats records the latest stats event.
+func (r *roomState) setStats(s signaling.BandwidthStats, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stats, r.statsAt = &s, now
+	r.statsCount++
+}
+
+// serverStats returns the latest stats event, nil before the first.
+func (r *roomState) serverStats() *ServerStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stats == nil {
+		return nil
+	}
+	s := *r.stats
+	s.Tracks = slices.Clone(s.Tracks)
+	return &ServerStats{BandwidthStats: s, At: r.statsAt, Count: r.statsCount}
 }
 
 func newRoomState() *roomState {

@@ -1,6 +1,10 @@
 package bot
 
-import "time"
+import (
+	"time"
+
+	"github.com/hibiki-sfu/hibiki/signaling"
+)
 
 // Stats is a snapshot of everything a bot measured. It is a copy: callers
 // may keep and compare snapshots.
@@ -20,6 +24,17 @@ type Stats struct {
 	// connection, SubscribeICERestarts those the server made on the
 	// subscribe connection.
 	Reconnects, PublishICERestarts, SubscribeICERestarts int64
+	// Server is the latest stats event: the server's bandwidth estimate for
+	// this bot and the layer it chose per received track (nil before one).
+	Server *ServerStats
+}
+
+// ServerStats is the latest stats event with when it arrived and how many
+// came so far.
+type ServerStats struct {
+	signaling.BandwidthStats
+	At    time.Time
+	Count int
 }
 
 // PublishedStats describes one track the bot sends.
@@ -78,6 +93,8 @@ type TrackStats struct {
 	FirstFrameAt    time.Time
 	LastPacketAt    time.Time
 	PLIsSent        uint64
+	// PaddingPackets are padding-only packets (server bandwidth probes).
+	PaddingPackets uint64
 	// AudioLevel is the last RFC 6464 level received (-dBov, -1 if none);
 	// VoicedPackets count packets with the V bit set.
 	AudioLevel    int

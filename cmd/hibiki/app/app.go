@@ -57,6 +57,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		UDPPortMin: cfg.RTC.UDPPortMin,
 		UDPPortMax: cfg.RTC.UDPPortMax,
 		PublicIPs:  cfg.RTC.PublicIPs,
+		Net:        cfg.RTC.Net,
 		TCPPort:    cfg.RTC.TCPPort,
 		RelayOnly:  cfg.RTC.RelayOnly,
 	}
@@ -73,6 +74,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
+		sfu.WithBandwidthStatsInterval(cfg.BWE.StatsInterval),
 		sfu.WithP2P(cfg.Room.P2P),
 		sfu.WithMaxRooms(cfg.Limits.MaxRooms),
 		sfu.WithData(sfu.DataConfig{

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/signaling"
+	"github.com/pion/transport/v5"
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,6 +38,7 @@ type Config struct {
 	TLS       TLSConfig         `yaml:"tls"`
 	WHIP      WHIPConfig        `yaml:"whip"`
 	Admin     AdminConfig       `yaml:"admin"`
+	BWE       BWEConfig         `yaml:"bwe"`
 	Data      DataConfig        `yaml:"data"`
 	Lobby     LobbyConfig       `yaml:"lobby"`
 	Redis     RedisConfig       `yaml:"redis"`
@@ -71,6 +73,9 @@ type RTCConfig struct {
 	TCPPort int `yaml:"tcp_port"`
 	// RelayOnly makes every room relay-only: media only through TURN.
 	RelayOnly bool `yaml:"relay_only"`
+	// Net replaces the host network for media (tests put the server on a
+	// pion vnet); it cannot come from a file.
+	Net transport.Net `yaml:"-"`
 }
 
 // ICEServer is a STUN or TURN server handed to clients.
@@ -169,6 +174,12 @@ type NodeConfig struct {
 
 // Clustered reports whether multi-node mode is on.
 func (c *Config) Clustered() bool { return c.Redis.Address != "" }
+
+// BWEConfig tunes bandwidth estimation and allocation.
+type BWEConfig struct {
+	// StatsInterval is the period of each subscriber's stats event.
+	StatsInterval time.Duration `yaml:"stats_interval"`
+}
 
 // ErrConfig wraps every configuration problem.
 var ErrConfig = errors.New("config")

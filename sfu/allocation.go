@@ -1,0 +1,67 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hibiki-sfu/hibiki/bwe"
+)
+
+var errNoEstimator = errors.New("sfu: subscribe connection has no bandwidth estimator")
+
+// startAllocator runs the bandwidth allocator of p's subscribe connection:
+// one event loop per subscriber, ended by closePeers.
+func (p *Participant) startAllocator(est *bwe.Estimator) error {
+	if est == nil {
+		return errNoEstimator
+	}
+	opts := []bwe.AllocatorOption{
+		bwe.WithDominantSpeaker(p.room.Dominant),
+		bwe.WithStatsSink(p.bandwidthStats),
+	}
+	if d := p.room.sfu.opts.statsInterval; d > 0 {
+		opts = append(opts, bwe.WithStatsInterval(d))
+	}
+	alloc, err := bwe.NewAllocator(est, p.subscriptions, opts...)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(p.room.sfu.ctx)
+	p.alloc, p.stopAlloc = alloc, cancel
+	p.room.sfu.goroutine(func() { alloc.Run(ctx) })
+	return nil
+}
+
+// subscriptions lists p's downtracks for the allocator.
+func (p *Participant) subscriptions() []bwe.Subscription {
+	downs := p.downTracks()
+	out := make([]bwe.Subscription, len(downs))
+	for i, d := range downs {
+		out[i] = d
+	}
+	return out
+}
+
+// reallocate asks for an allocation round now.
+func (p *Participant) reallocate() {
+	if p.alloc != nil {
+		p.alloc.Trigger()
+	}
+}
+
+// bandwidthStats turns an allocator snapshot into the subscriber's event.
+func (p *Participant) bandwidthStats(s bwe.AllocatorStats) {
+	e := s.Estimator
+	ev := BandwidthStats{
+		EstimateBps: e.Estimate, GCCBps: e.GCC, AckedBps: e.Acked, SentBps: e.Sent, LossPct: 100 * e.Loss,
+		AllocatedBps: s.AllocatedBps, Probing: e.Probing,
+		Tracks: make([]TrackBandwidth, 0, len(s.Tracks)),
+	}
+	for _, t := range s.Tracks {
+		ev.Tracks = append(ev.Tracks, TrackBandwidth{
+			TrackSID: t.TrackID, Audio: t.Audio, Layer: t.Spatial, Temporal: t.Temporal,
+			BitrateBps: t.BitrateBps, Paused: t.Paused,
+		})
+	}
+	p.notify(ev)
+}
