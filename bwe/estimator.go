@@ -43,6 +43,9 @@ const (
 	gccBeta = 0.85
 	// retransmitShare is the least of the estimate left to retransmissions.
 	retransmitShare = 0.1
+	// lossCutInterval spaces loss-based decreases (about an RTT plus a
+	// feedback interval).
+	lossCutInterval = 300 * time.Millisecond
 	// rembTimeout is how long a receiver estimate stays valid.
 	rembTimeout = 5 * time.Second
 )
@@ -97,8 +100,9 @@ type Estimator struct {
 	est       int
 	validated int
 	rawPrev   int
-	// decreasedAt is the last time congestion cut the estimate.
-	decreasedAt time.Time
+	// decreasedAt is the last time congestion cut the estimate, lossCutAt
+	// the last time loss did.
+	decreasedAt, lossCutAt time.Time
 	probe       prober
 	ackedBps    int
 	loss        float64
@@ -226,10 +230,14 @@ func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC, now time.Time) {
 	e.acks = parseTWCC(fb, &e.hist, e.acks[:0])
 	bytes, received, lost := 0, 0, 0
 	for _, a := range e.acks {
-		if a.received {
+		switch {
+		case a.received:
 			bytes += a.pkt.size
 			received++
-		} else {
+		case a.pkt.probe == 0:
+			// Packets sent during a probe are left out of the loss: a
+			// probe that overshoots fills the bottleneck's queue on
+			// purpose, and its result already says so (saturated).
 			lost++
 		}
 		e.probe.observe(a)
@@ -253,10 +261,10 @@ func (e *Estimator) update(now time.Time) {
 		}
 		e.sentBytes, e.sentAt = 0, now
 	}
-	raw := delayTarget(e.gcc)
+	raw, overuse := delayTarget(e.gcc)
 	acked, loss, ok := e.acked.rate(now)
 	e.ackedBps, e.loss = acked, loss
-	if raw < e.rawPrev {
+	if raw < e.rawPrev && overuse {
 		// GCC saw over-use (a growing queue): the bottleneck delivers what
 		// arrives now, so cut to GCC's 0.85 x that, measured over the last
 		// 250 ms. GCC's own level is not used: its received rate spans
@@ -273,9 +281,14 @@ func (e *Estimator) update(now time.Time) {
 		e.est = max(e.est, min(raw, limit))
 	}
 	e.rawPrev = raw
-	if ok && loss > heavyLoss && acked > 0 {
-		e.est = min(e.est, acked)
-		e.decreasedAt = now
+	if ok && loss > heavyLoss && now.Sub(e.lossCutAt) >= lossCutInterval {
+		// libwebrtc's loss-based rule: est x (1 - loss/2), at most once
+		// per interval so one burst is not counted again in every report
+		// of the window. Cutting straight to the acknowledged rate instead
+		// spirals down: a lower estimate lowers the allocation, which
+		// lowers what is acknowledged next.
+		e.est = int(float64(e.est) * (1 - loss/2))
+		e.lossCutAt, e.decreasedAt = now, now
 	}
 	if ok && loss < validLoss {
 		e.validated = max(e.validated, acked)
@@ -312,11 +325,20 @@ func clamp(v, lo, hi int) int { return max(lo, min(hi, v)) }
 // 1.5 Mbit/s), so 2 % random loss regularly shows as a report over its 10 %
 // threshold and halves the estimate. The Estimator applies the same
 // thresholds to the loss over 500 ms instead (update).
-func delayTarget(g *gcc.SendSideBWE) int {
-	if v, ok := g.GetStats()["delayTargetBitrate"].(int); ok && v > 0 {
-		return v
+//
+// overuse reports that GCC's rate controller is in its decrease state
+// (its over-use detector saw the queue grow). Only then is a lower target
+// congestion: in the increase state pion also lowers the target to 1.5 x
+// the received rate whenever that is less, which is the sender having
+// little to send, and cutting on it spirals down (a lower estimate lowers
+// the allocation, which lowers the received rate).
+func delayTarget(g *gcc.SendSideBWE) (bps int, overuse bool) {
+	st := g.GetStats()
+	overuse = fmt.Sprint(st["state"]) == "decrease"
+	if v, ok := st["delayTargetBitrate"].(int); ok && v > 0 {
+		return v, overuse
 	}
-	return g.GetTargetBitrate()
+	return g.GetTargetBitrate(), overuse
 }
 
 // GetTargetBitrate implements cc.BandwidthEstimator. pion's cc
@@ -361,7 +383,7 @@ func (e *Estimator) GetStats() map[string]any {
 
 // Stats returns a snapshot.
 func (e *Estimator) Stats() EstimatorStats {
-	raw := delayTarget(e.gcc)
+	raw, _ := delayTarget(e.gcc)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return EstimatorStats{

@@ -37,7 +37,7 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 		return false
 	}
 	e, ok := d.seq.lookup(outSeq)
-	if !ok {
+	if !ok || !d.seq.resent(outSeq) {
 		return false
 	}
 	cache := d.track.cache(int(e.layer))

@@ -16,6 +16,7 @@ type sentPacket struct {
 	tl0       uint8
 	layer     uint8
 	flags     uint8
+	resends   uint8
 }
 
 const (
@@ -54,6 +55,23 @@ func (s *sequencer) lookup(outSeq uint16) (sentPacket, bool) {
 		return sentPacket{}, false
 	}
 	return e, true
+}
+
+// maxResends is how often one packet is sent again. A receiver that keeps
+// asking for a packet it cannot accept (an SRTP replay window smaller than
+// the NACK delay, a NACK generator without a retry limit) would otherwise
+// get it resent every 100 ms forever, on exactly the links that are short
+// of bandwidth.
+const maxResends = 4
+
+// resent counts a resend of outSeq and reports whether it is still allowed.
+func (s *sequencer) resent(outSeq uint16) bool {
+	e := &s.ring[int(outSeq)&(sequencerSize-1)]
+	if e.flags&sentValid == 0 || e.outSeq != outSeq || e.resends >= maxResends {
+		return false
+	}
+	e.resends++
+	return true
 }
 
 // decision rebuilds the Decision a resend applies.

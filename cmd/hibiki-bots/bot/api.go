@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"github.com/pion/interceptor/pkg/nack"
 	"net"
 	"net/netip"
 	"time"
@@ -70,11 +71,19 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 	if cfg.Interceptors != nil {
 		cfg.Interceptors(ir)
 	}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// NACK like libwebrtc: a packet is asked for at most 10 times (its
+	// kMaxNackRetries), so a packet that cannot come back is not asked for
+	// forever.
+	nackOpts := webrtc.WithNackGeneratorOptions(nack.GeneratorMaxNacksPerPacket(10))
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, nackOpts); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
 	se := webrtc.SettingEngine{}
 	applyNetworkDefaults(&se, cfg.AllowIPs)
+	// libwebrtc's SRTP replay window is 1024 packets; pion's default of 64
+	// rejects a retransmission that comes back after 64 newer packets
+	// (a few hundred ms of video), which a browser would accept.
+	se.SetSRTPReplayProtectionWindow(1024)
 	if cfg.ConfigureAPI != nil {
 		cfg.ConfigureAPI(&se)
 	}
