@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hibiki-sfu/hibiki/bwe"
 )
@@ -28,6 +29,7 @@ func (p *Participant) startAllocator(est *bwe.Estimator) error {
 	}
 	ctx, cancel := context.WithCancel(p.room.sfu.ctx)
 	p.alloc, p.stopAlloc = alloc, cancel
+	p.resends = &resendBudget{src: est}
 	p.room.sfu.goroutine(func() { alloc.Run(ctx) })
 	return nil
 }
@@ -40,6 +42,12 @@ func (p *Participant) subscriptions() []bwe.Subscription {
 		out[i] = d
 	}
 	return out
+}
+
+// allowResend implements downstream: retransmissions are capped at what
+// the estimate leaves beside the allocated media.
+func (p *Participant) allowResend(n int) bool {
+	return p.resends == nil || p.resends.allow(n, time.Now())
 }
 
 // reallocate asks for an allocation round now.

@@ -329,6 +329,18 @@ func (f *Forwarder) DropCurrent() {
 	}
 }
 
+// Resendable reports whether a retransmission of a packet of layer is of
+// use: only while that layer is the one being forwarded. After a switch
+// the receiver decodes from the new layer's keyframe, so the old layer's
+// lost packets are not needed any more; while paused, muted, or dropping
+// the current layer for congestion (DropCurrent), resending would only
+// delay the keyframe that is awaited.
+func (f *Forwarder) Resendable(layer int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.muted && !f.paused && !f.dropping && f.current == layer
+}
+
 // Padding reserves n output sequence numbers for padding-only packets and
 // returns the first, with the timestamp to send them with. It refuses
 // (ok false) unless video of the current layer is flowing and the newest

@@ -37,7 +37,7 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 		return false
 	}
 	e, ok := d.seq.lookup(outSeq)
-	if !ok || !d.seq.resent(outSeq) {
+	if !ok || !d.fwd.Resendable(int(e.layer)) || !d.seq.resent(outSeq) {
 		return false
 	}
 	cache := d.track.cache(int(e.layer))
@@ -50,6 +50,9 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 	x := d.rtx
 	n, ok := cache.get(e.srcSeq, x.raw[:])
 	if !ok || x.pkt.Unmarshal(x.raw[:n]) != nil {
+		return false
+	}
+	if !d.sub.allowResend(n) {
 		return false
 	}
 	dec := e.decision()

@@ -64,6 +64,7 @@ type Participant struct {
 	// runs until stopAlloc.
 	alloc     *bwe.Allocator
 	stopAlloc context.CancelFunc
+	resends   *resendBudget
 
 	mu         sync.Mutex
 	published  map[string]*PublishedTrack // by SID

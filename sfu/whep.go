@@ -245,6 +245,10 @@ func (v *Viewer) notify(Event) {}
 // allocator (its connection gets the size-based layer choice only).
 func (v *Viewer) reallocate() {}
 
+// allowResend implements downstream: without an estimator a viewer's
+// retransmissions are limited only per packet (sequencer.resent).
+func (v *Viewer) allowResend(int) bool { return true }
+
 // dropSubscription implements downstream: the publisher's track ended. The
 // viewer cannot renegotiate, so it ends with its last track.
 func (v *Viewer) dropSubscription(d *DownTrack) {
