@@ -354,6 +354,14 @@ func (e *Estimator) GetTargetBitrate() int {
 	return max(e.est-e.allocated, int(retransmitShare*float64(e.est)))
 }
 
+// Estimate is the usable estimate (bit/s), what Stats reports as Estimate,
+// without the cost of a full snapshot.
+func (e *Estimator) Estimate() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.est
+}
+
 // SetAllocated tells the estimator what the allocator spends on media.
 func (e *Estimator) SetAllocated(bps int) {
 	e.mu.Lock()

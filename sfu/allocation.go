@@ -46,8 +46,8 @@ func (p *Participant) subscriptions() []bwe.Subscription {
 
 // allowResend implements downstream: retransmissions are capped at what
 // the estimate leaves beside the allocated media.
-func (p *Participant) allowResend(n int) bool {
-	return p.resends == nil || p.resends.allow(n, time.Now())
+func (p *Participant) allowResend(n int, key bool) bool {
+	return p.resends == nil || p.resends.allow(n, key, time.Now())
 }
 
 // reallocate asks for an allocation round now.

@@ -17,9 +17,10 @@ type downstream interface {
 	// reallocate asks the connection's bandwidth allocator, if it has
 	// one, for a new allocation round (a tile size changed).
 	reallocate()
-	// allowResend reports whether a retransmission of n bytes fits the
-	// connection's retransmission budget now, and takes it if so.
-	allowResend(n int) bool
+	// allowResend reports whether a retransmission of n bytes (of a
+	// keyframe when key) fits the connection's retransmission budget now,
+	// and takes it if so.
+	allowResend(n int, key bool) bool
 }
 
 func (p *Participant) mediaReady() bool { return p.subReady.Load() }

@@ -39,6 +39,9 @@ type DownTrack struct {
 	// rtx is the scratch space of a resend, allocated at the first NACK.
 	seq      *sequencer
 	rtx      *resendScratch
+	// keyTs is the output timestamp of the newest keyframe forwarded.
+	keyTs   uint32
+	keySeen bool
 	wantW    int
 	wantH    int
 	maxLayer int
@@ -153,7 +156,10 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		return
 	}
 	if d.seq != nil {
-		d.seq.push(p.Layer, p.Header.SequenceNumber, &dec)
+		if p.Keyframe {
+			d.keyTs, d.keySeen = dec.Timestamp, true
+		}
+		d.seq.push(p.Layer, p.Header.SequenceNumber, &dec, d.keySeen && dec.Timestamp == d.keyTs)
 	}
 	n, err := d.writeLocked(p, &dec)
 	d.mu.Unlock()

@@ -52,7 +52,7 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 	if !ok || x.pkt.Unmarshal(x.raw[:n]) != nil {
 		return false
 	}
-	if !d.sub.allowResend(n) {
+	if !d.sub.allowResend(n, e.flags&sentKeyframe != 0) {
 		return false
 	}
 	dec := e.decision()

@@ -23,6 +23,9 @@ const (
 	sentValid uint8 = 1 << iota
 	sentMarker
 	sentRewriteVP8
+	// sentKeyframe marks a packet of a keyframe: its retransmission is
+	// what a receiver that lost it needs most (resendBudget).
+	sentKeyframe
 )
 
 // sequencer maps a subscriber's output sequence numbers to the source
@@ -34,8 +37,11 @@ type sequencer struct {
 
 // push records that outSeq carried source packet srcSeq of layer, rewritten
 // as dec says.
-func (s *sequencer) push(layer int, srcSeq uint16, dec *Decision) {
+func (s *sequencer) push(layer int, srcSeq uint16, dec *Decision, key bool) {
 	flags := sentValid
+	if key {
+		flags |= sentKeyframe
+	}
 	if dec.Marker {
 		flags |= sentMarker
 	}

@@ -247,7 +247,7 @@ func (v *Viewer) reallocate() {}
 
 // allowResend implements downstream: without an estimator a viewer's
 // retransmissions are limited only per packet (sequencer.resent).
-func (v *Viewer) allowResend(int) bool { return true }
+func (v *Viewer) allowResend(int, bool) bool { return true }
 
 // dropSubscription implements downstream: the publisher's track ended. The
 // viewer cannot renegotiate, so it ends with its last track.
