@@ -68,7 +68,13 @@ const (
 	padInterval          = 10 * time.Millisecond
 	// probeHeadroom is how far above the next allocation step a probe
 	// aims, so the step is taken with margin, not at the edge.
-	probeHeadroom = 1.25
+	probeHeadroom = 1.05
+	// budgetShare is the part of the estimate the allocation may spend.
+	// The estimate is what the link carried; spending all of it leaves no
+	// room for a keyframe burst or for layer bitrates above their average,
+	// so the queue at the bottleneck would never drain (libwebrtc keeps a
+	// similar margin between its estimate and the encoders' targets).
+	budgetShare = 0.9
 	// probeMaxFactor caps a probe at this multiple of the estimate
 	// (libwebrtc probes at 2x in its application-limited region).
 	probeMaxFactor = 2
@@ -188,7 +194,7 @@ func (a *Allocator) allocate() {
 	}
 	st := a.src.Stats()
 	dom := a.dominant()
-	budget := st.Estimate
+	budget := int(budgetShare * float64(st.Estimate))
 	next := Allocate(budget, infos, dom, cur, int(keepSlack*float64(budget)))
 	curTotal := costNow(infos, cur)
 	newTotal := Total(next)
@@ -231,8 +237,9 @@ func (a *Allocator) allocate() {
 // but never beyond probeMaxFactor times the estimate: a link far below the
 // step is then found out in steps, each short overshoot fitting the
 // bottleneck's queue.
-func (a *Allocator) probe(step, estimate int) {
-	target := min(int(probeHeadroom*float64(step)), probeMaxFactor*estimate)
+func (a *Allocator) probe(step, budget int) {
+	estimate := int(float64(budget) / budgetShare)
+	target := min(int(probeHeadroom*float64(step)/budgetShare), probeMaxFactor*estimate)
 	a.src.StartProbe(target)
 }
 

@@ -304,7 +304,7 @@ func (e *Estimator) update(now time.Time) {
 // congestion was seen while it ran: its packets then measured a link that
 // changed under them. e.mu is held.
 func (e *Estimator) applyProbe(r ProbeResult) {
-	if r.Bitrate <= 0 || !e.decreasedAt.Before(r.Start) {
+	if r.Bitrate <= 0 {
 		return
 	}
 	if r.Saturated {
@@ -313,6 +313,12 @@ func (e *Estimator) applyProbe(r ProbeResult) {
 		e.est = clamp(min(e.est, max(r.Bitrate, e.validated)), e.minBitrate, e.maxBitrate)
 		e.validated = min(e.validated, e.est)
 		return
+	}
+	if !e.decreasedAt.Before(r.Start) {
+		// The link delivered the probe rate, but a queue grew on the way
+		// (GCC saw over-use): take the rate with a margin rather than
+		// voiding it, or a probe near the capacity never counts.
+		r.Bitrate = int(probeCongestedShare * float64(r.Bitrate))
 	}
 	e.est = clamp(max(e.est, r.Bitrate), e.minBitrate, e.maxBitrate)
 	e.validated = min(max(e.validated, r.Bitrate), e.est)

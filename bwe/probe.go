@@ -26,6 +26,9 @@ const (
 	// probeSaturatedShare is the part of a saturated link's measured
 	// capacity the estimate takes (GCC's beta).
 	probeSaturatedShare = 0.85
+	// probeCongestedShare is the part of an unsaturated probe's rate that
+	// counts when congestion was signalled while it ran.
+	probeCongestedShare = 0.9
 	// probeSuccess is the fraction of the target a probe must reach for the
 	// backoff to reset.
 	probeSuccess = 0.9

@@ -32,10 +32,11 @@ type receiver struct {
 	width     atomic.Int32
 	height    atomic.Int32
 	temporal  atomic.Int32 // highest VP8 TID seen + 1
-	// rate and rateTicks: the bitrate average, touched only by the
-	// track's monitor.
+	// rate is the layer's bitrate over the last rateWindow ticks with
+	// traffic (tickBits, a ring), touched only by the track's monitor.
 	rate      int
 	rateTicks int
+	tickBits  [rateWindow]int
 	// live mirrors the monitor's view; a packet on a layer believed dead
 	// wakes the monitor so subscribers waiting for it switch at once.
 	live atomic.Bool

@@ -23,6 +23,12 @@ const monitorInterval = 100 * time.Millisecond
 // before it is reported.
 const rateWarmup = 4
 
+// rateWindow is how many monitor ticks (1 s) a layer's bitrate spans. The
+// allocator prices layers with it: a short average jumps at every keyframe
+// (a tenth of a second holding a 30 KB keyframe reads as 2.4 Mbit/s), and
+// the allocation would flip between layers on it.
+const rateWindow = 10
+
 // PublishedTrack is one source (microphone, camera, screen) of a publisher
 // with up to three simulcast layers, and the list of its subscribers.
 type PublishedTrack struct {
@@ -315,11 +321,14 @@ func (t *PublishedTrack) refreshLayers(now time.Time, lastBytes *[MaxSpatialLaye
 			if rate > 0 {
 				// A paused encoding keeps its last rate: it is what
 				// resuming it would cost.
-				if r.rateTicks == 0 {
-					r.rate = rate
-				}
-				r.rate = (r.rate*3 + rate) / 4
+				r.tickBits[r.rateTicks%rateWindow] = rate
 				r.rateTicks++
+				n := min(r.rateTicks, rateWindow)
+				sum := 0
+				for _, v := range r.tickBits[:n] {
+					sum += v
+				}
+				r.rate = sum / n
 			}
 			// Until the average has seen a second of the layer it is an
 			// underestimate; the allocator would take an expensive layer
