@@ -63,3 +63,55 @@ func (r *rateWindow) rate(now time.Time) (bps int, loss float64, ok bool) {
 	}
 	return int(float64(bytes) * 8 / span.Seconds()), float64(lost) / float64(received+lost), true
 }
+
+// arrivalSlots bounds the packets an arrivalRate remembers: 250 ms at
+// about 10 Mbit/s of full-size packets.
+const arrivalSlots = 256
+
+// arrivalRate measures the rate at which packets reached the receiver, on
+// the receiver's clock (transport-cc arrival times), over the newest span
+// of arrivals. Unlike a rate over feedback times it is not stretched or
+// squeezed by the path: behind a bottleneck whose queue is still full of
+// what was sent before, it already reads the bottleneck's rate.
+type arrivalRate struct {
+	span    time.Duration
+	arrival [arrivalSlots]time.Duration
+	bytes   [arrivalSlots]int
+	head, n int
+	newest  time.Duration
+}
+
+func newArrivalRate(span time.Duration) arrivalRate { return arrivalRate{span: span} }
+
+// add records one received packet.
+func (r *arrivalRate) add(arrival time.Duration, bytes int) {
+	r.arrival[r.head], r.bytes[r.head] = arrival, bytes
+	r.head = (r.head + 1) % arrivalSlots
+	r.n = min(r.n+1, arrivalSlots)
+	if r.n == 1 || arrival > r.newest {
+		r.newest = arrival
+	}
+}
+
+// rate returns bit/s over the arrivals within span of the newest; ok is
+// false when they cover less than a fifth of the span.
+func (r *arrivalRate) rate() (bps int, ok bool) {
+	first, bytes, firstBytes := r.newest, 0, 0
+	for i := range r.n {
+		k := (r.head - 1 - i + arrivalSlots) % arrivalSlots
+		a := r.arrival[k]
+		if r.newest-a > r.span {
+			continue
+		}
+		bytes += r.bytes[k]
+		if a <= first {
+			first, firstBytes = a, r.bytes[k]
+		}
+	}
+	d := r.newest - first
+	if d < r.span/5 {
+		return 0, false
+	}
+	// The first arrival opens the interval; its bytes came before it.
+	return int(float64(bytes-firstBytes) * 8 / d.Seconds()), true
+}

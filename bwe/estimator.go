@@ -43,6 +43,15 @@ const (
 	gccBeta = 0.85
 	// retransmitShare is the least of the estimate left to retransmissions.
 	retransmitShare = 0.1
+	// collapseLoss and collapseShare recognise a link that got much slower:
+	// more than a quarter of the packets lost while the acknowledged rate
+	// is under half the estimate. The estimate then drops to what gets
+	// through at once.
+	collapseLoss  = 0.25
+	collapseShare = 0.5
+	// probeQuiet is how long after congestion cut the estimate no probe
+	// starts.
+	probeQuiet = time.Second
 	// lossCutInterval spaces loss-based decreases (about an RTT plus a
 	// feedback interval).
 	lossCutInterval = 300 * time.Millisecond
@@ -92,7 +101,8 @@ type Estimator struct {
 	mu        sync.Mutex
 	hist      sendHistory
 	acked     rateWindow
-	recent    rateWindow // the last recentWindow, for decreases
+	recent    rateWindow  // the last recentWindow, for decreases
+	arrivals  arrivalRate // receive rate on the receiver's clock
 	acks      []ack
 	twcc      bool
 	remb      int
@@ -103,10 +113,10 @@ type Estimator struct {
 	// decreasedAt is the last time congestion cut the estimate, lossCutAt
 	// the last time loss did.
 	decreasedAt, lossCutAt time.Time
-	probe       prober
-	ackedBps    int
-	loss        float64
-	allocated   int // media the allocator spends (SetAllocated)
+	probe                  prober
+	ackedBps               int
+	loss                   float64
+	allocated              int // media the allocator spends (SetAllocated)
 	// Sent bitrate: bytes written since sentAt, averaged at each feedback.
 	sentBytes int
 	sentAt    time.Time
@@ -128,6 +138,7 @@ func NewEstimator(opts ...EstimatorOption) (*Estimator, error) {
 		maxBitrate: defaultMaxBitrate,
 		acked:      newRateWindow(ackedWindow),
 		recent:     newRateWindow(recentWindow),
+		arrivals:   newArrivalRate(recentWindow),
 		changed:    make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
@@ -234,10 +245,15 @@ func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC, now time.Time) {
 		case a.received:
 			bytes += a.pkt.size
 			received++
-		case a.pkt.probe == 0:
+			e.arrivals.add(a.arrival, a.pkt.size)
+		case a.pkt.probe == 0 && a.pkt.sentAt.After(e.decreasedAt):
 			// Packets sent during a probe are left out of the loss: a
 			// probe that overshoots fills the bottleneck's queue on
 			// purpose, and its result already says so (saturated).
+			// Losses of packets sent before the latest cut are left
+			// out too: they were sent at the old rate, and counting
+			// them (they are reported up to a queue's delay later)
+			// would cut the estimate again for the same congestion.
 			lost++
 		}
 		e.probe.observe(a)
@@ -270,7 +286,7 @@ func (e *Estimator) update(now time.Time) {
 		// 250 ms. GCC's own level is not used: its received rate spans
 		// 500 ms, half of it from before a sudden drop, and after a probe
 		// raised the estimate its level lags far below.
-		if short, _, sok := e.recent.rate(now); sok {
+		if short, sok := e.shortRate(now); sok {
 			e.est = min(e.est, int(gccBeta*float64(short)))
 		} else {
 			e.est = min(e.est, raw)
@@ -284,10 +300,19 @@ func (e *Estimator) update(now time.Time) {
 	if ok && loss > heavyLoss && now.Sub(e.lossCutAt) >= lossCutInterval {
 		// libwebrtc's loss-based rule: est x (1 - loss/2), at most once
 		// per interval so one burst is not counted again in every report
-		// of the window. Cutting straight to the acknowledged rate instead
-		// spirals down: a lower estimate lowers the allocation, which
-		// lowers what is acknowledged next.
-		e.est = int(float64(e.est) * (1 - loss/2))
+		// of the window. Cutting straight to the acknowledged rate on any
+		// loss would spiral down while the sender has little to send (a
+		// lower estimate lowers the allocation, which lowers what is
+		// acknowledged next).
+		cut := int(float64(e.est) * (1 - loss/2))
+		if short, sok := e.shortRate(now); sok && loss > collapseLoss && float64(short) < collapseShare*float64(e.est) {
+			// Heavy loss while far less than the estimate gets through:
+			// the link got much slower. Waiting for several cuts of a
+			// few tens of percent keeps overfilling its queue, and every
+			// frame sent meanwhile is lost.
+			cut = min(cut, short)
+		}
+		e.est = cut
 		e.lossCutAt, e.decreasedAt = now, now
 	}
 	if ok && loss < validLoss {
@@ -298,6 +323,17 @@ func (e *Estimator) update(now time.Time) {
 	}
 	e.est = clamp(e.est, e.minBitrate, e.maxBitrate)
 	e.validated = min(e.validated, e.est)
+}
+
+// shortRate is what the path delivers now: the receive rate over the
+// newest recentWindow of arrivals (on the receiver's clock), or failing
+// that the rate acknowledged over the last recentWindow. e.mu is held.
+func (e *Estimator) shortRate(now time.Time) (int, bool) {
+	if r, ok := e.arrivals.rate(); ok {
+		return r, true
+	}
+	r, _, ok := e.recent.rate(now)
+	return r, ok
 }
 
 // applyProbe raises the estimate to what a finished probe proved, unless
@@ -419,7 +455,13 @@ func (e *Estimator) StartProbe(target int) bool {
 	if !e.twcc {
 		return false // without transport-cc a probe cannot be measured
 	}
-	return e.probe.start(min(target, e.maxBitrate), e.now())
+	now := e.now()
+	if !e.decreasedAt.IsZero() && now.Sub(e.decreasedAt) < probeQuiet {
+		// The bottleneck's queue is still draining what filled it:
+		// padding now only delays the frames that are let through.
+		return false
+	}
+	return e.probe.start(min(target, e.maxBitrate), now)
 }
 
 // Probing returns the target of the probe being sent, or ok=false.
