@@ -183,7 +183,11 @@ func Allocate(budget int, infos []SubscriptionInfo, dominant string, current []A
 			out[i] = Allocation{Skip: true}
 			continue
 		}
-		if c := ladders[i][0].bitrate; c <= remaining || (isCurrent(current, i, ladders[i][0]) && c <= remaining+slack) {
+		// Keeping a track's lowest step gets a larger tolerance than a
+		// layer above it: pausing video is the most visible choice, and
+		// the estimate dips right after congestion while the bottleneck
+		// drains.
+		if c := ladders[i][0].bitrate; c <= remaining || (isCurrent(current, i, ladders[i][0]) && c <= remaining+max(slack, c/2)) {
 			level[i] = 0
 			remaining -= c
 		}

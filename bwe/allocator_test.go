@@ -133,7 +133,18 @@ func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
 		t.Fatalf("target after the drop %+v, want layer 0 at once", tg)
 	}
 	src.mu.Lock()
-	src.st.Estimate = 100_000
+	// A dip just under the lowest layer keeps it (pausing video is the
+	// most visible choice); far under it, the track is paused.
+	src.st.Estimate = 150_000
+	src.mu.Unlock()
+	src.changed <- struct{}{}
+	select {
+	case tg := <-v.set:
+		t.Fatalf("target %+v after a small dip, want layer 0 kept", tg)
+	case <-time.After(300 * time.Millisecond): // three allocation rounds
+	}
+	src.mu.Lock()
+	src.st.Estimate = 50_000
 	src.mu.Unlock()
 	src.changed <- struct{}{}
 	if tg := waitTarget(t, v); tg.Spatial >= 0 {
