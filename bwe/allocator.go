@@ -201,9 +201,11 @@ func (a *Allocator) allocate() {
 	// Over the estimate by more than the keep tolerance: a real drop, not
 	// measurement noise.
 	congested := float64(curTotal) > (1+keepSlack)*float64(budget)
-	if anyUpgrade(infos, next, cur) && newTotal > st.Validated {
+	if anyUpgrade(infos, next, cur) && newTotal > max(st.Validated, curTotal) {
 		// More than the link has been seen to carry: keep every track where
-		// it is (new ones start at their lowest step) and probe first.
+		// it is (new ones start at their lowest step) and probe first. An
+		// upgrade paid for by downgrades (the speaker's video taking over
+		// from another track) spends nothing new and needs no probe.
 		limitUpgrades(infos, next, cur)
 		a.probe(newTotal, budget)
 	} else if step, ok := nextStep(infos, next, dom); ok && step > budget {
