@@ -35,8 +35,8 @@ type Cluster struct {
 	// (drain.go). kick asks the heartbeat goroutine for a beat now.
 	draining atomic.Bool
 	kick     chan chan struct{}
-	closed sync.Once
-	cerr   error
+	closed   sync.Once
+	cerr     error
 
 	// Touched only by the heartbeat goroutine.
 	held   map[string]struct{}
