@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/admin"
@@ -40,6 +42,13 @@ type App struct {
 	mux    *http.ServeMux
 	http   *http.Server
 	tls    *tls.Config // nil: plain HTTP
+
+	// life ends with Close; it bounds the drain's goroutine, counted in wg.
+	life     context.Context
+	stopLife context.CancelFunc
+	wg       sync.WaitGroup
+	drain    drainer
+	draining atomic.Bool
 }
 
 // New builds a server from cfg. static, when non-nil, is served at "/"
@@ -103,6 +112,8 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		},
 	}
 	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
+	a.drain.done = make(chan struct{})
+	a.life, a.stopLife = context.WithCancel(context.Background())
 	a.doors = whip.New(s, whip.Config{
 		Verifier:      verifier,
 		StreamKeys:    cfg.WHIP.StreamKeys,
@@ -164,7 +175,7 @@ func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/whep/", a.doors)
 	a.mux.Handle("GET /metrics", a.met.Handler())
 	if a.cfg.Admin.Key != "" {
-		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger))
+		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger, admin.WithDrain(a.StartDrain)))
 	}
 	a.mux.HandleFunc("GET /healthz", a.health)
 	if a.cfg.Dev {
@@ -218,9 +229,18 @@ func (a *App) Signaling() *signaling.Server { return a.sig }
 func (a *App) TLS() *tls.Config { return a.tls }
 
 // Serve answers HTTP (HTTPS with HTTP/2 when TLS is configured) on ln
-// until ctx ends or Close is called.
+// until ctx ends or Close is called. When ctx ends (SIGTERM), a node of a
+// cluster drains first: its participants move to other nodes and it
+// deregisters (at most node.drain_timeout); then it closes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { _ = a.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		if a.cl != nil {
+			if err := a.Drain(a.life); err != nil {
+				a.logger.Warn("drain before shutdown", "err", err)
+			}
+		}
+		_ = a.Close()
+	})
 	defer stop()
 	var err error
 	if a.tls != nil {
@@ -236,6 +256,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops accepting, ends every session and room, and waits for them.
 func (a *App) Close() error {
+	a.stopLife()
+	a.wg.Wait() // a drain in progress
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)

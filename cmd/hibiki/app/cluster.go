@@ -58,9 +58,10 @@ func sfuLoad(s *sfu.SFU) func() cluster.Load {
 
 // locate answers signaling's question for a join: a room already open here
 // is served here without asking Redis (so it keeps working while Redis is
-// down); any other room is looked up, or placed, through the cluster.
+// down); any other room is looked up, or placed, through the cluster. A
+// draining node serves no join: every one goes where the cluster places it.
 func (a *App) locate(ctx context.Context, room string) (string, error) {
-	if a.sfu.Room(room) != nil {
+	if a.sfu.Room(room) != nil && !a.draining.Load() {
 		return "", nil
 	}
 	url, err := a.cl.Locate(ctx, room)
