@@ -148,6 +148,7 @@ func (b *Bot) Stats() Stats {
 		s.SubscribeICERestarts = sub.restarts.Load()
 	}
 	s.Reconnects, s.PublishICERestarts = b.reconnects.Load(), b.pubRestarts.Load()
+	s.Moves = b.moves.Load()
 	s.sum()
 	return s
 }

@@ -20,6 +20,10 @@ type Stats struct {
 	// connection, SubscribeICERestarts those the server made on the
 	// subscribe connection.
 	Reconnects, PublishICERestarts, SubscribeICERestarts int64
+	// Moves counts fresh joins on another node after the first join: a
+	// draining node's redirect, or the node was gone. Tracks received
+	// before a move stay in Tracks, ended.
+	Moves int64
 }
 
 // PublishedStats describes one track the bot sends.
