@@ -129,7 +129,7 @@ func (b *Bot) connect(ctx context.Context) error {
 		return err
 	}
 	sig := newSignal(conn, b.log)
-	sess, err := b.build(sig, nil)
+	sess, pub, sub, err := b.build(sig, nil)
 	if err != nil {
 		_ = conn.close()
 		return err
@@ -137,6 +137,8 @@ func (b *Bot) connect(ctx context.Context) error {
 	if err := b.joined(reply); err != nil {
 		return err
 	}
+	// From here on the reader may move the bot (a redirect event) and
+	// replace the parts: use the ones of this session.
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -145,9 +147,10 @@ func (b *Bot) connect(ctx context.Context) error {
 		}
 		b.readSignal(sig)
 	}()
-	b.runSubscriber(sess)
+	b.runSubscriber(sess, sub)
 	if b.cfg.Publish {
-		if err := b.pub.publish(ctx, sess, &b.wg, b.cfg, b.cfg.Identity); err != nil {
+		// A move meanwhile ends sess and publishes on the new node.
+		if err := pub.publish(ctx, sess, &b.wg, b.cfg, b.cfg.Identity); err != nil && sess.Err() == nil {
 			return err
 		}
 	}
@@ -163,15 +166,15 @@ func (b *Bot) connect(ctx context.Context) error {
 // of one session on sig, and the context their goroutines run under (ended
 // by a move to another node, or Close). The subscriber takes over the
 // received tracks of old (nil at first), so Stats keeps their counts.
-func (b *Bot) build(sig *Signal, old *subscriber) (context.Context, error) {
+func (b *Bot) build(sig *Signal, old *subscriber) (context.Context, *publisher, *subscriber, error) {
 	pubPeer, err := newPeer(b.api, nil, signaling.TargetPublish, sig, b.log)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	subPeer, err := newPeer(b.api, nil, signaling.TargetSubscribe, sig, b.log)
 	if err != nil {
 		_ = pubPeer.close()
-		return nil, err
+		return nil, nil, nil, err
 	}
 	data := newDataClient(b.cfg.OnData, b.notify, b.cfg.Now, b.log)
 	subPeer.pc.OnDataChannel(data.attach)
@@ -179,11 +182,12 @@ func (b *Bot) build(sig *Signal, old *subscriber) (context.Context, error) {
 	if old != nil {
 		sub.inherit(old)
 	}
+	pub := newPublisher(pubPeer, sig, b.log)
 	sess, stop := context.WithCancel(b.life)
 	b.partsMu.Lock()
 	b.sig = sig
 	b.data = data
-	b.pub = newPublisher(pubPeer, sig, b.log)
+	b.pub = pub
 	b.sub = sub
 	b.stopSession = stop
 	b.partsMu.Unlock()
@@ -192,12 +196,12 @@ func (b *Bot) build(sig *Signal, old *subscriber) (context.Context, error) {
 			b.kickPublisher()
 		}
 	})
-	return sess, nil
+	return sess, pub, sub, nil
 }
 
-// runSubscriber answers the server's subscribe offers until sess ends.
-func (b *Bot) runSubscriber(sess context.Context) {
-	sub := b.sub
+// runSubscriber answers the server's subscribe offers to sub until sess
+// ends.
+func (b *Bot) runSubscriber(sess context.Context, sub *subscriber) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

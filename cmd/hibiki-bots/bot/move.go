@@ -53,18 +53,18 @@ func (b *Bot) move(sig *Signal, to string) error {
 	start := time.Now()
 	b.state.Store(StateConnecting)
 	b.partsMu.Lock()
-	stop, pub, sub := b.stopSession, b.pub, b.sub
+	stop, oldPub, oldSub := b.stopSession, b.pub, b.sub
 	b.partsMu.Unlock()
 	stop()
-	_ = pub.peer.close()
-	_ = sub.peer.close()
+	_ = oldPub.peer.close()
+	_ = oldSub.peer.close()
 
 	conn, reply, before, err := b.joinAnywhere(to)
 	if err != nil {
 		return err
 	}
 	sig.replace(conn)
-	sess, err := b.build(sig, sub)
+	sess, pub, sub, err := b.build(sig, oldSub)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (b *Bot) move(sig *Signal, to string) error {
 	for _, m := range before {
 		b.handle(m)
 	}
-	b.runSubscriber(sess)
+	b.runSubscriber(sess, sub)
 	if b.cfg.Publish {
 		// Publishing waits for replies the reader (our caller) serves.
 		b.wg.Add(1)
@@ -84,7 +84,7 @@ func (b *Bot) move(sig *Signal, to string) error {
 			defer b.wg.Done()
 			ctx, cancel := context.WithTimeout(sess, publishWait)
 			defer cancel()
-			if err := b.pub.publish(ctx, sess, &b.wg, b.cfg, b.cfg.Identity); err != nil && sess.Err() == nil {
+			if err := pub.publish(ctx, sess, &b.wg, b.cfg, b.cfg.Identity); err != nil && sess.Err() == nil {
 				b.log.Warn("republish after a move", "err", err)
 			}
 		}()

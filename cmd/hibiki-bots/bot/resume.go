@@ -35,7 +35,7 @@ func (b *Bot) readSignal(sig *Signal) {
 		to := b.moveTo
 		b.moveTo = ""
 		if to == "" {
-			rerr := b.resumeOrMove(sig, err)
+			rerr := b.tryResume(sig, err)
 			if rerr == nil {
 				continue
 			}
@@ -55,9 +55,9 @@ func (b *Bot) readSignal(sig *Signal) {
 	}
 }
 
-// resumeOrMove resumes the session after err ended the link; a non-nil
-// result means it was not resumed (errDisabled: resume is off).
-func (b *Bot) resumeOrMove(sig *Signal, err error) error {
+// tryResume resumes the session after err ended the link; a non-nil result
+// says why it was not resumed (errNoResume: resume is off).
+func (b *Bot) tryResume(sig *Signal, err error) error {
 	if b.cfg.ResumeWindow < 0 || b.SessionID() == "" {
 		return fmt.Errorf("%w: %w", errNoResume, err)
 	}
