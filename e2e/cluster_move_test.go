@@ -127,24 +127,44 @@ func TestClusterDrainMovesRoom(t *testing.T) {
 	}
 }
 
-// A node that dies mid-call (stopped without a goodbye: sockets and peer
-// connections cut, its records left to expire) loses its bots to the
-// other node: resume cannot reach it, so they join afresh through their
-// fallback URL once the dead node's lease has expired.
+// A node that dies mid-call loses its bots to the other node: resume cannot
+// reach it, so they join afresh through their fallback URL once the dead
+// node's lease has expired. "stopped" is an in-process hard stop (sockets
+// and peer connections cut, its records left to expire); "kill-9" is a node
+// in a process of its own, killed with SIGKILL.
 func TestClusterNodeKilledBotsRejoin(t *testing.T) {
-	rs := redistest.Start(t)
-	a, b := startNode(t, rs.Addr(), "a"), startNode(t, rs.Addr(), "b")
-	ctx := deadline(t, 60*time.Second)
-	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, b)) == 2 })
+	for _, how := range []string{"stopped", "kill-9"} {
+		t.Run(how, func(t *testing.T) {
+			rs := redistest.Start(t)
+			var aURL string
+			var kill func() error
+			if how == "stopped" {
+				a := startNode(t, rs.Addr(), "a")
+				aURL, kill = a.url, a.stop
+			} else {
+				aURL, kill = startNodeProcess(t, rs.Addr(), "a")
+			}
+			b := startNode(t, rs.Addr(), "b")
+			ctx := deadline(t, 60*time.Second)
+			waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, b)) == 2 })
+			killedRejoin(ctx, t, aURL, kill, b)
+		})
+	}
+}
 
-	pub := movingBot(ctx, t, a.url, "crash", "pub", true, b.url)
-	sub := movingBot(ctx, t, a.url, "crash", "sub", false, b.url)
+func killedRejoin(ctx context.Context, t *testing.T, aURL string, kill func() error, b *server) {
+	t.Helper()
+	pub := movingBot(ctx, t, aURL, "crash", "pub", true, b.url)
+	sub := movingBot(ctx, t, aURL, "crash", "sub", false, b.url)
+	if pub.SignalURL() != aURL || sub.SignalURL() != aURL {
+		t.Fatalf("bots landed on %s and %s, want a %s", pub.SignalURL(), sub.SignalURL(), aURL)
+	}
 	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= 30 }); err != nil {
 		t.Fatalf("video before the kill: %v", err)
 	}
 
-	if err := a.stop(); err != nil {
-		t.Fatalf("stop a: %v", err)
+	if err := kill(); err != nil {
+		t.Fatalf("kill a: %v", err)
 	}
 	start := time.Now()
 	recovery := awaitMovedVideo(ctx, t, pub, sub).Sub(start)
