@@ -46,8 +46,10 @@ export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack, DataChannels }
  */
 export class Room extends Emitter {
   /**
-   * Joins a room and resolves once the server accepted the token.
-   * @param {string} url WebSocket URL of the server's `/ws`
+   * Joins a room and resolves once the server accepted the token. In a
+   * cluster, `redirect` replies are followed (at most 3 per join) and a room
+   * that cannot be placed now is tried again with backoff (`joinRetry`).
+   * @param {string} url WebSocket URL of the server's `/ws` (any node of a cluster)
    * @param {string} token join token (HS256 JWT)
    * @param {RoomOptions} [opts]
    * @returns {Promise<Room>}
@@ -74,6 +76,7 @@ export class Room extends Emitter {
    */
   constructor(url, token, opts) {
     super();
+    for (const [name, fn] of Object.entries(opts.on ?? {})) this.on(/** @type {keyof RoomEvents} */ (name), /** @type {any} */ (fn));
     this.opts = opts;
     this.roomName = '';
     /** @type {{sid: string, identity: string, name: string}} */
@@ -159,6 +162,7 @@ export class Room extends Emitter {
       negotiated: () => this.reapplyLayers(),
       error: (e) => this.fail(e),
       ended: () => this.shutdown(),
+      retrying: (r) => this.emit('joinRetry', r),
     });
   }
 

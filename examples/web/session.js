@@ -27,10 +27,30 @@ import { IceWatch } from './icewatch.js';
  * @property {() => void} negotiated a publish answer was applied
  * @property {(e: Error) => void} error
  * @property {() => void} ended the session is over (refused token, `removed`): shut down
+ * @property {(r: import('./types.js').JoinRetry) => void} retrying a join refused as `unavailable` is tried again after r.delayMs
  */
 
 /** Error codes after which reconnecting cannot help. */
 const FATAL = new Set(['bad_token', 'token_expired', 'forbidden']);
+
+/**
+ * Redirects one join follows (docs/protocol.md, "Redirect"); more mean the
+ * cluster is changing under us: the join fails with the client-side code
+ * `redirect_loop`, and a reconnect starts over at the first URL.
+ */
+export const MAX_REDIRECTS = 3;
+
+/**
+ * The pause before retry n (0 for the first) of a join the cluster cannot
+ * place now (`unavailable`: its Redis is down): `first`, doubling, capped at
+ * 8 × first, so 0.5, 1, 2, 4, 4, … s by default. Jitter is the caller's.
+ * @param {number} n
+ * @param {number} first
+ * @returns {number} milliseconds
+ */
+export function unavailableDelay(n, first) {
+  return Math.min(first * 2 ** n, first * 8);
+}
 
 export class Session {
   /**
@@ -40,7 +60,10 @@ export class Session {
    * @param {SessionHooks} hooks
    */
   constructor(url, token, opts, hooks) {
+    /** the signaling URL in use: where the last redirect pointed (a resume must go there) */
     this.url = url;
+    /** the URL given to connect; a reconnect that fails elsewhere starts over here */
+    this.entryUrl = url;
     this.token = token;
     this.opts = opts;
     this.hooks = hooks;
@@ -64,7 +87,7 @@ export class Session {
     /** a fresh join's republish is under way */
     this.republishing = false;
     /** counters for tests and diagnostics */
-    this.counters = { resumes: 0, rejoins: 0, publishIceRestarts: 0, lastResumeMs: 0 };
+    this.counters = { resumes: 0, rejoins: 0, publishIceRestarts: 0, lastResumeMs: 0, redirects: 0, joinRetries: 0 };
   }
 
   /**
@@ -80,22 +103,78 @@ export class Session {
   /**
    * Opens a socket and joins, resuming the session when there is one. A
    * resume keeps both peer connections (with the new ICE servers); a fresh
-   * join builds new ones.
+   * join builds new ones. A join the cluster cannot place now
+   * (`unavailable`) is tried again a bounded number of times with growing
+   * pauses, each announced through hooks.retrying.
    * @returns {Promise<boolean>} whether the session was resumed
    */
   async join() {
-    const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason),
-      { transport: this.opts.transport });
-    this.signal = sig;
-    await sig.open();
-    const resume = this.sessionId;
-    const joined = await sig.request({
-      type: 'join', token: this.token,
-      autoSubscribe: this.opts.autoSubscribe ?? true,
-      resume: resume || undefined,
-      capabilities: this.opts.p2p === false ? undefined : ['p2p'], // p2p hook: docs/p2p.md
-    });
-    if (this.signal !== sig) throw new Error('socket replaced while joining');
+    const retries = this.opts.unavailableRetries ?? 6;
+    const first = this.opts.unavailableDelayMs ?? 500;
+    for (let n = 0; ; n++) {
+      try {
+        return await this.joinFollowing();
+      } catch (err) {
+        if (!(err instanceof SignalError) || err.code !== 'unavailable' || n >= retries || this.ending) throw err;
+        const sig = this.signal; // the server closes it too
+        this.signal = null;
+        sig?.close('join refused: unavailable', CLOSE_RESUME);
+        const delayMs = Math.round(unavailableDelay(n, first) * (0.75 + Math.random() / 2));
+        this.counters.joinRetries++;
+        console.warn(`hibiki: the room cannot be placed now; join retry ${n + 1}/${retries} in ${delayMs} ms`);
+        this.hooks.retrying({ attempt: n + 1, retries, delayMs });
+        await new Promise((r) => setTimeout(r, delayMs));
+        if (this.ending) throw new Error('closed while waiting to retry the join');
+      }
+    }
+  }
+
+  /**
+   * One join, following the cluster's redirects: a node that does not serve
+   * the room answers `redirect` with the URL of one that does, and the same
+   * join (token, resume) goes there on a new socket.
+   * @private
+   * @returns {Promise<boolean>} whether the session was resumed
+   */
+  async joinFollowing() {
+    for (let redirects = 0; ; redirects++) {
+      const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason),
+        { transport: this.opts.transport });
+      this.signal = sig;
+      await sig.open();
+      const resume = this.sessionId;
+      const reply = await sig.request({
+        type: 'join', token: this.token,
+        autoSubscribe: this.opts.autoSubscribe ?? true,
+        resume: resume || undefined,
+        capabilities: this.opts.p2p === false ? undefined : ['p2p'], // p2p hook: docs/p2p.md
+      });
+      if (reply.type !== 'redirect') {
+        if (this.signal !== sig) throw new Error('socket replaced while joining');
+        return this.applyJoined(reply, resume);
+      }
+      if (this.signal === sig) this.signal = null;
+      sig.close('redirected', CLOSE_RESUME); // the server closes it as well
+      if (redirects >= MAX_REDIRECTS || !reply.url) {
+        this.url = this.entryUrl;
+        const err = new SignalError('redirect_loop', reply.url ? `more than ${MAX_REDIRECTS} redirects` : 'redirect without url');
+        this.hooks.error(err);
+        throw err;
+      }
+      this.url = new URL(reply.url, this.url).toString();
+      this.counters.redirects++;
+      console.info(`hibiki: redirected to ${this.url}`);
+    }
+  }
+
+  /**
+   * Takes in the reply to a join sent with `resume` (or none).
+   * @private
+   * @param {Message} joined
+   * @param {string} resume
+   * @returns {boolean} whether the session was resumed
+   */
+  applyJoined(joined, resume) {
     const resumed = !!joined.resumed && !!resume && !!this.transports.publish && !!this.transports.subscribe;
     this.sessionId = joined.sessionId || '';
     const config = this.rtcConfig(joined);
@@ -255,6 +334,8 @@ export class Session {
     const code = err instanceof SignalError ? err.code : '';
     console.warn('hibiki: re-join failed', err);
     if (this.ending || this.removedReason) return;
+    // The node we were sent to may be gone: ask the first one where the room is now.
+    this.url = this.entryUrl;
     if (FATAL.has(code)) {
       this.hooks.ended();
       this.hooks.error(err instanceof Error ? err : new Error(String(err)));

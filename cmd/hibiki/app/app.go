@@ -114,6 +114,10 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
 	a.drain.done = make(chan struct{})
 	a.life, a.stopLife = context.WithCancel(context.Background())
+	var locateDoor func(context.Context, string) (string, error)
+	if cfg.Clustered() {
+		locateDoor = a.locateDoor // a.cl is set below, before anything is served
+	}
 	a.doors = whip.New(s, whip.Config{
 		Verifier:      verifier,
 		StreamKeys:    cfg.WHIP.StreamKeys,
@@ -121,6 +125,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		Logger:        logger,
 		OnJoin:        func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
 		OnError:       func(door string, status int) { a.met.DoorError(door, status) },
+		Locate:        locateDoor,
 	})
 	if a.met, err = metrics.New(s, metrics.Options{Sessions: a.doors.Sessions}); err != nil {
 		_ = a.closeMedia()

@@ -71,5 +71,20 @@ func (a *App) locate(ctx context.Context, room string) (string, error) {
 	return url, nil
 }
 
+// locateDoor answers the WHIP/WHEP doors' question the way locate answers
+// signaling's (a room open here is served without asking Redis), with the
+// base of the serving node's HTTP endpoints instead of its signaling URL.
+func (a *App) locateDoor(ctx context.Context, room string) (string, error) {
+	url, err := a.locate(ctx, room)
+	if err != nil || url == "" {
+		return "", err
+	}
+	base, err := cluster.HTTPBase(url)
+	if err != nil {
+		return "", fmt.Errorf("serving node of %s: %w", room, err)
+	}
+	return base, nil
+}
+
 // Cluster returns this node's cluster membership, nil on a single node.
 func (a *App) Cluster() *cluster.Cluster { return a.cl }
