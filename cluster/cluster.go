@@ -26,6 +26,7 @@ type Cluster struct {
 	rdb    *redis.Client
 	reg    *registry
 	leases *leases
+	lobby  *Lobby
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -65,7 +66,7 @@ func New(cfg Config) (*Cluster, error) {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Cluster{
+	c := &Cluster{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "cluster", "node", cfg.NodeID),
 		rdb:    rdb,
@@ -75,7 +76,9 @@ func New(cfg Config) (*Cluster, error) {
 		cancel: cancel,
 		held:   make(map[string]struct{}),
 		kick:   make(chan chan struct{}),
-	}, nil
+	}
+	c.lobby = newLobby(c)
+	return c, nil
 }
 
 // Up reports whether Redis answered the last heartbeat.

@@ -72,7 +72,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 		errs = append(errs, c.leases.drop(ctx, r, c.cfg.NodeID))
 	}
 	clear(c.held)
-	errs = append(errs, c.reg.remove(ctx, c.cfg.NodeID))
+	errs = append(errs, c.reg.remove(ctx, c.cfg.NodeID), c.lobby.forget(ctx))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("leave: %w", err)
 	}
