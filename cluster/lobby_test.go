@@ -111,7 +111,7 @@ func TestLobbyEntriesAndMessages(t *testing.T) {
 	})
 	t.Logf("message delivered in %v", time.Since(start))
 	a.Lobby().Set("bad", []byte("not json")) // refused, not published
-	a.Lobby().Send("nobody", []byte(`1`))   // no receiver: dropped
+	a.Lobby().Send("nobody", []byte(`1`))    // no receiver: dropped
 	a.Lobby().Set("last", []byte(`2`))
 	rb.await(ctx, t, "later entry", has("a/last", `2`))
 	rb.mu.Lock()
