@@ -138,6 +138,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	var locate func(context.Context, string) (string, error)
 	if a.cl != nil {
 		locate = a.locate
+		lobbyCfg.Link = a.cl.Lobby() // presence and invites across nodes
 	}
 	a.sig = signaling.NewServer(s, signaling.Config{
 		Verifier:       verifier,
@@ -169,6 +170,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: a.tls}
 	if a.cl != nil {
 		a.cl.Start()
+		a.cl.Lobby().Start(a.sig.LobbyRemote())
 	}
 	return a, nil
 }
