@@ -59,9 +59,9 @@ func (c *Cluster) Relocate(ctx context.Context, room string) (string, error) {
 	return url, nil
 }
 
-// Leave stops the heartbeat and deletes this node's record and the leases
-// it still holds, so that it is gone from the cluster at once instead of
-// after the node TTL. Locate keeps working (through Redis) until Close.
+// Leave stops the heartbeat (and the lobby) and deletes this node's record,
+// the leases it still holds and its lobby hash, so that it is gone from the
+// cluster at once instead of after the node TTL. Locate keeps working (through Redis) until Close.
 func (c *Cluster) Leave(ctx context.Context) error {
 	c.cancel()
 	c.wg.Wait()
