@@ -11,7 +11,8 @@
  * ```
  * Two peer connections per room (docs/protocol.md): the client offers on the publish one, the
  * server on the subscribe one, naming each m-line's track in a `mids` map. A lost socket is
- * resumed on a new one with both connections kept (session.js); the server names the speakers.
+ * resumed on a new one with both connections kept (session.js); a draining node's `redirect`
+ * event moves the Room to another node (a fresh join there); the server names the speakers.
  * Only this module's exports are the public API; the other files are its parts.
  * @module hibiki
  */
@@ -162,6 +163,7 @@ export class Room extends Emitter {
       error: (e) => this.fail(e),
       ended: () => this.shutdown(),
       retrying: (r) => this.emit('joinRetry', r),
+      moved: (m) => this.emit('moved', m),
     });
   }
 
