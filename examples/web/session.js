@@ -467,7 +467,8 @@ export class Session {
 
   /**
    * Negotiates the publish connection. An offer cut off by a lost socket
-   * is not an error: it goes out again after the resume.
+   * is not an error: it goes out again after the resume; nor is one on a
+   * connection a move or a re-join closed: the republish sends its tracks.
    */
   async negotiatePublish() {
     const t = this.transports.publish;
@@ -475,7 +476,7 @@ export class Session {
     try {
       await t.negotiate((sdp) => this.exchangePublish(sdp));
     } catch (err) {
-      if (this.state === 'reconnecting' && t === this.transports.publish) return;
+      if (!this.ending && (this.state === 'reconnecting' || t !== this.transports.publish)) return;
       throw err;
     }
     this.hooks.negotiated();
