@@ -52,6 +52,8 @@ class Nodes {
     this.joins = [];
     /** @type {{url: string, cid: string, sid: string}[]} every publish, with the node it reached */
     this.publishes = [];
+    /** @type {string[]} every mute request, as "url trackSid muted" */
+    this.mutes = [];
     /** @type {FakeWebSocket[]} every socket that reached a node */
     this.sockets = [];
   }
@@ -105,6 +107,7 @@ class FakeWebSocket {
       reply = { type: 'published', id: m.id, track: { ...m.track, sid } };
     }
     if (m.type === 'offer') reply = { type: 'answer', id: m.id, target: 'publish', sdp: 'answer' };
+    if (m.type === 'mute') nodes.mutes.push(`${this.url} ${m.trackSid} ${m.muted}`);
     if (m.type === 'leave') close = true;
     setTimeout(() => {
       if (this.readyState !== FakeWebSocket.OPEN) return;
@@ -276,6 +279,7 @@ test('a redirect event moves a joined Room: a fresh join at the new node, its tr
     ['ws://a/ws cam-1', 'ws://a/ws mic-1', 'ws://b/ws cam-1', 'ws://b/ws mic-1']);
   assert.deepEqual([...room.localTracks.keys()], ['T3', 'T4'], 'the local tracks under their new SIDs');
   assert.equal(room.localTracks.get('T4').muted, true);
+  assert.deepEqual(nodes.mutes, ['ws://a/ws T2 true', 'ws://b/ws T4 true'], 'the mute state told to the new node');
   assert.equal(room.pcs.publish.localDescription?.type, 'offer', 'the new publish connection was negotiated');
   assert.equal(room.counters.moves, 1);
   assert.equal(room.counters.rejoins, 1);
@@ -331,4 +335,20 @@ test('a redirect reply to a join is no move, and the events are bounded: a fourt
   assert.deepEqual(nodes.joins.slice(-2).map((j) => `${j.url} ${j.resume}`), ['ws://b/ws undefined', 'ws://entry/ws undefined']);
   assert.equal(moves.length, 3, 'no moved event for the move not followed');
   await room.leave();
+});
+
+test('with reconnect off, a redirect event ends the Room instead of moving it', async () => {
+  nodes = new Nodes();
+  nodes.byUrl.set('ws://a/ws', joined('S1'));
+  nodes.byUrl.set('ws://b/ws', joined('S2'));
+  const errors = [];
+  const room = await Room.connect('ws://a/ws', 'TOKEN', opts({ reconnect: false, on: { error: (e) => errors.push(e) } }));
+  const down = nextState(room, 'disconnected');
+  nodes.openSocket('ws://a/ws').push(drain('ws://b/ws'), true);
+  await down;
+  await sleep(50);
+  assert.equal(nodes.joins.length, 1);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message, /moved to ws:\/\/b\/ws/);
+  assert.equal(room.counters.moves, 1);
 });
