@@ -337,7 +337,14 @@ export class Session {
   onMove(m) {
     if (this.ending || this.removedReason) return;
     const reason = m.reason || 'redirected';
-    console.info(`hibiki: moving to ${m.url} (${reason})`);
+    let url = '';
+    try {
+      url = m.url ? new URL(m.url, this.url).toString() : '';
+    } catch {
+      // no usable URL: handled as a redirect without one
+    }
+    console.info(`hibiki: moving to ${url || '(no url)'} (${reason})`);
+    this.attempt++; // a reconnect in flight (its republish) gives way
     const sig = this.signal;
     this.signal = null; // its close (the server's too) is no lost socket
     sig?.close('moved to another node', CLOSE_LEAVE);
@@ -350,20 +357,20 @@ export class Session {
     this.lostAt = now;
     if (this.opts.reconnect === false) {
       this.hooks.ended();
-      this.hooks.error(new Error(`disconnected: moved to ${m.url} (${reason})`));
+      this.hooks.error(new Error(`disconnected: moved to ${url} (${reason})`));
       return;
     }
     this.setState('reconnecting');
-    if (!m.url || this.moveStreak > MAX_REDIRECTS) {
+    if (!url || this.moveStreak > MAX_REDIRECTS) {
       this.url = this.entryUrl;
       this.moving = null;
-      this.hooks.error(new SignalError('redirect_loop', m.url ? `moved more than ${MAX_REDIRECTS} times in a row` : 'redirect without url'));
+      this.hooks.error(new SignalError('redirect_loop', url ? `moved more than ${MAX_REDIRECTS} times in a row` : 'redirect without url'));
       this.reconnectAttempt = Math.max(this.reconnectAttempt, this.moveStreak - MAX_REDIRECTS);
       this.scheduleReconnect();
       return;
     }
-    this.url = new URL(m.url, this.url).toString();
-    this.moving = { url: this.url, reason };
+    this.url = url;
+    this.moving = { url, reason };
     this.reconnect();
   }
 
