@@ -6,7 +6,9 @@
 // window, so a lost socket leaves the peer connections (and the media) alone:
 // a new socket sends `join` with `resume: sessionId`, and only when the server
 // no longer knows the session are the connections rebuilt and the tracks
-// published again. The Room gets what it needs through SessionHooks.
+// published again. A node that drains moves the session: its `redirect`
+// event names the new node, where the Room joins afresh (docs/protocol.md,
+// "Moving to another node"). The Room gets what it needs through SessionHooks.
 
 import { Signal, SignalError, CLOSE_LEAVE, CLOSE_RESUME } from './signal.js';
 import { Transport } from './transport.js';
@@ -28,6 +30,7 @@ import { IceWatch } from './icewatch.js';
  * @property {(e: Error) => void} error
  * @property {() => void} ended the session is over (refused token, `removed`): shut down
  * @property {(r: import('./types.js').JoinRetry) => void} retrying a join refused as `unavailable` is tried again after r.delayMs
+ * @property {(m: import('./types.js').Moved) => void} moved after a `redirect` event, joined and published again on the new node
  */
 
 /** Error codes after which reconnecting cannot help. */
@@ -39,6 +42,14 @@ const FATAL = new Set(['bad_token', 'token_expired', 'forbidden']);
  * `redirect_loop`, and a reconnect starts over at the first URL.
  */
 export const MAX_REDIRECTS = 3;
+
+/**
+ * A `redirect` event (a draining node moving the session) within this long
+ * of the one before counts as a move in a row. More than MAX_REDIRECTS moves
+ * in a row are a loop: `redirect_loop`, and a fresh join at the first URL
+ * after a pause.
+ */
+export const MOVE_SETTLE_MS = 10000;
 
 /**
  * The pause before retry n (0 for the first) of a join the cluster cannot
@@ -86,8 +97,15 @@ export class Session {
     this.lostAt = 0;
     /** a fresh join's republish is under way */
     this.republishing = false;
+    /** the number of the latest reconnect attempt; an older one that fails late is ignored */
+    this.attempt = 0;
+    /** @type {import('./types.js').Moved | null} the move a reconnect is carrying out, announced once it is done */
+    this.moving = null;
+    /** moves in a row (MOVE_SETTLE_MS), and when the last one came */
+    this.moveStreak = 0;
+    this.lastMoveAt = 0;
     /** counters for tests and diagnostics */
-    this.counters = { resumes: 0, rejoins: 0, publishIceRestarts: 0, lastResumeMs: 0, redirects: 0, joinRetries: 0 };
+    this.counters = { resumes: 0, rejoins: 0, publishIceRestarts: 0, lastResumeMs: 0, redirects: 0, joinRetries: 0, moves: 0 };
   }
 
   /**
@@ -138,7 +156,7 @@ export class Session {
    */
   async joinFollowing() {
     for (let redirects = 0; ; redirects++) {
-      const sig = new Signal(this.url, (m) => this.onMessage(m), (reason) => this.onSignalClose(sig, reason),
+      const sig = new Signal(this.url, (m) => this.onMessage(m, sig), (reason) => this.onSignalClose(sig, reason),
         { transport: this.opts.transport });
       this.signal = sig;
       await sig.open();
@@ -245,8 +263,13 @@ export class Session {
   /**
    * @private
    * @param {Message} m
+   * @param {Signal} sig the socket it came on
    */
-  onMessage(m) {
+  onMessage(m, sig) {
+    if (m.type === 'redirect') { // an event: a reply to join went to its request
+      if (sig === this.signal) this.onMove(m);
+      return;
+    }
     if (m.type === 'candidate') {
       const t = this.transports[m.target === 'subscribe' ? 'subscribe' : 'publish'];
       if (t && m.candidate) t.addRemoteCandidate(m.candidate).catch((e) => this.hooks.error(e));
@@ -304,9 +327,57 @@ export class Session {
     setTimeout(() => this.reconnect(), delay);
   }
 
+  /**
+   * A `redirect` event: the node drains, and the participant is already gone
+   * from it. Nothing to resume: drop the socket and both peer connections and
+   * join afresh at the new URL, as after a lost session (hooks.republish).
+   * @private
+   * @param {Message} m
+   */
+  onMove(m) {
+    if (this.ending || this.removedReason) return;
+    const reason = m.reason || 'redirected';
+    let url = '';
+    try {
+      url = m.url ? new URL(m.url, this.url).toString() : '';
+    } catch {
+      // no usable URL: handled as a redirect without one
+    }
+    console.info(`hibiki: moving to ${url || '(no url)'} (${reason})`);
+    this.attempt++; // a reconnect in flight (its republish) gives way
+    const sig = this.signal;
+    this.signal = null; // its close (the server's too) is no lost socket
+    sig?.close('moved to another node', CLOSE_LEAVE);
+    this.closeTransports();
+    this.sessionId = '';
+    const now = Date.now();
+    this.moveStreak = now - this.lastMoveAt < MOVE_SETTLE_MS ? this.moveStreak + 1 : 1;
+    this.lastMoveAt = now;
+    this.counters.moves++;
+    this.lostAt = now;
+    if (this.opts.reconnect === false) {
+      this.hooks.ended();
+      this.hooks.error(new Error(`disconnected: moved to ${url} (${reason})`));
+      return;
+    }
+    this.setState('reconnecting');
+    if (!url || this.moveStreak > MAX_REDIRECTS) {
+      this.url = this.entryUrl;
+      this.moving = null;
+      this.hooks.error(new SignalError('redirect_loop', url ? `moved more than ${MAX_REDIRECTS} times in a row` : 'redirect without url'));
+      this.reconnectAttempt = Math.max(this.reconnectAttempt, this.moveStreak - MAX_REDIRECTS);
+      this.scheduleReconnect();
+      return;
+    }
+    this.url = url;
+    this.moving = { url, reason };
+    this.reconnect();
+  }
+
   /** @private */
   async reconnect() {
     if (this.ending || this.state !== 'reconnecting') return;
+    const attempt = ++this.attempt;
     try {
       if (this.opts.refreshToken) this.token = await this.opts.refreshToken();
       const resumed = await this.join();
@@ -318,11 +389,15 @@ export class Session {
         await this.hooks.republish();
         this.republishing = false;
       }
+      if (attempt !== this.attempt) return; // a move took over
       this.counters[resumed ? 'resumes' : 'rejoins']++;
       if (this.lostAt) this.counters.lastResumeMs = Date.now() - this.lostAt;
       console.info(`hibiki: ${resumed ? 'resumed' : 're-joined'} after ${this.counters.lastResumeMs} ms`);
+      const moved = this.moving;
+      this.moving = null;
+      if (moved) this.hooks.moved({ url: this.url, reason: moved.reason });
     } catch (err) {
-      this.onReconnectFailed(err);
+      if (attempt === this.attempt) this.onReconnectFailed(err);
     }
   }
 
@@ -399,7 +474,8 @@ export class Session {
 
   /**
    * Negotiates the publish connection. An offer cut off by a lost socket
-   * is not an error: it goes out again after the resume.
+   * is not an error: it goes out again after the resume; nor is one on a
+   * connection a move or a re-join closed: the republish sends its tracks.
    */
   async negotiatePublish() {
     const t = this.transports.publish;
@@ -407,7 +483,7 @@ export class Session {
     try {
       await t.negotiate((sdp) => this.exchangePublish(sdp));
     } catch (err) {
-      if (this.state === 'reconnecting' && t === this.transports.publish) return;
+      if (!this.ending && (this.state === 'reconnecting' || t !== this.transports.publish)) return;
       throw err;
     }
     this.hooks.negotiated();

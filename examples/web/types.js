@@ -46,6 +46,15 @@
  */
 
 /**
+ * The session moved to another node: the node it was on drains and sent a
+ * `redirect` event; the Room joined afresh there and published its tracks
+ * again (docs/protocol.md, "Moving to another node").
+ * @typedef {object} Moved
+ * @property {string} url the node's signaling URL now in use
+ * @property {string} reason the server's reason, e.g. "node draining"
+ */
+
+/**
  * Events and their arguments, for `room.on(name, fn)`.
  * @typedef {object} RoomEvents
  * @property {[RemoteParticipant]} participantJoined
@@ -72,8 +81,11 @@
  * @property {[LiveStats]} stats every statsIntervalMs
  * @property {[JoinRetry]} joinRetry the room cannot be placed now (the cluster's Redis is down);
  *   the join is tried again after delayMs: a page may show "waiting for the server"
+ * @property {[Moved]} moved the session moved to another node (its node drains): joined there
+ *   afresh, local tracks published again, remote tracks subscribed anew; a page may show a toast
  * @property {[Error]} error also a SignalError `redirect_loop` when a join met more than
- *   3 redirects (a reconnect then starts over at the URL given to connect)
+ *   3 redirects, or the session was moved more than 3 times in a row (a reconnect then starts
+ *   over at the URL given to connect)
  */
 
 export {};
