@@ -24,14 +24,29 @@ type Handler struct {
 	key    []byte
 	logger *slog.Logger
 	mux    *http.ServeMux
+	drain  func() error // nil: POST /admin/drain is 404
 }
 
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithDrain serves POST /admin/drain, which calls start: it must put the
+// node into draining and return at once (the drain runs on). The admin
+// package knows no cluster; the server wires its own drain in.
+func WithDrain(start func() error) Option { return func(h *Handler) { h.drain = start } }
+
 // New returns the admin API for s, guarded by key (must not be empty).
-func New(s *sfu.SFU, key string, logger *slog.Logger) *Handler {
+func New(s *sfu.SFU, key string, logger *slog.Logger, opts ...Option) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	h := &Handler{sfu: s, key: []byte(key), logger: logger, mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.drain != nil {
+		h.mux.HandleFunc("POST /admin/drain", h.startDrain)
+	}
 	h.mux.HandleFunc("GET /admin/rooms", h.listRooms)
 	h.mux.HandleFunc("GET /admin/rooms/{room}", h.getRoom)
 	h.mux.HandleFunc("DELETE /admin/rooms/{room}", h.closeRoom)

@@ -26,13 +26,18 @@ type Cluster struct {
 	rdb    *redis.Client
 	reg    *registry
 	leases *leases
+	lobby  *Lobby
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	up     atomic.Bool // Redis answered the last heartbeat
-	closed sync.Once
-	cerr   error
+	// draining: placement skips this node and leases are no longer renewed
+	// (drain.go). kick asks the heartbeat goroutine for a beat now.
+	draining atomic.Bool
+	kick     chan chan struct{}
+	closed   sync.Once
+	cerr     error
 
 	// Touched only by the heartbeat goroutine.
 	held   map[string]struct{}
@@ -61,7 +66,7 @@ func New(cfg Config) (*Cluster, error) {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Cluster{
+	c := &Cluster{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "cluster", "node", cfg.NodeID),
 		rdb:    rdb,
@@ -70,7 +75,10 @@ func New(cfg Config) (*Cluster, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		held:   make(map[string]struct{}),
-	}, nil
+		kick:   make(chan chan struct{}),
+	}
+	c.lobby = newLobby(c)
+	return c, nil
 }
 
 // Up reports whether Redis answered the last heartbeat.
@@ -94,6 +102,9 @@ func (c *Cluster) Start() {
 				return
 			case <-t.C:
 				c.beat()
+			case done := <-c.kick:
+				c.beat()
+				close(done)
 			}
 		}
 	}()
@@ -121,7 +132,7 @@ func (c *Cluster) beat() {
 	load := c.cfg.Load()
 	info := NodeInfo{
 		ID: c.cfg.NodeID, URL: c.cfg.NodeURL, Rooms: len(load.Rooms), Participants: load.Participants,
-		BitrateBps: c.rate.read(load.BytesOut, now), At: now,
+		BitrateBps: c.rate.read(load.BytesOut, now), At: now, Draining: c.draining.Load(),
 	}
 	if c.cfg.CPU != nil {
 		info.CPU = c.cfg.CPU()
@@ -146,8 +157,12 @@ func (c *Cluster) beat() {
 }
 
 // renew extends the lease of every room served here and drops those of
-// rooms gone since the last beat.
+// rooms gone since the last beat. A draining node renews none: it drops
+// them all (a lease already passed to another node is left alone).
 func (c *Cluster) renew(ctx context.Context, rooms []string) error {
+	if c.draining.Load() {
+		rooms = nil
+	}
 	now := make(map[string]struct{}, len(rooms))
 	for _, r := range rooms {
 		now[r] = struct{}{}
@@ -183,10 +198,15 @@ func (c *Cluster) Locate(ctx context.Context, room string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if holder == c.cfg.NodeID {
+		if holder == c.cfg.NodeID && !c.draining.Load() {
 			return "", nil
 		}
-		if holder != "" {
+		if holder == c.cfg.NodeID {
+			// Draining: the room goes to another node.
+			if err := c.leases.drop(ctx, room, holder); err != nil {
+				return "", err
+			}
+		} else if holder != "" {
 			n, ok, err := c.reg.node(ctx, holder)
 			if err != nil {
 				return "", err
@@ -214,6 +234,10 @@ func (c *Cluster) place(ctx context.Context, room string) (url string, placed bo
 	live, err := c.reg.live(ctx)
 	if err != nil {
 		return "", false, err
+	}
+	if c.draining.Load() {
+		// Our own record may predate the drain.
+		live = slices.DeleteFunc(live, func(n NodeInfo) bool { return n.ID == c.cfg.NodeID })
 	}
 	best, ok := Choose(live, c.cfg.NodeID)
 	if !ok {

@@ -16,12 +16,15 @@ func (n NodeInfo) Score() float64 {
 		weightMbps*float64(n.BitrateBps)/1e6 + weightCore*n.CPU
 }
 
-// Choose returns the least-loaded node of live. Ties go to self (the node
+// Choose returns the least-loaded node of live that is not draining. Ties go to self (the node
 // asking, which saves the client a redirect), then to the smaller id, so a
 // choice never depends on the order Redis listed the nodes in. ok is false
-// when live is empty.
+// when no node qualifies.
 func Choose(live []NodeInfo, self string) (best NodeInfo, ok bool) {
 	for _, n := range live {
+		if n.Draining {
+			continue
+		}
 		if !ok || better(n, best, self) {
 			best, ok = n, true
 		}

@@ -21,6 +21,8 @@ func TestChoose(t *testing.T) {
 		{"cpu counts", []NodeInfo{node("a", 0, 0, 0, 1.5), node("b", 1, 1, 0, 0)}, "c", "b"},
 		{"tie goes to self", []NodeInfo{node("a", 1, 1, 0, 0), node("b", 1, 1, 0, 0)}, "b", "b"},
 		{"tie without self goes to the smaller id", []NodeInfo{node("c", 0, 0, 0, 0), node("b", 0, 0, 0, 0)}, "a", "b"},
+		{"a draining node is never chosen", []NodeInfo{{ID: "a", Draining: true}, node("b", 9, 90, 0, 1)}, "a", "b"},
+		{"only draining nodes", []NodeInfo{{ID: "a", Draining: true}}, "a", ""},
 		{"order of the list does not matter", []NodeInfo{node("b", 0, 0, 0, 0), node("c", 0, 0, 0, 0)}, "a", "b"},
 	}
 	for _, tt := range tests {

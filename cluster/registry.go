@@ -18,6 +18,9 @@ type NodeInfo struct {
 	Participants int     `json:"participants"`
 	BitrateBps   uint64  `json:"bitrateBps"`
 	CPU          float64 `json:"cpu"` // busy cores of the process
+	// Draining is set while the node hands its rooms over before it
+	// stops: placement never picks it for a room.
+	Draining bool `json:"draining,omitempty"`
 	// At is when the node wrote this record (its own clock, for humans).
 	At time.Time `json:"at"`
 }
@@ -64,6 +67,17 @@ func (r *registry) node(ctx context.Context, id string) (NodeInfo, bool, error) 
 		return NodeInfo{}, false, fmt.Errorf("%w: node %s record: %w", ErrUnavailable, id, err)
 	}
 	return n, true, nil
+}
+
+// remove deletes id's record and its entry in the set of ids.
+func (r *registry) remove(ctx context.Context, id string) error {
+	pipe := r.rdb.TxPipeline()
+	pipe.Del(ctx, r.nodeKey(id))
+	pipe.SRem(ctx, r.setKey(), id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("%w: deregister: %w", ErrUnavailable, err)
+	}
+	return nil
 }
 
 // live lists every node whose heartbeat has not expired.

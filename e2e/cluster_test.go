@@ -28,6 +28,7 @@ func startNode(t *testing.T, redis, id string) *server {
 	cfg.Node.ID = id
 	cfg.Node.URL = "ws://" + ln.Addr().String() + "/ws"
 	cfg.Node.Heartbeat, cfg.Node.TTL = clusterBeat, clusterTTL
+	cfg.Admin.Key = adminKey
 	// The nodes share this process's CPU time: leave it out of the ranking.
 	cfg.NodeCPU = func() float64 { return 0 }
 	return serve(t, cfg, ln)

@@ -22,6 +22,7 @@ type attachment struct {
 	sess    *session    // nil while detached
 	expiry  *time.Timer // leave timer while detached
 	removed bool        // the SFU removed the participant; no resume
+	moved   bool        // sent to another node (Server.Redirect); no resume
 	// The latest per-track state events, re-sent on resume because events
 	// queued on a dead socket are lost and the joined snapshot lacks them.
 	layers map[string][]bool
@@ -99,7 +100,7 @@ func (a *attachment) detach(s *session, leave bool) {
 	}
 	a.sess = nil
 	window := a.srv.cfg.ResumeWindow
-	if leave || window <= 0 || a.removed || a.p == nil {
+	if leave || window <= 0 || a.removed || a.moved || a.p == nil {
 		a.mu.Unlock()
 		a.srv.forget(a)
 		if a.p != nil {

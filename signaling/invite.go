@@ -11,6 +11,19 @@ import (
 // client cannot ring the whole lobby at once.
 const maxOutgoingInvites = 1
 
+// invite is a pending 1:1 call request. When one end is on another node
+// (cluster), that end's pointer is nil and node names its node: the
+// caller's node owns the invite (its timer decides the timeout, it mints
+// the room); the callee's node keeps a copy to route the answer.
+type invite struct {
+	id       string
+	from, to *member
+	node     string       // the node of the end that is not here; "" when both are
+	peer     PresenceUser // that end, as shown to the local one
+	answered bool         // callee's copy: accepted, waiting for the caller's node
+	timer    *time.Timer
+}
+
 // invite rings to from from. It returns the invite id.
 func (l *lobby) invite(from *member, identity string) (string, error) {
 	l.mu.Lock()
@@ -19,8 +32,11 @@ func (l *lobby) invite(from *member, identity string) (string, error) {
 		return "", newError(CodeForbidden, "invites are disabled on this server", nil)
 	}
 	to := l.members[identity]
+	node := ""
 	if to == nil {
-		return "", newError(CodeNotFound, "no such identity in the lobby", nil)
+		if node = l.remoteNodeLocked(identity); node == "" {
+			return "", newError(CodeNotFound, "no such identity in the lobby", nil)
+		}
 	}
 	if to == from || identity == from.identity {
 		return "", newError(CodeBadRequest, "cannot invite yourself", nil)
@@ -34,16 +50,21 @@ func (l *lobby) invite(from *member, identity string) (string, error) {
 	if n >= maxOutgoingInvites {
 		return "", newError(CodeRateLimited, "an invite is already ringing; cancel it first", nil)
 	}
-	inv := &invite{id: newInviteID(), from: from, to: to}
-	inv.timer = l.afterTimeout(inv.id)
+	inv := &invite{id: newInviteID(), from: from, to: to, node: node}
+	inv.timer = l.afterTimeout(inv.id, l.cfg.InviteTimeout)
 	l.invites[inv.id] = inv
-	fromUser := l.userLocked(from)
-	to.sess.send(&Message{Type: TypeInvited, InviteID: inv.id, From: &fromUser})
+	fromUser, _ := l.viewLocked(from.identity)
+	if to != nil {
+		to.sess.send(&Message{Type: TypeInvited, InviteID: inv.id, From: &fromUser})
+		return inv.id, nil
+	}
+	inv.peer, _ = l.viewLocked(identity)
+	l.sendLocked(node, wireMsg{T: wireInvite, ID: inv.id, To: identity, User: &fromUser})
 	return inv.id, nil
 }
 
-func (l *lobby) afterTimeout(id string) *time.Timer {
-	return time.AfterFunc(l.cfg.InviteTimeout, func() { _ = l.end(id, nil, ReasonTimeout) })
+func (l *lobby) afterTimeout(id string, d time.Duration) *time.Timer {
+	return time.AfterFunc(d, func() { _ = l.end(id, nil, ReasonTimeout) })
 }
 
 // take removes a pending invite; by must be one of its ends (nil: the
@@ -61,16 +82,22 @@ func (l *lobby) take(id string, by *member) (*invite, error) {
 }
 
 // end finishes an invite without a call and tells both ends but the one
-// who ended it (by; nil for a timeout, which both hear about).
+// who ended it (by; nil for a timeout, which both hear about). An end on
+// another node is told through its node.
 func (l *lobby) end(id string, by *member, reason string) error {
 	inv, err := l.take(id, by)
 	if err != nil {
 		return err
 	}
 	for _, m := range []*member{inv.from, inv.to} {
-		if m != by {
+		if m != nil && m != by {
 			m.sess.send(&Message{Type: TypeInviteEnded, InviteID: id, Reason: reason})
 		}
+	}
+	if inv.node != "" {
+		l.mu.Lock()
+		l.sendLocked(inv.node, wireMsg{T: wireEnd, ID: id, Reason: reason})
+		l.mu.Unlock()
 	}
 	return nil
 }
@@ -79,10 +106,18 @@ func (l *lobby) end(id string, by *member, reason string) error {
 func (l *lobby) answer(id string, by *member, accept bool) error {
 	l.mu.Lock()
 	inv := l.invites[id]
-	l.mu.Unlock()
-	if inv == nil || inv.to != by {
+	if inv == nil || inv.to != by || inv.answered {
+		l.mu.Unlock()
 		return newError(CodeNotFound, "no such invite", nil)
 	}
+	if accept && inv.from == nil {
+		// The caller's node mints the room and tells us (remoteAccepted).
+		inv.answered = true
+		l.sendLocked(inv.node, wireMsg{T: wireAnswer, ID: id})
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
 	if !accept {
 		return l.end(id, by, ReasonRejected)
 	}
@@ -91,21 +126,32 @@ func (l *lobby) answer(id string, by *member, accept bool) error {
 		return err
 	}
 	room := newCallRoom()
-	toks := make([]string, 2)
-	for i, m := range []*member{inv.from, inv.to} {
-		if toks[i], err = l.cfg.Mint(room, m.identity, m.name, m.grants); err != nil {
-			for _, e := range []*member{inv.from, inv.to} {
-				e.sess.send(&Message{Type: TypeInviteEnded, InviteID: id, Reason: "failed"})
-			}
-			return newError(CodeInternal, "cannot mint call tokens", err)
+	toks, err := l.mint(room, inv.from, inv.to)
+	if err != nil {
+		for _, e := range []*member{inv.from, inv.to} {
+			e.sess.send(&Message{Type: TypeInviteEnded, InviteID: id, Reason: "failed"})
 		}
+		return err
 	}
 	l.mu.Lock()
-	fromUser, toUser := l.userLocked(inv.from), l.userLocked(inv.to)
+	fromUser, _ := l.viewLocked(inv.from.identity)
+	toUser, _ := l.viewLocked(inv.to.identity)
 	l.mu.Unlock()
 	inv.from.sess.send(&Message{Type: TypeInviteAccepted, InviteID: id, Room: room, Token: toks[0], Peer: &toUser})
 	inv.to.sess.send(&Message{Type: TypeInviteAccepted, InviteID: id, Room: room, Token: toks[1], Peer: &fromUser})
 	return nil
+}
+
+// mint signs a token for room for each of ms.
+func (l *lobby) mint(room string, ms ...*member) ([]string, error) {
+	toks := make([]string, len(ms))
+	for i, m := range ms {
+		var err error
+		if toks[i], err = l.cfg.Mint(room, m.identity, m.name, m.grants); err != nil {
+			return nil, newError(CodeInternal, "cannot mint call tokens", err)
+		}
+	}
+	return toks, nil
 }
 
 // endInvitesOf ends every invite m is an end of: m left the lobby.

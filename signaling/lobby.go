@@ -3,7 +3,8 @@ package signaling
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"sort"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,6 +44,21 @@ type LobbyConfig struct {
 	// for the new room, with the grants of their lobby tokens. Nil
 	// disables invites.
 	Mint func(room, identity, name string, grants Grants) (string, error)
+	// Link, when set, joins this server's lobby to those of the other
+	// nodes of a cluster (docs/cluster.md "Lobby"): presence is then
+	// cluster-wide and invites reach members on other nodes. Feed what
+	// the other nodes publish to Server.LobbyRemote. Nil: the lobby is
+	// this server's alone.
+	Link LobbyLink
+}
+
+// LobbyLink carries the lobby between nodes; cluster.Lobby implements it.
+// Both methods must not block: they are called with the lobby locked.
+type LobbyLink interface {
+	// Set publishes this node's entry for identity (JSON); nil removes it.
+	Set(identity string, entry []byte)
+	// Send delivers msg (JSON) to node's LobbyRemote.Message, at most once.
+	Send(node string, msg []byte)
 }
 
 // member is one identity in the lobby and the socket it is on.
@@ -53,120 +69,183 @@ type member struct {
 	grants   Grants
 }
 
-// invite is a pending 1:1 call request.
-type invite struct {
-	id       string
-	from, to *member
-	timer    *time.Timer
-}
-
 // lobby is the presence registry of one signaling server: who is online,
 // who is in a call (any room session open with their identity) and the
-// pending invites. Events go out through session.send, which never blocks.
+// pending invites; in a cluster also what the other nodes publish of
+// theirs (lobbyremote.go). Events go out through session.send, which never
+// blocks, after the lock is released (outbox).
 type lobby struct {
 	cfg LobbyConfig
+	log *slog.Logger
 
 	mu      sync.Mutex
 	members map[string]*member // by identity
 	calls   map[string]int     // identity -> open room sessions
 	invites map[string]*invite // by id
-	closed  bool
+	// remote holds the other nodes' entries: identity -> node -> entry.
+	remote map[string]map[string]remoteEntry
+	// announced is what this node published per identity (Link only).
+	announced map[string]remoteEntry
+	closed    bool
 }
 
-func newLobby(cfg LobbyConfig) *lobby {
+func newLobby(cfg LobbyConfig, log *slog.Logger) *lobby {
 	if cfg.Room == "" {
 		cfg.Room = "lobby"
 	}
 	if cfg.InviteTimeout <= 0 {
 		cfg.InviteTimeout = 30 * time.Second
 	}
-	return &lobby{cfg: cfg, members: map[string]*member{}, calls: map[string]int{}, invites: map[string]*invite{}}
-}
-
-func (l *lobby) stateLocked(identity string) string {
-	if l.calls[identity] > 0 {
-		return StateInCall
+	return &lobby{
+		cfg: cfg, log: log.With("component", "lobby"),
+		members: map[string]*member{}, calls: map[string]int{}, invites: map[string]*invite{},
+		remote: map[string]map[string]remoteEntry{}, announced: map[string]remoteEntry{},
 	}
-	return StateAvailable
 }
 
-func (l *lobby) userLocked(m *member) PresenceUser {
-	return PresenceUser{Identity: m.identity, Name: m.name, State: l.stateLocked(m.identity)}
+// delivery is one event for one socket, sent once the lock is released.
+type delivery struct {
+	to *session
+	m  *Message
+}
+
+type outbox []delivery
+
+func (o *outbox) add(to *session, m *Message) { *o = append(*o, delivery{to, m}) }
+
+func (o outbox) flush() {
+	for _, d := range o {
+		d.to.send(d.m)
+	}
+}
+
+// viewLocked is identity as lobby members see it: in the lobby while it is
+// a member here or on another node, in a call while it has a room session
+// on any node.
+func (l *lobby) viewLocked(identity string) (u PresenceUser, in bool) {
+	u = PresenceUser{Identity: identity, State: StateAvailable}
+	if m := l.members[identity]; m != nil {
+		in, u.Name = true, m.name
+	}
+	inCall := l.calls[identity] > 0
+	nodes := l.remote[identity]
+	ids := make([]string, 0, len(nodes))
+	for n := range nodes {
+		ids = append(ids, n)
+	}
+	slices.Sort(ids)
+	for _, n := range ids {
+		e := nodes[n]
+		if e.Lobby && !in {
+			in, u.Name = true, e.Name
+		}
+		inCall = inCall || e.InCall
+	}
+	if inCall {
+		u.State = StateInCall
+	}
+	return u, in
+}
+
+// changeLocked applies f, a change to what is known of identity, then
+// queues a presence event for the local members (but except) when the view
+// of identity changed (always when force is set) and publishes this node's
+// entry for it.
+func (l *lobby) changeLocked(identity string, except *member, force bool, out *outbox, f func()) {
+	before, wasIn := l.viewLocked(identity)
+	f()
+	after, isIn := l.viewLocked(identity)
+	l.announceLocked(identity)
+	var ev *PresenceUser
+	switch {
+	case isIn && (force || !wasIn || before != after):
+		ev = &after
+	case wasIn && !isIn:
+		ev = &PresenceUser{Identity: identity, Name: before.Name, State: StateOffline}
+	default:
+		return
+	}
+	for _, o := range l.members {
+		if o != except {
+			out.add(o.sess, &Message{Type: TypePresence, User: ev})
+		}
+	}
 }
 
 // enter adds m and returns its own entry, the others, and the member it
 // replaced (same identity on another socket), if any.
 func (l *lobby) enter(m *member) (self PresenceUser, others []PresenceUser, replaced *member) {
+	var out outbox
 	l.mu.Lock()
 	replaced = l.members[m.identity]
-	l.members[m.identity] = m
-	self = l.userLocked(m)
-	var peers []*member
-	for _, o := range l.members {
-		if o != m {
-			others = append(others, l.userLocked(o))
-			peers = append(peers, o)
-		}
-	}
+	l.changeLocked(m.identity, m, true, &out, func() { l.members[m.identity] = m })
+	self, _ = l.viewLocked(m.identity)
+	others = l.othersLocked(m.identity)
 	l.mu.Unlock()
-	sort.Slice(others, func(i, j int) bool { return others[i].Identity < others[j].Identity })
 	if replaced != nil {
 		l.endInvitesOf(replaced)
 	}
-	for _, o := range peers {
-		o.sess.send(&Message{Type: TypePresence, User: &self})
-	}
+	out.flush()
 	return self, others, replaced
+}
+
+// othersLocked lists everyone in the lobby but identity, sorted.
+func (l *lobby) othersLocked(identity string) []PresenceUser {
+	var others []PresenceUser
+	seen := map[string]bool{identity: true}
+	add := func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		if u, in := l.viewLocked(id); in {
+			others = append(others, u)
+		}
+	}
+	for id := range l.members {
+		add(id)
+	}
+	for id := range l.remote {
+		add(id)
+	}
+	slices.SortFunc(others, func(a, b PresenceUser) int {
+		if a.Identity < b.Identity {
+			return -1
+		}
+		if a.Identity > b.Identity {
+			return 1
+		}
+		return 0
+	})
+	return others
 }
 
 // leave removes m (if it is still the member for its identity), ends its
 // invites and tells the others.
 func (l *lobby) leave(m *member) {
 	l.endInvitesOf(m)
+	var out outbox
 	l.mu.Lock()
-	if l.members[m.identity] != m {
-		l.mu.Unlock()
-		return
+	if l.members[m.identity] == m {
+		l.changeLocked(m.identity, m, false, &out, func() { delete(l.members, m.identity) })
 	}
-	delete(l.members, m.identity)
-	peers := l.othersLocked(nil)
 	l.mu.Unlock()
-	gone := PresenceUser{Identity: m.identity, Name: m.name, State: StateOffline}
-	for _, o := range peers {
-		o.sess.send(&Message{Type: TypePresence, User: &gone})
-	}
-}
-
-func (l *lobby) othersLocked(except *member) []*member {
-	out := make([]*member, 0, len(l.members))
-	for _, o := range l.members {
-		if o != except {
-			out = append(out, o)
-		}
-	}
-	return out
+	out.flush()
 }
 
 // callChanged counts a room session of identity opening (+1) or closing
 // (-1) and tells the lobby when its state changes.
 func (l *lobby) callChanged(identity string, delta int) {
+	var out outbox
 	l.mu.Lock()
-	before := l.stateLocked(identity)
-	l.calls[identity] += delta
-	if l.calls[identity] <= 0 {
-		delete(l.calls, identity)
-	}
-	m := l.members[identity]
-	if m == nil || l.stateLocked(identity) == before {
-		l.mu.Unlock()
-		return
-	}
-	u := l.userLocked(m)
-	peers := l.othersLocked(nil)
+	l.changeLocked(identity, nil, false, &out, func() {
+		l.calls[identity] += delta
+		if l.calls[identity] <= 0 {
+			delete(l.calls, identity)
+		}
+	})
 	l.mu.Unlock()
-	for _, o := range peers {
-		o.sess.send(&Message{Type: TypePresence, User: &u})
-	}
+	out.flush()
 }
 
 func newInviteID() string {

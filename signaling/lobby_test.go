@@ -127,51 +127,67 @@ func TestInviteFlows(t *testing.T) {
 		{"caller goes offline", func(_ *testing.T, alice, _ *client, _ string) { _ = alice.conn.Close() }, "", ReasonOffline},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := lobbyHarness(t, 200*time.Millisecond)
-			alice, _ := h.enterLobby(t, "alice")
-			bob, _ := h.enterLobby(t, "bob")
-			r := alice.request(&Message{Type: TypeInvite, Identity: "bob"})
-			if r.Type != TypeOK || r.InviteID == "" {
-				t.Fatalf("invite: %+v", r)
+		for _, linked := range []bool{false, true} {
+			name := c.name
+			if linked {
+				name += " across nodes"
 			}
-			id := r.InviteID
-			if c.name != "timeout" {
-				if r := alice.request(&Message{Type: TypeInvite, Identity: "bob"}); r.Code != CodeRateLimited {
-					t.Errorf("second invite while one rings: %+v", r)
-				}
+			t.Run(name, func(t *testing.T) { inviteFlow(t, linked, c.name, c.act, c.aliceEv, c.bobEv) })
+		}
+	}
+}
+
+// inviteFlow runs one case of TestInviteFlows, with alice and bob on one
+// server or, linked, on two servers of a cluster.
+func inviteFlow(t *testing.T, linked bool, name string, act func(t *testing.T, alice, bob *client, id string), aliceEv, bobEv string) {
+	h := lobbyHarness(t, 200*time.Millisecond)
+	hb := h
+	if linked {
+		net := newLinkNet(t)
+		h, hb = net.node(t, "n1", 200*time.Millisecond), net.node(t, "n2", 200*time.Millisecond)
+	}
+	alice, _ := h.enterLobby(t, "alice")
+	bob, _ := hb.enterLobby(t, "bob")
+	alice.await("bob online", presenceOf("bob", StateAvailable))
+	r := alice.request(&Message{Type: TypeInvite, Identity: "bob"})
+	if r.Type != TypeOK || r.InviteID == "" {
+		t.Fatalf("invite: %+v", r)
+	}
+	id := r.InviteID
+	if name != "timeout" {
+		if r := alice.request(&Message{Type: TypeInvite, Identity: "bob"}); r.Code != CodeRateLimited {
+			t.Errorf("second invite while one rings: %+v", r)
+		}
+	}
+	ring := bob.await("invited", func(m *Message) bool { return m.Type == TypeInvited })
+	if ring.InviteID != id || ring.From == nil || ring.From.Identity != "alice" {
+		t.Fatalf("invited: %+v", ring)
+	}
+	act(t, alice, bob, id)
+	if name == "accept" {
+		a := alice.await("accepted", func(m *Message) bool { return m.Type == TypeInviteAccepted })
+		b := bob.await("accepted", func(m *Message) bool { return m.Type == TypeInviteAccepted })
+		if a.Room == "" || a.Room != b.Room || a.Token == "" || b.Token == "" || a.Peer.Identity != "bob" || b.Peer.Identity != "alice" {
+			t.Fatalf("accepted: alice %+v, bob %+v", a, b)
+		}
+		for who, tok := range map[string]string{"alice": a.Token, "bob": b.Token} {
+			claims, err := KeySet{testKey: testSecret}.Verify(tok)
+			if err != nil || claims.Room != a.Room || claims.Identity() != who {
+				t.Errorf("%s's call token: %+v, %v", who, claims, err)
 			}
-			ring := bob.await("invited", func(m *Message) bool { return m.Type == TypeInvited })
-			if ring.InviteID != id || ring.From == nil || ring.From.Identity != "alice" {
-				t.Fatalf("invited: %+v", ring)
-			}
-			c.act(t, alice, bob, id)
-			if c.name == "accept" {
-				a := alice.await("accepted", func(m *Message) bool { return m.Type == TypeInviteAccepted })
-				b := bob.await("accepted", func(m *Message) bool { return m.Type == TypeInviteAccepted })
-				if a.Room == "" || a.Room != b.Room || a.Token == "" || b.Token == "" || a.Peer.Identity != "bob" || b.Peer.Identity != "alice" {
-					t.Fatalf("accepted: alice %+v, bob %+v", a, b)
-				}
-				for who, tok := range map[string]string{"alice": a.Token, "bob": b.Token} {
-					claims, err := KeySet{testKey: testSecret}.Verify(tok)
-					if err != nil || claims.Room != a.Room || claims.Identity() != who {
-						t.Errorf("%s's call token: %+v, %v", who, claims, err)
-					}
-				}
-				return
-			}
-			ended := func(cl *client, reason string) {
-				m := cl.await("inviteEnded", func(m *Message) bool { return m.Type == TypeInviteEnded })
-				if m.InviteID != id || m.Reason != reason {
-					t.Errorf("inviteEnded %+v, want reason %s", m, reason)
-				}
-			}
-			if c.aliceEv != "" {
-				ended(alice, c.aliceEv)
-			}
-			if c.bobEv != "" {
-				ended(bob, c.bobEv)
-			}
-		})
+		}
+		return
+	}
+	ended := func(cl *client, reason string) {
+		m := cl.await("inviteEnded", func(m *Message) bool { return m.Type == TypeInviteEnded })
+		if m.InviteID != id || m.Reason != reason {
+			t.Errorf("inviteEnded %+v, want reason %s", m, reason)
+		}
+	}
+	if aliceEv != "" {
+		ended(alice, aliceEv)
+	}
+	if bobEv != "" {
+		ended(bob, bobEv)
 	}
 }

@@ -118,7 +118,7 @@ func NewServer(s *sfu.SFU, cfg Config) *Server {
 		polls:    make(map[string]*lpTransport),
 		handlers: handlers(),
 		joins:    newIPLimiter(cfg.Limits.JoinsPerIPPerMinute),
-		lobby:    newLobby(cfg.Lobby),
+		lobby:    newLobby(cfg.Lobby, cfg.Logger),
 	}
 	srv.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

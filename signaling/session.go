@@ -29,9 +29,10 @@ type session struct {
 	logger *slog.Logger
 	out    chan []byte
 	done   chan struct{}
-	drain  chan struct{} // closed when the reader ends the session
+	drain  chan struct{} // closed (by finish) to flush the queue and end the link normally
 	ended  chan struct{} // closed when run has returned
 	once   sync.Once
+	fin    sync.Once
 
 	// Touched only by the reader goroutine.
 	addr    netip.Addr // the peer's address, for the join limit
@@ -75,6 +76,10 @@ func (s *session) close() {
 	})
 }
 
+// finish makes the writer send what is queued and end the link normally
+// (WebSocket close 1000); the reader then sees the client's close.
+func (s *session) finish() { s.fin.Do(func() { close(s.drain) }) }
+
 func (s *session) run(ctx context.Context) {
 	defer close(s.ended)
 	writerDone := make(chan struct{})
@@ -88,7 +93,7 @@ func (s *session) run(ctx context.Context) {
 	if end == endHandler {
 		// The reply to a leave or the error to a refused join was queued
 		// just before the reader ended: let the writer send it first.
-		close(s.drain)
+		s.finish()
 		<-writerDone
 	}
 	s.close()

@@ -27,13 +27,19 @@ type recorded struct {
 
 func newTestHandler(t *testing.T) (*Handler, *recorded) {
 	t.Helper()
+	return newTestHandlerWith(t, nil)
+}
+
+// newTestHandlerWith is newTestHandler with tweak applied to the Config.
+func newTestHandlerWith(t *testing.T, tweak func(*Config)) (*Handler, *recorded) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := sfu.New(sfu.DefaultRTCConfig(), sfu.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorded{}
-	h := New(s, Config{
+	cfg := Config{
 		Verifier:   signaling.KeySet{testKey: testSecret},
 		StreamKeys: map[string]string{"live": "stream-key"},
 		Logger:     logger,
@@ -42,7 +48,11 @@ func newTestHandler(t *testing.T) (*Handler, *recorded) {
 			rec.errors = append(rec.errors, door+" "+http.StatusText(status))
 			rec.mu.Unlock()
 		},
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	h := New(s, cfg)
 	t.Cleanup(func() {
 		h.Close()
 		if err := s.Close(); err != nil {

@@ -22,6 +22,9 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, DoorWHEP, err)
 		return
 	}
+	if h.elsewhere(w, r, DoorWHEP, room) {
+		return
+	}
 	offer, err := h.offer(w, r, "recvonly")
 	if err != nil {
 		h.fail(w, r, DoorWHEP, err)

@@ -53,6 +53,13 @@ type Config struct {
 	OnJoin func(door string, d time.Duration)
 	// OnError, when set, gets the status of every refused request.
 	OnError func(door string, status int)
+	// Locate, when set (a node of a cluster, docs/cluster.md), is asked on
+	// every POST where its room is served, after the token is checked so
+	// that no stranger makes the cluster place rooms. "" means here;
+	// otherwise it returns the base URL (scheme://host:port) of the node
+	// serving the room, and the POST is redirected there. An error means
+	// the room cannot be placed now (Redis is unreachable): 503.
+	Locate func(ctx context.Context, room string) (base string, err error)
 }
 
 // Handler serves /whip/ and /whep/. It is an http.Handler.
@@ -107,6 +114,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	req, err := h.authorize(r, room, true, "whip-"+id[:8])
 	if err != nil {
 		h.fail(w, r, DoorWHIP, err)
+		return
+	}
+	if h.elsewhere(w, r, DoorWHIP, room) {
 		return
 	}
 	offer, err := h.offer(w, r, "sendonly")

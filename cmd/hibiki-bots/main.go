@@ -48,6 +48,7 @@ import (
 // options are the parsed flags.
 type options struct {
 	url, room           string
+	fallbackURLs        []string // other nodes of the cluster
 	publishers          int
 	subscribers         int
 	duration            time.Duration
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", "ws://127.0.0.1:7880/ws", "signaling WebSocket URL")
 	fs.StringVar(&o.room, "room", "demo", "room to join")
+	fallback := fs.String("fallback-urls", "", "comma-separated signaling URLs of other cluster nodes: a bot whose node is gone re-joins through them")
 	fs.IntVar(&o.publishers, "publishers", 2, "bots that publish audio and video")
 	fs.IntVar(&o.subscribers, "subscribers", 3, "bots that only subscribe")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run")
@@ -115,6 +117,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.duration <= 0 {
 		return o, fmt.Errorf("%w: --duration must be positive", errUsage)
+	}
+	for _, u := range strings.Split(*fallback, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.fallbackURLs = append(o.fallbackURLs, u)
+		}
 	}
 	for _, s := range strings.Split(*allow, ",") {
 		if s = strings.TrimSpace(s); s == "" {

@@ -24,6 +24,8 @@ func TestParseFlags(t *testing.T) {
 		}},
 		{"all", []string{"--publishers", "4", "--subscribers", "0", "--simulcast", "--duration", "3s", "--allow-ips", "10.77.0.0/24, 127.0.0.0/8"}, true,
 			func(o options) bool { return o.publishers == 4 && o.simulcast && len(o.allowIPs) == 2 }},
+		{"fallback urls", []string{"--fallback-urls", "ws://b/ws, ws://c/ws"}, true,
+			func(o options) bool { return len(o.fallbackURLs) == 2 && o.fallbackURLs[1] == "ws://c/ws" }},
 		{"tile", []string{"--tile", "640x360"}, true, func(o options) bool { return o.tileW == 640 && o.tileH == 360 }},
 		{"bad tile", []string{"--tile", "640"}, false, nil},
 		{"no bots", []string{"--publishers", "0", "--subscribers", "0"}, false, nil},

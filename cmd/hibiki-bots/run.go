@@ -116,7 +116,7 @@ func newMembers(o options, clips *media.Clips, log *slog.Logger) ([]*member, err
 			return fmt.Errorf("token for %s: %w", name, err)
 		}
 		b, err := bot.New(bot.Config{
-			URL: o.url, Token: tok, Identity: name,
+			URL: o.url, FallbackURLs: o.fallbackURLs, Token: tok, Identity: name,
 			Publish: publisher, Simulcast: o.simulcast, Subscribe: subscribe, NoVideo: o.audioOnly,
 			Logger: log, AllowIPs: o.allowIPs, Media: clips,
 			Transport: o.transport, TLSConfig: o.tlsConfig(),

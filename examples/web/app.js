@@ -70,7 +70,12 @@ async function join(s) {
     const token = s.token || await fetchToken(s);
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     audio = new AudioContext();
-    const room = await Room.connect(url, token, { audioContext: audio, refreshToken: () => fetchToken(s) });
+    const room = await Room.connect(url, token, {
+      audioContext: audio, refreshToken: () => fetchToken(s),
+      // A cluster whose Redis is down cannot place the room yet: say so while the join is retried.
+      on: { joinRetry: (r) => { $('join-error').textContent = `Server busy, retrying in ${(r.delayMs / 1000).toFixed(1)} s (${r.attempt}/${r.retries})`; } },
+    });
+    $('join-error').textContent = '';
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
     const q = new URLSearchParams(location.search);
     q.set('room', s.room);

@@ -219,6 +219,8 @@ class Conference {
     });
     on('stats', (live) => this.onStats(live));
     on('error', (e) => { console.warn('hibiki:', e); toast(e.message); });
+    on('joinRetry', (r) => toast(`Server busy, rejoining in ${(r.delayMs / 1000).toFixed(1)} s`));
+    on('moved', (m) => toast(`Moved to another server (${m.reason})`));
   }
 
   /**

@@ -11,7 +11,8 @@
  * ```
  * Two peer connections per room (docs/protocol.md): the client offers on the publish one, the
  * server on the subscribe one, naming each m-line's track in a `mids` map. A lost socket is
- * resumed on a new one with both connections kept (session.js); the server names the speakers.
+ * resumed on a new one with both connections kept (session.js); a draining node's `redirect`
+ * event moves the Room to another node (a fresh join there); the server names the speakers.
  * Only this module's exports are the public API; the other files are its parts.
  * @module hibiki
  */
@@ -21,8 +22,9 @@ import { SignalError } from './signal.js';
 import { Session } from './session.js';
 import { Remotes, RemoteParticipant, RemoteTrack } from './remote.js';
 import { LocalTrack, findLocal, openCamera, openMicrophone } from './local.js';
-import { summarizeBoth, rates, speakersOf, LevelMeter } from './stats.js';
-import { Speakers, remoteLevels, displayLevel } from './speakers.js';
+import { summarizeBoth } from './stats.js';
+import { Speakers } from './speakers.js';
+import { RoomStats } from './roomstats.js';
 import { DataChannels } from './data.js';
 import { P2P } from './p2p.js'; // p2p hook
 
@@ -46,8 +48,10 @@ export { SignalError, RemoteParticipant, RemoteTrack, LocalTrack, DataChannels }
  */
 export class Room extends Emitter {
   /**
-   * Joins a room and resolves once the server accepted the token.
-   * @param {string} url WebSocket URL of the server's `/ws`
+   * Joins a room and resolves once the server accepted the token. In a
+   * cluster, `redirect` replies are followed (at most 3 per join) and a room
+   * that cannot be placed now is tried again with backoff (`joinRetry`).
+   * @param {string} url WebSocket URL of the server's `/ws` (any node of a cluster)
    * @param {string} token join token (HS256 JWT)
    * @param {RoomOptions} [opts]
    * @returns {Promise<Room>}
@@ -61,8 +65,7 @@ export class Room extends Emitter {
       room.shutdown();
       throw err;
     }
-    room.statsTimer = setInterval(() => room.pollStats(), opts.statsIntervalMs ?? 500);
-    room.levelTimer = setInterval(() => room.pollLevels(), opts.levelIntervalMs ?? 100);
+    room.roomStats.start();
     return room;
   }
 
@@ -74,6 +77,7 @@ export class Room extends Emitter {
    */
   constructor(url, token, opts) {
     super();
+    for (const [name, fn] of Object.entries(opts.on ?? {})) this.on(/** @type {keyof RoomEvents} */ (name), /** @type {any} */ (fn));
     this.opts = opts;
     this.roomName = '';
     /** @type {{sid: string, identity: string, name: string}} */
@@ -84,19 +88,8 @@ export class Room extends Emitter {
     this.localTracks = new Map();
     /** @type {Map<string, string>} trackSid → last "w x h/maxLayer" sent, re-sent after reconnect */
     this.videoSizes = new Map();
-    /** @type {import('./stats.js').Summary | null} */
-    this.prevSummary = null;
-    /** the local microphone's level from the last stats */
-    this.lastLocalLevel = 0;
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    this.statsTimer = undefined;
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    this.levelTimer = undefined;
     /** @type {LocalTrack[] | null} the local tracks while a re-join publishes them again */
     this.republishing = null;
-    this.meter = opts.audioContext ? new LevelMeter(opts.audioContext) : null;
-    /** the microphone track the meter measures as the local level */
-    this.meteredMic = '';
     this.speakers = new Speakers({
       activeSpeakersChanged: (sids) => this.emit('activeSpeakersChanged', sids),
       dominantSpeakerChanged: (sid) => this.emit('dominantSpeakerChanged', sid),
@@ -110,13 +103,13 @@ export class Room extends Emitter {
     /** @type {P2P | null} */
     this.p2p = null;
     const subscribed = (/** @type {RemoteTrack} */ t, /** @type {RemoteParticipant} */ p) => {
-      if (t.kind === 'audio' && t.stream) this.meter?.attach(t.sid, t.stream);
+      if (t.kind === 'audio' && t.stream) this.roomStats.meter?.attach(t.sid, t.stream);
       this.emit('trackSubscribed', t, p);
       const size = this.videoSizes.get(t.sid);
       if (size) this.sendVideoSize(t.sid, size);
     };
     const unsubscribed = (/** @type {RemoteTrack} */ t, /** @type {RemoteParticipant} */ p) => {
-      this.meter?.detach(t.sid);
+      this.roomStats.meter?.detach(t.sid);
       this.emit('trackUnsubscribed', t, p);
     };
     this.remotes = new Remotes({
@@ -135,6 +128,16 @@ export class Room extends Emitter {
       trackSubscribed: (t, p) => { if (!this.p2p?.holdSubscribed(t)) subscribed(t, p); }, // p2p hook
       trackUnsubscribed: (t, p) => { if (!this.p2p?.holdUnsubscribed(t)) unsubscribed(t, p); }, // p2p hook
     });
+    /** the `stats` event, speaker detection from stats, and speaking-ring levels */
+    this.roomStats = new RoomStats({
+      state: () => this.state,
+      summary: () => this.statsSummary(),
+      emit: (live) => this.emit('stats', live),
+      speakers: this.speakers,
+      remotes: this.remotes,
+      localTracks: () => this.localTracks.values(),
+      localSid: () => this.localParticipant.sid,
+    }, opts);
     // p2p hook
     if (opts.p2p !== false) {
       const owner = (/** @type {RemoteTrack} */ t) => this.participants.get(t.participantSid);
@@ -159,6 +162,8 @@ export class Room extends Emitter {
       negotiated: () => this.reapplyLayers(),
       error: (e) => this.fail(e),
       ended: () => this.shutdown(),
+      retrying: (r) => this.emit('joinRetry', r),
+      moved: (m) => this.emit('moved', m),
     });
   }
 
@@ -353,13 +358,11 @@ export class Room extends Emitter {
    * @param {{leave?: boolean}} [opts]
    */
   async shutdown(opts = {}) {
-    clearInterval(this.statsTimer);
-    clearInterval(this.levelTimer);
+    this.roomStats.stop();
     this.p2p?.reset(); // p2p hook
     this.remotes.unbindAll();
     this.data.detach();
     const closed = this.session.close(opts);
-    this.meter?.close();
     for (const lt of this.localTracks.values()) lt.track.stop();
     this.localTracks.clear();
     for (const sid of [...this.participants.keys()]) this.remotes.remove(sid);
@@ -572,68 +575,5 @@ export class Room extends Emitter {
   async statsSummary() {
     const s = await summarizeBoth(this.pcs, (mid) => this.remotes.sidOfMid(mid));
     return this.p2p ? this.p2p.merge(s) : s; // p2p hook
-  }
-
-  /** @private Emits `stats` and works out who is speaking. */
-  async pollStats() {
-    if (this.state !== 'connected') return;
-    let cur;
-    try {
-      cur = await this.statsSummary();
-    } catch {
-      return;
-    }
-    const live = rates(cur, this.prevSummary);
-    this.prevSummary = cur;
-    this.emit('stats', live);
-    this.detectSpeakers(live);
-  }
-
-  /**
-   * Client-side speaker detection from stats, for servers that send no
-   * `activeSpeakers`.
-   * @private
-   * @param {LiveStats} live
-   */
-  detectSpeakers(live) {
-    this.lastLocalLevel = live.localAudioLevel;
-    if (this.speakers.fromServer) return;
-    const micOn = [...this.localTracks.values()].some((lt) => lt.kind === 'audio' && !lt.muted);
-    if (this.meter) {
-      for (const [sid, q] of Object.entries(live.tracks)) q.audioLevel = Math.max(q.audioLevel, this.meter.level(sid));
-    }
-    this.speakers.onMeasured(speakersOf(live, {
-      threshold: this.opts.speakingThreshold ?? 0.02,
-      localSid: micOn ? this.localParticipant.sid : '',
-      ownerOf: (sid) => {
-        const t = this.remotes.track(sid);
-        return t && t.kind === 'audio' && !t.muted ? t.participantSid : '';
-      },
-    }));
-  }
-
-  /** @private Emits `audioLevels`: every participant's level, for speaking rings. */
-  pollLevels() {
-    if (this.state !== 'connected' && this.state !== 'reconnecting') return;
-    const tracks = [...this.participants.values()].flatMap((p) => [...p.tracks.values()]);
-    const levels = remoteLevels(tracks, { perf: performance.now(), wall: Date.now() });
-    for (const p of this.participants.values()) if (!levels.has(p.sid)) levels.set(p.sid, 0);
-    if (this.localParticipant.sid) levels.set(this.localParticipant.sid, this.localLevel());
-    this.speakers.setLevels(levels);
-  }
-
-  /**
-   * @private
-   * @returns {number} the display level of the unmuted local microphone
-   */
-  localLevel() {
-    const mic = [...this.localTracks.values()].find((lt) => lt.kind === 'audio' && lt.source === 'microphone');
-    if (!mic || mic.muted) return 0;
-    if (!this.meter) return displayLevel(this.lastLocalLevel ?? 0);
-    if (this.meteredMic !== mic.track.id) {
-      this.meteredMic = mic.track.id;
-      this.meter.attach('local', new MediaStream([mic.track]));
-    }
-    return displayLevel(this.meter.level('local'));
   }
 }

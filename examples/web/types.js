@@ -28,6 +28,30 @@
  *   that send no `activeSpeakers`, remote levels) in this context rather than from stats
  * @property {'auto' | 'websocket' | 'longpoll'} [transport] signaling transport (default auto:
  *   WebSocket, long-poll when it does not work within 3 s; tried again on every reconnect)
+ * @property {number} [unavailableRetries] how often a join the cluster cannot place now
+ *   (`unavailable`) is tried again before it fails (default 6; a `joinRetry` event each time)
+ * @property {number} [unavailableDelayMs] the pause before the first such retry, doubling up to
+ *   8 times this (default 500: 0.5, 1, 2, 4, 4, 4 s, each ±25 %)
+ * @property {{[K in keyof RoomEvents]?: (...args: RoomEvents[K]) => void}} [on] handlers registered
+ *   before the first join, for the events `Room.connect` may emit before it resolves (`joinRetry`)
+ */
+
+/**
+ * A join the cluster could not place now (`unavailable`: its Redis is
+ * unreachable), about to be tried again.
+ * @typedef {object} JoinRetry
+ * @property {number} attempt 1 for the first retry
+ * @property {number} retries the retries allowed before the join fails
+ * @property {number} delayMs the pause before this retry
+ */
+
+/**
+ * The session moved to another node: the node it was on drains and sent a
+ * `redirect` event; the Room joined afresh there and published its tracks
+ * again (docs/protocol.md, "Moving to another node").
+ * @typedef {object} Moved
+ * @property {string} url the node's signaling URL now in use
+ * @property {string} reason the server's reason, e.g. "node draining"
  */
 
 /**
@@ -55,7 +79,13 @@
  *   session (media keeps flowing meanwhile)
  * @property {[string, boolean[]]} layersChanged trackSid, active flag per layer (lowest first)
  * @property {[LiveStats]} stats every statsIntervalMs
- * @property {[Error]} error
+ * @property {[JoinRetry]} joinRetry the room cannot be placed now (the cluster's Redis is down);
+ *   the join is tried again after delayMs: a page may show "waiting for the server"
+ * @property {[Moved]} moved the session moved to another node (its node drains): joined there
+ *   afresh, local tracks published again, remote tracks subscribed anew; a page may show a toast
+ * @property {[Error]} error also a SignalError `redirect_loop` when a join met more than
+ *   3 redirects, or the session was moved more than 3 times in a row (a reconnect then starts
+ *   over at the URL given to connect)
  */
 
 export {};

@@ -54,11 +54,17 @@ type Bot struct {
 	self      signaling.ParticipantInfo
 	sessionID string
 	url       string // where the join landed (after redirects)
+	// stopSession ends the goroutines of the current session (its send
+	// loops, track readers and offer answerer) when the bot moves.
+	stopSession context.CancelFunc
 
 	// pubKick asks the publish keeper to check the publish connection
 	// (ICE restart, or an offer lost with a socket).
-	pubKick                 chan struct{}
-	reconnects, pubRestarts atomic.Int64
+	pubKick                        chan struct{}
+	reconnects, pubRestarts, moves atomic.Int64
+	// moveTo is the URL of a redirect event: the reader moves the bot
+	// there once the socket has closed. Touched only by the reader.
+	moveTo string
 	// leaving is set before leave is sent: the server then closes the
 	// socket, which must not start a resume (a fresh join, since the
 	// participant is gone).
@@ -118,38 +124,21 @@ func (b *Bot) connect(ctx context.Context) error {
 	// The join goes out on the bare socket so that a redirect can be
 	// followed before anything is built; what the server sends after the
 	// joined reply waits in the socket for the reader started below.
-	conn, reply, before, err := b.dialJoin(ctx)
+	conn, reply, before, err := b.dialJoin(ctx, b.cfg.URL)
 	if err != nil {
 		return err
 	}
 	sig := newSignal(conn, b.log)
-	pubPeer, err := newPeer(b.api, nil, signaling.TargetPublish, sig, b.log)
+	sess, pub, sub, err := b.build(sig, nil)
 	if err != nil {
 		_ = conn.close()
 		return err
 	}
-	subPeer, err := newPeer(b.api, nil, signaling.TargetSubscribe, sig, b.log)
-	if err != nil {
-		_ = pubPeer.close()
-		_ = conn.close()
-		return err
-	}
-	data := newDataClient(b.cfg.OnData, b.notify, b.cfg.Now, b.log)
-	subPeer.pc.OnDataChannel(data.attach)
-	b.partsMu.Lock()
-	b.sig = sig
-	b.data = data
-	b.pub = newPublisher(pubPeer, sig, b.log)
-	b.sub = newSubscriber(subPeer, sig, b.room, b.notify, b.cfg.Now, b.log)
-	b.partsMu.Unlock()
-	pubPeer.onICEState(func(s webrtc.ICEConnectionState) {
-		if s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed {
-			b.kickPublisher()
-		}
-	})
 	if err := b.joined(reply); err != nil {
 		return err
 	}
+	// From here on the reader may move the bot (a redirect event) and
+	// replace the parts: use the ones of this session.
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -158,13 +147,10 @@ func (b *Bot) connect(ctx context.Context) error {
 		}
 		b.readSignal(sig)
 	}()
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		b.sub.run(b.life, &b.wg)
-	}()
+	b.runSubscriber(sess, sub)
 	if b.cfg.Publish {
-		if err := b.pub.publish(ctx, b.life, &b.wg, b.cfg, b.cfg.Identity); err != nil {
+		// A move meanwhile ends sess and publishes on the new node.
+		if err := pub.publish(ctx, sess, &b.wg, b.cfg, b.cfg.Identity); err != nil && sess.Err() == nil {
 			return err
 		}
 	}
@@ -174,6 +160,53 @@ func (b *Bot) connect(ctx context.Context) error {
 		b.keepPublishing()
 	}()
 	return nil
+}
+
+// build makes the peer connections, publisher, subscriber and data client
+// of one session on sig, and the context their goroutines run under (ended
+// by a move to another node, or Close). The subscriber takes over the
+// received tracks of old (nil at first), so Stats keeps their counts.
+func (b *Bot) build(sig *Signal, old *subscriber) (context.Context, *publisher, *subscriber, error) {
+	pubPeer, err := newPeer(b.api, nil, signaling.TargetPublish, sig, b.log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	subPeer, err := newPeer(b.api, nil, signaling.TargetSubscribe, sig, b.log)
+	if err != nil {
+		_ = pubPeer.close()
+		return nil, nil, nil, err
+	}
+	data := newDataClient(b.cfg.OnData, b.notify, b.cfg.Now, b.log)
+	subPeer.pc.OnDataChannel(data.attach)
+	sub := newSubscriber(subPeer, sig, b.room, b.notify, b.cfg.Now, b.log)
+	if old != nil {
+		sub.inherit(old)
+	}
+	pub := newPublisher(pubPeer, sig, b.log)
+	sess, stop := context.WithCancel(b.life)
+	b.partsMu.Lock()
+	b.sig = sig
+	b.data = data
+	b.pub = pub
+	b.sub = sub
+	b.stopSession = stop
+	b.partsMu.Unlock()
+	pubPeer.onICEState(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed {
+			b.kickPublisher()
+		}
+	})
+	return sess, pub, sub, nil
+}
+
+// runSubscriber answers the server's subscribe offers to sub until sess
+// ends.
+func (b *Bot) runSubscriber(sess context.Context, sub *subscriber) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		sub.run(sess, &b.wg)
+	}()
 }
 
 func (b *Bot) joined(m *signaling.Message) error {
@@ -245,6 +278,14 @@ func (b *Bot) handle(m *signaling.Message) {
 			b.notify.notify()
 		}
 		return
+	case signaling.TypeRedirect:
+		// Not the reply to a join (that one has an id and is read by
+		// dialJoin): the node hands the room over; join afresh at URL.
+		if m.URL != "" {
+			b.log.Info("told to move", "to", m.URL, "reason", m.Reason)
+			b.moveTo = m.URL
+			_ = b.sig.closeLink()
+		}
 	}
 	now := b.cfg.Now()
 	b.room.apply(m, now)

@@ -35,6 +35,13 @@ var ErrConfig = errors.New("bot: invalid config")
 type Config struct {
 	// URL is the signaling WebSocket, e.g. ws://127.0.0.1:7880/ws.
 	URL string
+	// FallbackURLs are other nodes of the same cluster. When the node the
+	// bot is on is gone (its socket dropped and a resume cannot reach it,
+	// or it no longer knows the session), the bot joins afresh through
+	// these (and URL) instead of ending: new peer connections, republished
+	// tracks, a new subscription (docs/cluster.md, "Failures"). A redirect
+	// event from a draining node is followed with or without them.
+	FallbackURLs []string
 	// Token is the join token. When empty, one is minted for Room and
 	// Identity with the development key pair.
 	Token string
@@ -70,7 +77,8 @@ type Config struct {
 	// ResumeWindow is how long the bot keeps trying to resume its session
 	// (join with resume on a new socket) after the signaling socket drops.
 	// Zero means 30 s (the server's default window); negative disables
-	// resume: a lost socket ends the bot.
+	// resume: a lost socket ends the bot, or with FallbackURLs makes it
+	// join afresh. It also bounds the attempts of such a fresh join.
 	ResumeWindow time.Duration
 	// Transport is the signaling transport: TransportWebSocket ("ws", the
 	// default), TransportWebSocketH2 ("ws-h2", needs a wss:// URL) or

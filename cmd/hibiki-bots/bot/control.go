@@ -149,6 +149,7 @@ func (b *Bot) Stats() Stats {
 	}
 	s.Server = b.room.serverStats()
 	s.Reconnects, s.PublishICERestarts = b.reconnects.Load(), b.pubRestarts.Load()
+	s.Moves = b.moves.Load()
 	s.sum()
 	return s
 }

@@ -61,6 +61,7 @@ func DialLobby(ctx context.Context, url, token string, log *slog.Logger) (*Lobby
 	}
 	l.users = reply.Users
 	l.mu.Unlock()
+	l.notify.notify()
 	return l, nil
 }
 
@@ -78,6 +79,46 @@ func (l *Lobby) Self() signaling.PresenceUser {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.self
+}
+
+// Users is the lobby as this member sees it now: the list it got on
+// entering with every presence event since applied, by identity.
+func (l *Lobby) Users() map[string]signaling.PresenceUser {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.usersLocked()
+}
+
+func (l *Lobby) usersLocked() map[string]signaling.PresenceUser {
+	view := make(map[string]signaling.PresenceUser, len(l.users))
+	for _, u := range l.users {
+		view[u.Identity] = u
+	}
+	for _, m := range l.events {
+		if m.Type != signaling.TypePresence || m.User == nil || m.User.Identity == l.self.Identity {
+			continue
+		}
+		if m.User.State == signaling.StateOffline {
+			delete(view, m.User.Identity)
+		} else {
+			view[m.User.Identity] = *m.User
+		}
+	}
+	return view
+}
+
+// WaitUser blocks until identity is listed with state (StateOffline: not
+// listed), whether the entry list or a presence event says so.
+func (l *Lobby) WaitUser(ctx context.Context, identity, state string) error {
+	return l.notify.waitFor(ctx, l.done, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		u, ok := l.usersLocked()[identity]
+		if state == signaling.StateOffline {
+			return !ok
+		}
+		return ok && u.State == state
+	})
 }
 
 // Invite rings identity and returns the invite id.

@@ -11,12 +11,11 @@ import (
 // node redirects only to the room's holder, so one hop is the norm.
 const maxRedirects = 3
 
-// dialJoin dials the configured URL and joins, following redirect answers
+// dialJoin dials url and joins, following redirect answers
 // to the node that serves the room. It returns the socket, still without a
 // reader (frames after the reply wait in it), the joined reply, frames that
 // came before it, and the URL the bot landed on.
-func (b *Bot) dialJoin(ctx context.Context) (link, *signaling.Message, []*signaling.Message, error) {
-	url := b.cfg.URL
+func (b *Bot) dialJoin(ctx context.Context, url string) (link, *signaling.Message, []*signaling.Message, error) {
 	auto := b.cfg.Subscribe
 	for hop := 0; ; hop++ {
 		conn, err := b.dialerFor(url).dial(ctx)

@@ -47,7 +47,7 @@ func TestDialJoinRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = b.Close() }()
-	conn, reply, _, err := b.dialJoin(ctx)
+	conn, reply, _, err := b.dialJoin(ctx, b.cfg.URL)
 	if err != nil {
 		t.Fatalf("dialJoin: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestDialJoinRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = b2.Close() }()
-	if _, _, _, err := b2.dialJoin(ctx); !errors.Is(err, ErrProtocol) {
+	if _, _, _, err := b2.dialJoin(ctx, b2.cfg.URL); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("redirect loop: %v, want ErrProtocol", err)
 	}
 	if n := loops.Load(); n != maxRedirects+1 {

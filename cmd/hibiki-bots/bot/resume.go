@@ -22,7 +22,9 @@ const (
 var ErrNotResumed = errors.New("bot: session not resumed")
 
 // readSignal runs the signaling reader for the bot's life: when a socket
-// drops, it resumes the session on a new one (docs/protocol.md, "Resume").
+// drops, it resumes the session on a new one (docs/protocol.md, "Resume");
+// when the node redirects the session, or is gone and the bot has fallback
+// URLs, it joins afresh on another node (move).
 func (b *Bot) readSignal(sig *Signal) {
 	defer sig.shutdown()
 	for {
@@ -30,17 +32,41 @@ func (b *Bot) readSignal(sig *Signal) {
 		if b.life.Err() != nil || b.leaving.Load() {
 			return
 		}
-		if b.cfg.ResumeWindow < 0 || b.SessionID() == "" {
-			b.end(fmt.Errorf("signaling ended: %w", err))
-			return
+		to := b.moveTo
+		b.moveTo = ""
+		if to == "" {
+			rerr := b.tryResume(sig, err)
+			if rerr == nil {
+				continue
+			}
+			var moved *movedError
+			if errors.As(rerr, &moved) {
+				to = moved.url
+			} else if !b.canMove(rerr) || b.SessionID() == "" {
+				b.end(fmt.Errorf("signaling ended: %w; resume: %w", err, rerr))
+				return
+			}
+			b.log.Info("session lost, joining afresh", "err", rerr)
 		}
-		b.log.Info("signaling lost, resuming", "err", err)
-		if rerr := b.resume(sig); rerr != nil {
-			b.end(fmt.Errorf("signaling ended: %w; resume: %w", err, rerr))
+		if merr := b.move(sig, to); merr != nil {
+			b.end(fmt.Errorf("signaling ended: %w; move: %w", err, merr))
 			return
 		}
 	}
 }
+
+// tryResume resumes the session after err ended the link; a non-nil result
+// says why it was not resumed (errNoResume: resume is off).
+func (b *Bot) tryResume(sig *Signal, err error) error {
+	if b.cfg.ResumeWindow < 0 || b.SessionID() == "" {
+		return fmt.Errorf("%w: %w", errNoResume, err)
+	}
+	b.log.Info("signaling lost, resuming", "err", err)
+	return b.resume(sig)
+}
+
+// errNoResume is why a bot with resume disabled did not resume.
+var errNoResume = errors.New("bot: resume disabled")
 
 func (b *Bot) end(err error) {
 	if b.life.Err() == nil {
@@ -74,8 +100,12 @@ func (b *Bot) resume(sig *Signal) error {
 		}
 		cancel()
 		var refused *signaling.Error
-		if errors.As(err, &refused) || errors.Is(err, ErrNotResumed) || b.life.Err() != nil {
+		var moved *movedError
+		if errors.As(err, &refused) || errors.As(err, &moved) || errors.Is(err, ErrNotResumed) || b.life.Err() != nil {
 			return err
+		}
+		if len(b.cfg.FallbackURLs) > 0 && (nodeGone(err) || time.Since(start) > moveAfter) {
+			return fmt.Errorf("node unreachable: %w", err)
 		}
 		if time.Since(start) > b.cfg.ResumeWindow {
 			return fmt.Errorf("gave up after %v: %w", b.cfg.ResumeWindow, err)
@@ -103,6 +133,9 @@ func (b *Bot) rejoin(ctx context.Context, sig *Signal, conn link) (*signaling.Me
 	switch {
 	case m.Type == signaling.TypeError:
 		return nil, nil, &signaling.Error{Code: m.Code, Message: m.Message}
+	case m.Type == signaling.TypeRedirect && m.URL != "":
+		_ = conn.close()
+		return nil, nil, &movedError{url: m.URL}
 	case m.Type != signaling.TypeJoined:
 		return nil, nil, fmt.Errorf("%w: resume answered with %q", ErrProtocol, m.Type)
 	case !m.Resumed:
@@ -171,7 +204,8 @@ func (b *Bot) keepPublishing() {
 		case <-b.pubKick:
 		}
 		ctx, cancel := context.WithTimeout(b.life, recoverWait)
-		restarted, err := b.pub.recover(ctx)
+		_, pub, _ := b.parts()
+		restarted, err := pub.recover(ctx)
 		cancel()
 		if restarted {
 			b.pubRestarts.Add(1)

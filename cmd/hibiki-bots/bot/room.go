@@ -69,6 +69,9 @@ func (r *roomState) joined(m *signaling.Message, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.joinedAt = now
+	// A fresh join (also after a move to another node) starts a new view.
+	clear(r.participants)
+	clear(r.tracks)
 	for _, p := range m.Participants {
 		if p == nil {
 			continue

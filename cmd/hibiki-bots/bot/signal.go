@@ -232,3 +232,12 @@ func (s *Signal) Close() error {
 	defer s.wmu.Unlock()
 	return conn.close()
 }
+
+// closeLink ends the current link normally without closing the Signal: its
+// reader returns, and a new link may replace it (a move to another node).
+func (s *Signal) closeLink() error {
+	conn, _ := s.current()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return conn.close()
+}

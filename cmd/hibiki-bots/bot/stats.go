@@ -27,6 +27,10 @@ type Stats struct {
 	// Server is the latest stats event: the server's bandwidth estimate for
 	// this bot and the layer it chose per received track (nil before one).
 	Server *ServerStats
+	// Moves counts fresh joins on another node after the first join: a
+	// draining node's redirect, or the node was gone. Tracks received
+	// before a move stay in Tracks, ended.
+	Moves int64
 }
 
 // ServerStats is the latest stats event with when it arrived and how many

@@ -212,6 +212,17 @@ func (s *subscriber) setHidden(sid string, hidden bool) {
 	}
 }
 
+// inherit takes over the received tracks of old, the subscriber of the
+// session before a move, so their counts stay in Stats (they have ended).
+func (s *subscriber) inherit(old *subscriber) {
+	old.mu.Lock()
+	tracks := append([]*remoteTrack(nil), old.tracks...)
+	old.mu.Unlock()
+	s.mu.Lock()
+	s.tracks = append(tracks, s.tracks...)
+	s.mu.Unlock()
+}
+
 func (s *subscriber) snapshot(now time.Time) []TrackStats {
 	s.mu.Lock()
 	tracks := append([]*remoteTrack(nil), s.tracks...)

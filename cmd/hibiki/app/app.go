@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/admin"
@@ -40,6 +42,13 @@ type App struct {
 	mux    *http.ServeMux
 	http   *http.Server
 	tls    *tls.Config // nil: plain HTTP
+
+	// life ends with Close; it bounds the drain's goroutine, counted in wg.
+	life     context.Context
+	stopLife context.CancelFunc
+	wg       sync.WaitGroup
+	drain    drainer
+	draining atomic.Bool
 }
 
 // New builds a server from cfg. static, when non-nil, is served at "/"
@@ -105,6 +114,12 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		},
 	}
 	a := &App{cfg: cfg, logger: logger, sfu: s, turn: turnSrv, keys: keys, mux: http.NewServeMux()}
+	a.drain.done = make(chan struct{})
+	a.life, a.stopLife = context.WithCancel(context.Background())
+	var locateDoor func(context.Context, string) (string, error)
+	if cfg.Clustered() {
+		locateDoor = a.locateDoor // a.cl is set below, before anything is served
+	}
 	a.doors = whip.New(s, whip.Config{
 		Verifier:      verifier,
 		StreamKeys:    cfg.WHIP.StreamKeys,
@@ -112,6 +127,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		Logger:        logger,
 		OnJoin:        func(door string, d time.Duration) { a.met.ObserveJoin(door, d) },
 		OnError:       func(door string, status int) { a.met.DoorError(door, status) },
+		Locate:        locateDoor,
 	})
 	if a.met, err = metrics.New(s, metrics.Options{Sessions: a.doors.Sessions}); err != nil {
 		_ = a.closeMedia()
@@ -124,6 +140,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	var locate func(context.Context, string) (string, error)
 	if a.cl != nil {
 		locate = a.locate
+		lobbyCfg.Link = a.cl.Lobby() // presence and invites across nodes
 	}
 	a.sig = signaling.NewServer(s, signaling.Config{
 		Verifier:       verifier,
@@ -155,6 +172,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	a.http = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: a.tls}
 	if a.cl != nil {
 		a.cl.Start()
+		a.cl.Lobby().Start(a.sig.LobbyRemote())
 	}
 	return a, nil
 }
@@ -166,7 +184,7 @@ func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/whep/", a.doors)
 	a.mux.Handle("GET /metrics", a.met.Handler())
 	if a.cfg.Admin.Key != "" {
-		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger))
+		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger, admin.WithDrain(a.StartDrain)))
 	}
 	a.mux.HandleFunc("GET /healthz", a.health)
 	if a.cfg.Dev {
@@ -220,9 +238,18 @@ func (a *App) Signaling() *signaling.Server { return a.sig }
 func (a *App) TLS() *tls.Config { return a.tls }
 
 // Serve answers HTTP (HTTPS with HTTP/2 when TLS is configured) on ln
-// until ctx ends or Close is called.
+// until ctx ends or Close is called. When ctx ends (SIGTERM), a node of a
+// cluster drains first: its participants move to other nodes and it
+// deregisters (at most node.drain_timeout); then it closes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { _ = a.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		if a.cl != nil {
+			if err := a.Drain(a.life); err != nil {
+				a.logger.Warn("drain before shutdown", "err", err)
+			}
+		}
+		_ = a.Close()
+	})
 	defer stop()
 	var err error
 	if a.tls != nil {
@@ -238,6 +265,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops accepting, ends every session and room, and waits for them.
 func (a *App) Close() error {
+	a.stopLife()
+	a.wg.Wait() // a drain in progress
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)

@@ -58,9 +58,10 @@ func sfuLoad(s *sfu.SFU) func() cluster.Load {
 
 // locate answers signaling's question for a join: a room already open here
 // is served here without asking Redis (so it keeps working while Redis is
-// down); any other room is looked up, or placed, through the cluster.
+// down); any other room is looked up, or placed, through the cluster. A
+// draining node serves no join: every one goes where the cluster places it.
 func (a *App) locate(ctx context.Context, room string) (string, error) {
-	if a.sfu.Room(room) != nil {
+	if a.sfu.Room(room) != nil && !a.draining.Load() {
 		return "", nil
 	}
 	url, err := a.cl.Locate(ctx, room)
@@ -68,6 +69,21 @@ func (a *App) locate(ctx context.Context, room string) (string, error) {
 		return "", fmt.Errorf("%w: %w", signaling.ErrUnavailable, err)
 	}
 	return url, nil
+}
+
+// locateDoor answers the WHIP/WHEP doors' question the way locate answers
+// signaling's (a room open here is served without asking Redis), with the
+// base of the serving node's HTTP endpoints instead of its signaling URL.
+func (a *App) locateDoor(ctx context.Context, room string) (string, error) {
+	url, err := a.locate(ctx, room)
+	if err != nil || url == "" {
+		return "", err
+	}
+	base, err := cluster.HTTPBase(url)
+	if err != nil {
+		return "", fmt.Errorf("serving node of %s: %w", room, err)
+	}
+	return base, nil
 }
 
 // Cluster returns this node's cluster membership, nil on a single node.

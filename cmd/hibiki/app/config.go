@@ -170,6 +170,10 @@ type NodeConfig struct {
 	// leases; TTL is how long a silent node (and its leases) lives.
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	TTL       time.Duration `yaml:"ttl"`
+	// DrainTimeout bounds a drain (SIGTERM, POST /admin/drain): the node
+	// waits this long for its participants to move to other nodes before
+	// it closes what is left and deregisters.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // Clustered reports whether multi-node mode is on.
@@ -269,6 +273,11 @@ func Overrides() map[string]Setter {
 		"redis-address": func(c *Config, v string) error { c.Redis.Address = v; return nil },
 		"node-id":       func(c *Config, v string) error { c.Node.ID = v; return nil },
 		"node-url":      func(c *Config, v string) error { c.Node.URL = v; return nil },
+		"drain-timeout": func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			c.Node.DrainTimeout = d
+			return err
+		},
 		"udp-port-range": func(c *Config, v string) error {
 			lo, hi, ok := strings.Cut(v, "-")
 			a, err1 := strconv.ParseUint(lo, 10, 16)
@@ -348,6 +357,9 @@ func (c *Config) validateCluster() error {
 	}
 	if c.Node.Heartbeat <= 0 || c.Node.TTL <= c.Node.Heartbeat {
 		return fmt.Errorf("%w: node.heartbeat (%v) must be positive and shorter than node.ttl (%v)", ErrConfig, c.Node.Heartbeat, c.Node.TTL)
+	}
+	if c.Node.DrainTimeout <= 0 {
+		return fmt.Errorf("%w: node.drain_timeout (%v) must be positive", ErrConfig, c.Node.DrainTimeout)
 	}
 	return nil
 }

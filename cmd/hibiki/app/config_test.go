@@ -224,8 +224,13 @@ func TestApplyEnv(t *testing.T) {
 			if !c.Clustered() || c.Redis.Address != "127.0.0.1:6379" || c.Node.ID != "n1" || c.Node.URL != "wss://n1.example.org/ws" {
 				t.Errorf("redis = %+v, node = %+v", c.Redis, c.Node)
 			}
-			if c.Node.Heartbeat != 2*time.Second || c.Node.TTL != 10*time.Second || c.Redis.Prefix != "hibiki:" {
+			if c.Node.Heartbeat != 2*time.Second || c.Node.TTL != 10*time.Second || c.Redis.Prefix != "hibiki:" || c.Node.DrainTimeout != 30*time.Second {
 				t.Errorf("cluster defaults: %+v %+v", c.Node, c.Redis)
+			}
+		}},
+		{"drain timeout", map[string]string{"HIBIKI_DRAIN_TIMEOUT": "5s"}, func(t *testing.T, c Config) {
+			if c.Node.DrainTimeout != 5*time.Second {
+				t.Errorf("drain timeout = %v", c.Node.DrainTimeout)
 			}
 		}},
 		{"log level", map[string]string{"HIBIKI_LOG_LEVEL": "debug"}, func(t *testing.T, c Config) {
@@ -306,6 +311,10 @@ func TestBadConfig(t *testing.T) {
 		{name: "heartbeat not below node ttl", edit: func(c *Config) {
 			c.Redis.Address, c.Node.URL, c.Node.Heartbeat, c.Node.TTL = "r:6379", "ws://n/ws", 10*time.Second, 10*time.Second
 		}},
+		{name: "zero drain timeout", edit: func(c *Config) {
+			c.Redis.Address, c.Node.URL, c.Node.DrainTimeout = "r:6379", "ws://n/ws", 0
+		}},
+		{name: "drain timeout not a duration", vars: map[string]string{"HIBIKI_DRAIN_TIMEOUT": "soon"}},
 		{name: "turn without ttl", edit: func(c *Config) { c.TURN.UDPPort, c.TURN.TTL = 3478, 0 }},
 		{name: "turn without ips", edit: func(c *Config) { c.TURN.UDPPort, c.RTC.IPs = 3478, nil }},
 		{name: "turn ip not an ip", edit: func(c *Config) { c.TURN.UDPPort, c.TURN.IPs = 3478, []string{"turn.example.org"} }},
