@@ -13,9 +13,9 @@ FUZZMIN  ?= 20x
 # Fuzzing workers (go's default is one per core).
 FUZZPAR  ?= 2
 
-.PHONY: test deps vet unit jscheck fuzz fuzz-smoke bench bench-micro build media
+.PHONY: test deps vet unit jscheck bwe bwe-smoke fuzz fuzz-smoke bench bench-micro build media
 
-test: deps vet jscheck unit fuzz-smoke
+test: deps vet jscheck unit bwe-smoke fuzz-smoke
 
 # System packages: Chromium for the browser tests, iproute2 for the network
 # namespaces they run in, nftables for the connectivity tests' packet
@@ -34,6 +34,18 @@ vet:
 # at a time so they do not starve each other of the CI machine's two cores.
 unit:
 	$(GO) test -race -p 1 -timeout 18m ./...
+
+# Bandwidth-estimation scenarios on a pion vnet (e2e/bwe, docs/bwe.md):
+# timing measurements, so without -race. bwe runs all five BWEROUNDS times
+# and writes e2e/out/*.csv (go run ./cmd/bweplot draws them); bwe-smoke,
+# part of make test, runs the capped-link upswitch, which has never missed
+# its bound here (3.7-5.5 s against 10 s).
+BWEROUNDS ?= 3
+bwe:
+	HIBIKI_BWE_SCENARIOS=1 $(GO) test -count=$(BWEROUNDS) -v -timeout 15m ./e2e/bwe/
+
+bwe-smoke:
+	HIBIKI_BWE_SCENARIOS=1 $(GO) test -count=1 -run 'TestScenario2' ./e2e/bwe/
 
 # JSDoc types of the browser client, checked by TypeScript from npm.
 jscheck:

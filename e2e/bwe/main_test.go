@@ -5,6 +5,7 @@
 package bwe
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,4 +13,20 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
+}
+
+// scenariosEnv turns the scenarios on. They measure timing on a userspace
+// network that shares the machine's two cores with the server and the
+// bots: under the race detector (make unit) CPU stalls read as queueing
+// delay and the figures mean nothing, so `go test ./...` skips them and
+// `make bwe` (all, three rounds, no -race) or `make bwe-smoke` (part of
+// make test) runs them.
+const scenariosEnv = "HIBIKI_BWE_SCENARIOS"
+
+// scenario skips t unless scenariosEnv is set.
+func scenario(t *testing.T) {
+	t.Helper()
+	if os.Getenv(scenariosEnv) == "" {
+		t.Skipf("timing scenario: set %s=1 (make bwe) to run it", scenariosEnv)
+	}
 }

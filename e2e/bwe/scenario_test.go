@@ -40,6 +40,7 @@ func saveCSV(t *testing.T, r *recorder) {
 // 1. 800 kbit/s: the middle layer (about 500 kbit/s) is the best that
 // fits; it must be reached within 5 s and then hold with < 2 % loss.
 func TestScenario1Cap800k(t *testing.T) {
+	scenario(t)
 	tb := newTestbed(t, linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond})
 	ctx := deadline(t, 40*time.Second)
 	sub, vsid := onePublisher(ctx, t, tb)
@@ -91,6 +92,7 @@ func (r *recorder) firstAt(from time.Duration, ok func(sample) bool) time.Durati
 
 // 2. 800 kbit/s, then 5 Mbit/s: the top layer within 10 s of the change.
 func TestScenario2Up800kTo5M(t *testing.T) {
+	scenario(t)
 	tb := newTestbed(t, linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond})
 	ctx := deadline(t, 40*time.Second)
 	sub, vsid := onePublisher(ctx, t, tb)
@@ -119,6 +121,7 @@ func TestScenario2Up800kTo5M(t *testing.T) {
 // 3. 5 Mbit/s, then 300 kbit/s: down to the lowest layer within 2 s, no
 // freeze over 500 ms.
 func TestScenario3Down5MTo300k(t *testing.T) {
+	scenario(t)
 	tb := newTestbed(t, linkConfig{rateBps: 5_000_000, delay: 20 * time.Millisecond})
 	ctx := deadline(t, 40*time.Second)
 	sub, vsid := onePublisher(ctx, t, tb)
@@ -153,6 +156,7 @@ func TestScenario3Down5MTo300k(t *testing.T) {
 // 5. 2 % random loss, 100 ms RTT, no cap: random loss is not congestion;
 // the estimate stays above 2 Mbit/s.
 func TestScenario5RandomLoss(t *testing.T) {
+	scenario(t)
 	tb := newTestbed(t, linkConfig{delay: 100 * time.Millisecond, lossPct: 2})
 	ctx := deadline(t, 40*time.Second)
 	sub, vsid := onePublisher(ctx, t, tb)
@@ -180,6 +184,7 @@ func TestScenario5RandomLoss(t *testing.T) {
 // 4. Four publishers, 1.5 Mbit/s, one speaking: the speaker's video gets
 // the best layer that fits, the others the lowest, audio is uninterrupted.
 func TestScenario4FourPublishersSpeaker(t *testing.T) {
+	scenario(t)
 	tb := newTestbed(t, linkConfig{rateBps: 1_500_000, delay: 20 * time.Millisecond})
 	ctx := deadline(t, 60*time.Second)
 	speaking := func(time.Duration) bool { return true }
