@@ -69,6 +69,9 @@ const (
 	// probeHeadroom is how far above the next allocation step a probe
 	// aims, so the step is taken with margin, not at the edge.
 	probeHeadroom = 1.05
+	// congestionMemory is how long after the estimator cut its estimate
+	// an allocation over it counts as congestion.
+	congestionMemory = 2 * time.Second
 	// budgetShare is the part of the estimate the allocation may spend.
 	// The estimate is what the link carried; spending all of it leaves no
 	// room for a keyframe burst or for layer bitrates above their average,
@@ -200,7 +203,12 @@ func (a *Allocator) allocate() {
 	newTotal := Total(next)
 	// Over the estimate by more than the keep tolerance: a real drop, not
 	// measurement noise.
-	congested := float64(curTotal) > (1+keepSlack)*float64(budget)
+	// Only then is a downgrade immediate (the old layer cut before the new
+	// one's keyframe, a short freeze): over the estimate without a recent
+	// congestion signal is a start-up or an estimate that has not grown
+	// yet, and the switch can wait for the keyframe.
+	congested := float64(curTotal) > (1+keepSlack)*float64(budget) &&
+		!st.DecreasedAt.IsZero() && a.now().Sub(st.DecreasedAt) < congestionMemory
 	if anyUpgrade(infos, next, cur) && newTotal > max(st.Validated, curTotal) {
 		// More than the link has been seen to carry: keep every track where
 		// it is (new ones start at their lowest step) and probe first. An

@@ -125,8 +125,18 @@ func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
 	if tg := waitTarget(t, v); tg.Spatial != 2 {
 		t.Fatalf("first target %+v", tg)
 	}
+	// Over the estimate without a congestion signal (it has not grown
+	// yet): the downgrade waits for the keyframe.
+	src.mu.Lock()
+	src.st.Estimate = 800_000
+	src.mu.Unlock()
+	src.changed <- struct{}{}
+	if tg := waitTarget(t, v); tg.Spatial != 1 || tg.Immediate {
+		t.Fatalf("target without congestion %+v, want layer 1 at its keyframe", tg)
+	}
 	src.mu.Lock()
 	src.st.Estimate = 300_000
+	src.st.DecreasedAt = time.Now()
 	src.mu.Unlock()
 	src.changed <- struct{}{}
 	if tg := waitTarget(t, v); tg.Spatial != 0 || !tg.Immediate {

@@ -83,6 +83,9 @@ type EstimatorStats struct {
 	LastProbe ProbeResult
 	// TWCC reports that transport-cc is negotiated on some stream.
 	TWCC bool
+	// DecreasedAt is when congestion (over-use or loss) last cut the
+	// estimate; zero if never.
+	DecreasedAt time.Time
 }
 
 // Estimator is the bandwidth estimate of one subscribe connection. It is a
@@ -440,6 +443,7 @@ func (e *Estimator) Stats() EstimatorStats {
 		Estimate: e.est, GCC: raw, Acked: e.ackedBps, Sent: e.sentBps, Loss: e.loss, REMB: e.remb,
 		Validated: e.validated, Probing: e.probe.cur.phase == probeSending,
 		ProbeTarget: e.probe.cur.target, LastProbe: e.probe.last, TWCC: e.twcc,
+		DecreasedAt: e.decreasedAt,
 	}
 }
 
