@@ -97,11 +97,16 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 	p.neg.p = p
 	relayOnly := r.sfu.relayOnly || r.RelayOnly()
 	p.relayOnly.Store(relayOnly)
-	est, err := bwe.NewEstimatorFactory(r.sfu.opts.estimator...)
-	if err != nil {
-		return nil, fmt.Errorf("bandwidth estimator: %w", err)
+	var est *bwe.EstimatorFactory
+	subOpts := apiOptions{relayOnly: relayOnly}
+	if !r.sfu.opts.noBWE {
+		f, err := bwe.NewEstimatorFactory(r.sfu.opts.estimator...)
+		if err != nil {
+			return nil, fmt.Errorf("bandwidth estimator: %w", err)
+		}
+		est, subOpts.first = f, f
 	}
-	subAPI, err := r.sfu.transport.newAPI(roleSubscribe, apiOptions{relayOnly: relayOnly, first: est})
+	subAPI, err := r.sfu.transport.newAPI(roleSubscribe, subOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -115,9 +120,11 @@ func newParticipant(r *Room, req JoinRequest, n Notifier) (*Participant, error) 
 			return nil, err
 		}
 	}
-	if err := p.startAllocator(est.Estimator()); err != nil {
-		p.closePeers()
-		return nil, err
+	if est != nil {
+		if err := p.startAllocator(est.Estimator()); err != nil {
+			p.closePeers()
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -38,6 +38,7 @@ type options struct {
 	stats           *Counters
 	statsInterval   time.Duration
 	estimator       []bwe.EstimatorOption
+	noBWE           bool
 	p2p             bool
 	data            DataConfig
 }
@@ -68,6 +69,13 @@ func WithCounters(c *Counters) Option { return func(o *options) { o.stats = c } 
 func WithBandwidthStatsInterval(d time.Duration) Option {
 	return func(o *options) { o.statsInterval = d }
 }
+
+// WithBandwidthEstimation turns per-subscriber bandwidth estimation and
+// allocation on or off (default on). Off, a subscriber gets the layer its
+// tile asks for, with no cap, no probing and no stats event: the
+// behaviour before bwe/ was wired in, kept for deployments that must rule
+// it out while a problem is chased.
+func WithBandwidthEstimation(on bool) Option { return func(o *options) { o.noBWE = !on } }
 
 // WithEstimatorOptions tunes every subscriber's bandwidth estimator.
 func WithEstimatorOptions(opts ...bwe.EstimatorOption) Option {

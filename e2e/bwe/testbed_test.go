@@ -154,6 +154,7 @@ func (tb *testbed) startServer(n *vnet.Net) {
 	cfg.RTC.IPs = []string{serverIP}
 	cfg.RTC.Net = n
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
+	cfg.BWE.Enabled = true
 	cfg.BWE.StatsInterval = statsPeriod
 	level := slog.LevelWarn
 	if os.Getenv("HIBIKI_TEST_DEBUG") != "" {

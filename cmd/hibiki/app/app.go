@@ -84,6 +84,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
 		sfu.WithMaxTracks(cfg.Room.MaxTracks),
 		sfu.WithBandwidthStatsInterval(cfg.BWE.StatsInterval),
+		sfu.WithBandwidthEstimation(cfg.BWE.Enabled),
 		sfu.WithP2P(cfg.Room.P2P),
 		sfu.WithMaxRooms(cfg.Limits.MaxRooms),
 		sfu.WithData(sfu.DataConfig{

@@ -181,6 +181,10 @@ func (c *Config) Clustered() bool { return c.Redis.Address != "" }
 
 // BWEConfig tunes bandwidth estimation and allocation.
 type BWEConfig struct {
+	// Enabled turns per-subscriber estimation and allocation on
+	// (docs/bwe.md); off, every subscriber gets the layer its tile asks
+	// for without a bandwidth cap.
+	Enabled bool `yaml:"enabled"`
 	// StatsInterval is the period of each subscriber's stats event.
 	StatsInterval time.Duration `yaml:"stats_interval"`
 }
@@ -259,6 +263,11 @@ func Overrides() map[string]Setter {
 		"p2p": func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			c.Room.P2P = b
+			return err
+		},
+		"bwe": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.BWE.Enabled = b
 			return err
 		},
 		"dev-tls": func(c *Config, v string) error {
