@@ -52,6 +52,7 @@ func (b *Bot) canMove(err error) bool {
 func (b *Bot) move(sig *Signal, to string) error {
 	start := time.Now()
 	b.state.Store(StateConnecting)
+	b.notify.notify()
 	b.partsMu.Lock()
 	stop, oldPub, oldSub := b.stopSession, b.pub, b.sub
 	b.partsMu.Unlock()
@@ -71,7 +72,12 @@ func (b *Bot) move(sig *Signal, to string) error {
 	if err := b.joined(reply); err != nil {
 		return err
 	}
+	// joined has woken the waiters already, with the move not yet
+	// counted: one that saw Stats with StateJoined and the old Moves
+	// waits again, so wake it once more (else it sleeps until some
+	// unrelated change, or for good).
 	b.moves.Add(1)
+	b.notify.notify()
 	b.log.Info("moved", "to", b.SignalURL(), "took", time.Since(start))
 	for _, m := range before {
 		b.handle(m)

@@ -209,6 +209,7 @@ func (b *Bot) keepPublishing() {
 		cancel()
 		if restarted {
 			b.pubRestarts.Add(1)
+			b.notify.notify() // Stats changed: wake WaitStats
 		}
 		if err != nil && b.life.Err() == nil {
 			// A socket that dropped meanwhile kicks again after resume;

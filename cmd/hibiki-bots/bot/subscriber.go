@@ -80,6 +80,7 @@ func (s *subscriber) answer(m *signaling.Message) error {
 	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}
 	if prev := sdpUfrag(s.peer.pc.RemoteDescription()); prev != "" && prev != sdpUfrag(&offer) {
 		s.restarts.Add(1)
+		s.notify.notify() // Stats changed: wake WaitStats
 	}
 	if err := s.peer.setRemote(offer); err != nil {
 		return err
