@@ -346,13 +346,18 @@ func (f *Forwarder) Resendable(layer int) bool {
 // (ok false) unless video of the current layer is flowing and the newest
 // forwarded packet ended a frame: padding never lands inside a frame, where
 // it would look like a lost media packet to the receiver until the frame's
-// tail arrives. A paused or muted track may carry padding too (its last
-// frame was complete): a subscriber whose video is all paused for lack of
-// bandwidth can only be probed that way.
+// tail arrives. A paused or muted track may carry padding too: a
+// subscriber whose video is all paused for lack of bandwidth can only be
+// probed that way. Once the forwarder waits for a keyframe (paused, muted,
+// resumed or started over: current < 0) the frame it last forwarded is
+// never continued, so padding is allowed there even if that frame was cut
+// short (a pause mid-frame, DropCurrent, a direct connection taking over);
+// refusing it would leave such a track unable to carry the probe that
+// could unpause it.
 func (f *Forwarder) Padding(n int) (seq uint16, ts uint32, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.kind != KindVideo || !f.frameEnd {
+	if f.kind != KindVideo || (!f.frameEnd && f.current >= 0) {
 		return 0, 0, false
 	}
 	return f.m.padding(n)

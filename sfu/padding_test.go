@@ -69,6 +69,41 @@ func TestForwarderPaddingStates(t *testing.T) {
 	}
 }
 
+// A track paused in the middle of a frame (for bandwidth, or because the
+// subscriber went direct) never continues that frame: it resumes at a
+// keyframe. Padding must still be allowed there, or a subscriber whose only
+// video was paused that way can never be probed back up. The keyframe after
+// the padding continues the numbering without a hole.
+func TestForwarderPaddingPausedMidFrame(t *testing.T) {
+	s := newSim(t, 2, nil)
+	s.f.SetTarget(1, -1)
+	s.step(1)
+	s.step()
+	pkts := s.layers[1].next(false, s.now+frameNanos)
+	s.feed(pkts[0])
+	last := s.out[len(s.out)-1].d
+	if _, _, ok := s.f.Padding(1); ok {
+		t.Fatal("padding inside a frame that is still being forwarded")
+	}
+	s.f.SetPaused(true)
+	seq, _, ok := s.f.Padding(2)
+	if !ok {
+		t.Fatal("padding refused on a track paused mid-frame")
+	}
+	if seq != last.SequenceNumber+1 {
+		t.Fatalf("padding seq %d after %d", seq, last.SequenceNumber)
+	}
+	s.f.SetPaused(false)
+	n := len(s.out)
+	s.step(1)
+	if len(s.out) == n || !s.out[n].d.Switched {
+		t.Fatal("no resume at the keyframe")
+	}
+	if got := s.out[n].d.SequenceNumber; got != seq+2 {
+		t.Fatalf("keyframe after padding has seq %d, want %d", got, seq+2)
+	}
+}
+
 // DropCurrent stops the old layer at once; the switch happens at the
 // lower layer's keyframe with continuous numbering.
 func TestForwarderDropCurrent(t *testing.T) {

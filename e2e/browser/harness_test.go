@@ -39,6 +39,9 @@ func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	for _, f := range configure {
 		f(&cfg)
 	}
+	if os.Getenv("HIBIKI_TEST_BWE") != "" {
+		cfg.BWE.Enabled = true
+	}
 	level := slog.LevelWarn
 	if os.Getenv("HIBIKI_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
