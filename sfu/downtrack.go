@@ -37,11 +37,11 @@ type DownTrack struct {
 	buf    *[1500]byte // VP8 rewrites, allocated at the first one
 	// seq remembers what each sent packet was, for NACKs (video only);
 	// rtx is the scratch space of a resend, allocated at the first NACK.
-	seq      *sequencer
-	rtx      *resendScratch
+	seq *sequencer
+	rtx *resendScratch
 	// keyTs is the output timestamp of the newest keyframe forwarded.
-	keyTs   uint32
-	keySeen bool
+	keyTs    uint32
+	keySeen  bool
 	wantW    int
 	wantH    int
 	maxLayer int
