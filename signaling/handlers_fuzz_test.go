@@ -51,15 +51,14 @@ func FuzzJoinedSession(f *testing.F) {
 				// Beyond the hard limit the socket closes by design.
 				continue
 			}
-			if fs = fs.exchange(frame); fs == nil {
-				return
-			}
+			fs = fs.exchange(frame)
 		}
 		fs.leave()
 	})
 }
 
 const (
+	// fuzzMaxFrames bounds an input's frames; the rest is ignored.
 	fuzzMaxFrames = 8
 	// sessionFuzzLimit is the server's message limit; offers fit under it.
 	sessionFuzzLimit     = 8 << 10
