@@ -36,7 +36,7 @@ func newHarness(t *testing.T, configure func(*Config)) *harness {
 
 // startHarness runs the server over TLS with HTTP/2 when secure is set
 // (the harness then keeps the server's certificate pool in roots).
-func startHarness(t *testing.T, configure func(*Config), secure bool) *harness {
+func startHarness(t testing.TB, configure func(*Config), secure bool) *harness {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := sfu.New(sfu.DefaultRTCConfig(), sfu.WithLogger(logger))

@@ -178,7 +178,15 @@ func (s *session) flush() {
 }
 
 // send queues a message; a client too slow to drain its queue is dropped.
+// Once the link is finishing (leave, a refused join, a redirect), what was
+// queued is its last word: later events would race with the writer's final
+// flush and land after the redirect, or not at all.
 func (s *session) send(m *Message) {
+	select {
+	case <-s.drain:
+		return
+	default:
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		s.logger.Error("marshal message", "type", m.Type, "err", err)
