@@ -215,7 +215,9 @@ func (e *Estimator) WriteRTCP(pkts []rtcp.Packet, attrs interceptor.Attributes) 
 			e.onTWCC(fb, now)
 			feedback = true
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			e.remb, e.rembAt = int(fb.Bitrate), now
+			// Clamped before the conversion: a float beyond int's range
+			// (REMB can say 4.8e24 bit/s) converts to garbage.
+			e.remb, e.rembAt = int(min(max(fb.Bitrate, 0), float32(e.maxBitrate))), now
 			feedback = true
 		}
 	}
