@@ -75,19 +75,20 @@ func TestSequencer(t *testing.T) {
 	var s sequencer
 	dec := Decision{SequenceNumber: 7, Timestamp: 900, Marker: true, RewriteVP8: true, PictureID: 300, TL0PICIDX: 4}
 	s.push(2, 4242, &dec, false)
-	e, ok := s.lookup(7)
+	e := s.lookup(7)
+	ok := e != nil
 	if !ok || e.layer != 2 || e.srcSeq != 4242 || e.decision() != dec {
 		t.Fatalf("lookup(7) = %+v %v", e, ok)
 	}
-	if _, ok := s.lookup(7 + sequencerSize); ok {
+	if s.lookup(7+sequencerSize) != nil {
 		t.Error("lookup of a sequence number sharing the slot succeeded")
 	}
 	dec2 := Decision{SequenceNumber: 7 + sequencerSize}
 	s.push(0, 1, &dec2, false)
-	if _, ok := s.lookup(7); ok {
+	if s.lookup(7) != nil {
 		t.Error("overwritten entry still found")
 	}
-	if _, ok := s.lookup(8); ok {
+	if s.lookup(8) != nil {
 		t.Error("never pushed entry found")
 	}
 }

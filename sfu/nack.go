@@ -36,10 +36,11 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 	if d.seq == nil || !d.bound || d.closed {
 		return false
 	}
-	e, ok := d.seq.lookup(outSeq)
-	if !ok || !d.fwd.Resendable(int(e.layer)) || !d.seq.resent(outSeq) {
+	e := d.seq.lookup(outSeq)
+	if e == nil || e.resends >= maxResends || !d.fwd.Resendable(int(e.layer)) {
 		return false
 	}
+	e.resends++
 	cache := d.track.cache(int(e.layer))
 	if cache == nil {
 		return false

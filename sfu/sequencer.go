@@ -54,13 +54,15 @@ func (s *sequencer) push(layer int, srcSeq uint16, dec *Decision, key bool) {
 	}
 }
 
-// lookup returns what was sent as outSeq, if it is still remembered.
-func (s *sequencer) lookup(outSeq uint16) (sentPacket, bool) {
-	e := s.ring[int(outSeq)&(sequencerSize-1)]
+// lookup returns the entry of what was sent as outSeq, nil when it is no
+// longer remembered. The caller holds the DownTrack lock and counts
+// resends on it (maxResends).
+func (s *sequencer) lookup(outSeq uint16) *sentPacket {
+	e := &s.ring[int(outSeq)&(sequencerSize-1)]
 	if e.flags&sentValid == 0 || e.outSeq != outSeq {
-		return sentPacket{}, false
+		return nil
 	}
-	return e, true
+	return e
 }
 
 // maxResends is how often one packet is sent again. A receiver that keeps
@@ -69,16 +71,6 @@ func (s *sequencer) lookup(outSeq uint16) (sentPacket, bool) {
 // get it resent every 100 ms forever, on exactly the links that are short
 // of bandwidth.
 const maxResends = 4
-
-// resent counts a resend of outSeq and reports whether it is still allowed.
-func (s *sequencer) resent(outSeq uint16) bool {
-	e := &s.ring[int(outSeq)&(sequencerSize-1)]
-	if e.flags&sentValid == 0 || e.outSeq != outSeq || e.resends >= maxResends {
-		return false
-	}
-	e.resends++
-	return true
-}
 
 // decision rebuilds the Decision a resend applies.
 func (e sentPacket) decision() Decision {
