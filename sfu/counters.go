@@ -30,4 +30,10 @@ type Counters struct {
 	RoomFullRefused atomic.Uint64
 	RoomsRefused    atomic.Uint64
 	TracksRefused   atomic.Uint64
+	// Relays between the nodes of a spanning room: relays open now (a
+	// gauge) toward other nodes and from them, and what went out on them.
+	RelaysOut       atomic.Int64
+	RelaysIn        atomic.Int64
+	RelayPacketsOut atomic.Uint64
+	RelayBytesOut   atomic.Uint64
 }

@@ -42,8 +42,11 @@ type Participant struct {
 	grants        Grants
 	autoSubscribe bool
 	p2pCapable    bool
-	notifier      Notifier
-	logger        *slog.Logger
+	// origin is the node serving a remote participant ("" when local):
+	// its tracks arrive over relays (cascade.go), one per track in relayIn.
+	origin   string
+	notifier Notifier
+	logger   *slog.Logger
 
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
@@ -67,11 +70,12 @@ type Participant struct {
 	resends   *resendBudget
 
 	mu         sync.Mutex
-	published  map[string]*PublishedTrack // by SID
-	pending    map[string]TrackRequest    // announced, not yet arrived; by client id
-	pendingSID map[string]string          // client id -> SID assigned at announce
-	subs       map[string]*DownTrack      // by published track SID
-	pubCands   []webrtc.ICECandidateInit  // arrived before the offer of their ICE generation
+	published  map[string]*PublishedTrack        // by SID
+	pending    map[string]TrackRequest           // announced, not yet arrived; by client id
+	pendingSID map[string]string                 // client id -> SID assigned at announce
+	subs       map[string]*DownTrack             // by published track SID
+	pubCands   []webrtc.ICECandidateInit         // arrived before the offer of their ICE generation
+	relayIn    map[string]*webrtc.PeerConnection // by track SID; remote participants only
 	closed     bool
 
 	neg negotiator
@@ -476,6 +480,7 @@ func (p *Participant) Leave() {
 }
 
 func (p *Participant) closePeers() {
+	p.dropRelaysIn()
 	if p.stopAlloc != nil {
 		p.stopAlloc()
 	}
@@ -483,6 +488,7 @@ func (p *Participant) closePeers() {
 		p.data.close()
 	}
 	for _, pc := range []*webrtc.PeerConnection{p.existingPublishPC(), p.sub} {
+		// A remote participant has neither: its relays are closed above.
 		if pc != nil {
 			if err := pc.Close(); err != nil {
 				p.logger.Debug("close peer connection", "err", err)

@@ -101,6 +101,9 @@ func (r *receiver) run() {
 		for _, d := range *r.track.downs.Load() {
 			d.WriteRTP(&p)
 		}
+		for _, o := range *r.track.relays.Load() {
+			o.write(&p)
+		}
 	}
 }
 

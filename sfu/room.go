@@ -92,7 +92,7 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 	}
 	var replaced *Participant
 	for _, q := range r.order {
-		if q.identity == req.Identity {
+		if q.identity == req.Identity && q.origin == "" {
 			replaced = q
 		}
 	}
@@ -146,6 +146,7 @@ func (r *Room) join(req JoinRequest, n Notifier, prepare func(*Participant) erro
 		}
 	}
 	p.logger.Info("participant joined", "identity", p.identity)
+	r.changed()
 	// Like the first subscribe offer, a p2p start must reach the newcomer
 	// after its joined reply, which the caller queues when this returns.
 	time.AfterFunc(negotiationDelay, r.evaluateP2P)
@@ -167,11 +168,16 @@ func (r *Room) leave(p *Participant) {
 		}
 	}
 	others := append([]*Participant(nil), r.order...)
-	if len(r.order) == 0 && !r.closed {
+	// Remote participants do not keep a room open: they are here for the
+	// local ones.
+	if r.localCountLocked() == 0 && !r.closed && r.closeTimer == nil {
 		grace := r.sfu.opts.emptyRoomGrace
 		r.closeTimer = time.AfterFunc(grace, r.closeIfEmpty)
 	}
 	r.mu.Unlock()
+	if p.origin == "" {
+		r.changed()
+	}
 
 	r.speakers.remove(p)
 	for _, q := range others {
@@ -185,22 +191,28 @@ func (r *Room) leave(p *Participant) {
 func (r *Room) armCloseIfEmpty() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.order) == 0 && !r.closed && r.closeTimer == nil {
+	if r.localCountLocked() == 0 && !r.closed && r.closeTimer == nil {
 		r.closeTimer = time.AfterFunc(r.sfu.opts.emptyRoomGrace, r.closeIfEmpty)
 	}
 }
 
 func (r *Room) closeIfEmpty() {
 	r.mu.Lock()
-	if len(r.order) > 0 || r.closed {
+	r.closeTimer = nil
+	if r.localCountLocked() > 0 || r.closed {
 		r.mu.Unlock()
 		return
 	}
 	r.closed = true
+	remote := append([]*Participant(nil), r.order...)
 	r.mu.Unlock()
+	for _, p := range remote {
+		p.Leave()
+	}
 	r.speakers.stop()
 	r.stopP2P()
 	r.sfu.removeRoom(r)
+	r.changed()
 }
 
 // Close removes every participant and forgets the room.
@@ -219,6 +231,15 @@ func (r *Room) Close(reason string) {
 	r.speakers.stop()
 	r.stopP2P()
 	r.sfu.removeRoom(r)
+	r.changed()
+}
+
+// changed tells the room observer (WithRoomObserver) that what this node
+// serves of the room changed.
+func (r *Room) changed() {
+	if f := r.sfu.opts.observer; f != nil {
+		f(r.name)
+	}
 }
 
 // others returns every participant except p.
@@ -237,6 +258,9 @@ func (r *Room) others(p *Participant) []*Participant {
 // trackPublished announces t to the room and subscribes everyone who
 // subscribes automatically.
 func (r *Room) trackPublished(pub *Participant, t *PublishedTrack) {
+	if pub.origin == "" {
+		r.changed()
+	}
 	info := t.Info()
 	for _, q := range r.others(pub) {
 		q.notify(TrackPublished{ParticipantSID: pub.sid, Track: info})
@@ -251,6 +275,9 @@ func (r *Room) trackPublished(pub *Participant, t *PublishedTrack) {
 // trackUnpublished tells the room t is gone; subscriptions were already
 // closed by the track.
 func (r *Room) trackUnpublished(pub *Participant, t *PublishedTrack) {
+	if pub.origin == "" {
+		r.changed()
+	}
 	for _, q := range r.others(pub) {
 		q.notify(TrackUnpublished{ParticipantSID: pub.sid, TrackSID: t.sid})
 	}
@@ -258,6 +285,9 @@ func (r *Room) trackUnpublished(pub *Participant, t *PublishedTrack) {
 
 // trackMuted tells the room about a mute change.
 func (r *Room) trackMuted(pub *Participant, t *PublishedTrack, muted bool) {
+	if pub.origin == "" {
+		r.changed()
+	}
 	for _, q := range r.others(pub) {
 		q.notify(TrackMuted{ParticipantSID: pub.sid, TrackSID: t.sid, Muted: muted})
 	}

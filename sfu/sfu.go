@@ -41,6 +41,7 @@ type options struct {
 	noBWE           bool
 	p2p             bool
 	data            DataConfig
+	observer        func(room string)
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.
@@ -85,6 +86,12 @@ func WithEstimatorOptions(opts ...bwe.EstimatorOption) Option {
 // WithP2P sets whether rooms let two participants whose clients support it
 // connect directly (default true); Room.SetP2P overrides it per room.
 func WithP2P(on bool) Option { return func(o *options) { o.p2p = on } }
+
+// WithRoomObserver calls f with a room's name whenever what this node serves
+// of it changes: a local participant joined or left, one of their tracks
+// arrived, went away or was muted, the room closed. The cascade coordinator
+// tells the other nodes of a spanning room from it. f must not block.
+func WithRoomObserver(f func(room string)) Option { return func(o *options) { o.observer = f } }
 
 // New starts an SFU with the given media network configuration.
 func New(rtc RTCConfig, opts ...Option) (*SFU, error) {

@@ -47,6 +47,9 @@ type PublishedTrack struct {
 	// downs is the fan-out list, replaced (never mutated) under mu so the
 	// packet path reads it without a lock shared by all subscribers.
 	downs atomic.Pointer[[]*DownTrack]
+	// relays carry the track to the other nodes of a spanning room
+	// (relayout.go); replaced, never mutated, under mu like downs.
+	relays atomic.Pointer[[]*relayOut]
 
 	mu        sync.Mutex
 	receivers [MaxSpatialLayers]*receiver
@@ -80,6 +83,7 @@ func newPublishedTrack(p *Participant, sid string, req TrackRequest, codec webrt
 		wake:   make(chan struct{}, 1),
 	}
 	t.downs.Store(&[]*DownTrack{})
+	t.relays.Store(&[]*relayOut{})
 	// Audio runs the monitor too: its measured bitrate is what the
 	// bandwidth allocator reserves for it.
 	p.room.sfu.goroutine(t.monitor)
@@ -242,7 +246,7 @@ func (t *PublishedTrack) requestKeyframe(layer int) {
 	}
 	t.owner.room.sfu.opts.stats.KeyframeReqs.Add(1)
 	pli := &rtcp.PictureLossIndication{MediaSSRC: r.ssrc}
-	pub := t.owner.existingPublishPC()
+	pub := t.owner.feedPC(t.sid)
 	if pub == nil {
 		return
 	}
@@ -262,10 +266,15 @@ func (t *PublishedTrack) close() {
 	close(t.done)
 	downs := *t.downs.Load()
 	t.downs.Store(&[]*DownTrack{})
+	relays := *t.relays.Load()
+	t.relays.Store(&[]*relayOut{})
 	t.mu.Unlock()
 	for _, d := range downs {
 		d.close()
 		d.sub.dropSubscription(d)
+	}
+	for _, o := range relays {
+		o.close()
 	}
 }
 
@@ -366,7 +375,8 @@ func (t *PublishedTrack) reselectAll() {
 // for single-encoding video too; such a track is otherwise never told.
 func (t *PublishedTrack) updateActiveLayers() {
 	downs := *t.downs.Load()
-	direct := len(downs) > 0
+	relayed := len(*t.relays.Load()) > 0
+	direct := len(downs) > 0 && !relayed
 	for _, d := range downs {
 		direct = direct && d.direct.Load()
 	}
@@ -384,6 +394,9 @@ func (t *PublishedTrack) updateActiveLayers() {
 	case direct:
 		active = make([]bool, MaxSpatialLayers)
 	case !simulcast:
+		active = []bool{true, true, true}
+	case relayed:
+		// Another node's subscribers choose among the layers there.
 		active = []bool{true, true, true}
 	default:
 		active = t.neededLayers(downs)
