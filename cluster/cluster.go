@@ -160,7 +160,7 @@ func (c *Cluster) beat() {
 // rooms gone since the last beat. A draining node renews none: it drops
 // them all (a lease already passed to another node is left alone).
 func (c *Cluster) renew(ctx context.Context, rooms []string) error {
-	if c.draining.Load() {
+	if c.draining.Load() || c.cfg.Span {
 		rooms = nil
 	}
 	now := make(map[string]struct{}, len(rooms))
@@ -193,6 +193,9 @@ func (c *Cluster) renew(ctx context.Context, rooms []string) error {
 func (c *Cluster) Locate(ctx context.Context, room string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*opTimeout)
 	defer cancel()
+	if c.cfg.Span {
+		return c.locateSpanning(ctx)
+	}
 	for range placeAttempts {
 		holder, err := c.leases.holder(ctx, room)
 		if err != nil {
@@ -226,6 +229,24 @@ func (c *Cluster) Locate(ctx context.Context, room string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: room %s: placement contended", ErrUnavailable, room)
+}
+
+// locateSpanning answers Locate when rooms span nodes: here, unless this
+// node drains; then the least-loaded other live node.
+func (c *Cluster) locateSpanning(ctx context.Context) (string, error) {
+	if !c.draining.Load() {
+		return "", nil
+	}
+	live, err := c.reg.live(ctx)
+	if err != nil {
+		return "", err
+	}
+	live = slices.DeleteFunc(live, func(n NodeInfo) bool { return n.ID == c.cfg.NodeID })
+	best, ok := Choose(live, c.cfg.NodeID)
+	if !ok {
+		return "", fmt.Errorf("%w: no live node", ErrUnavailable)
+	}
+	return best.URL, nil
 }
 
 // place claims room for the least-loaded live node; placed is false when

@@ -48,6 +48,11 @@ type Config struct {
 	// nodes in one process (tests) share its CPU time, which then ranks
 	// them at random.
 	CPU func() float64
+	// Span: rooms span nodes (the cascade package). Every join is served
+	// by the node it reaches, so rooms hold no lease and placement only
+	// matters for a draining node, which sends its clients to the
+	// least-loaded other node.
+	Span bool
 	// Logger receives structured logs.
 	Logger *slog.Logger
 }

@@ -65,7 +65,7 @@ func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
 	var participants, subscribed int
 	published := map[string]int{sfu.KindAudio.String(): 0, sfu.KindVideo.String(): 0}
 	for _, r := range rooms {
-		for _, p := range r.Participants() {
+		for _, p := range r.Local() {
 			participants++
 			for _, t := range p.Tracks() {
 				published[t.Kind().String()]++

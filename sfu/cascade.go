@@ -27,6 +27,7 @@ var ErrNotRemote = errors.New("sfu: participant is local to this node")
 // RelayOffer is what the sending node says when it opens a relay: whose
 // track it carries, as the sending node knows them, and its SDP offer.
 type RelayOffer struct {
+	Room        string
 	Participant ParticipantInfo
 	Track       TrackInfo
 	SDP         string

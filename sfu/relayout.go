@@ -224,7 +224,7 @@ func (o *relayOut) open(ctx context.Context, rids []string, dial RelayDialer) er
 	if err := waitGathered(ctx, gathered); err != nil {
 		return err
 	}
-	answer, err := dial(ctx, o.node, RelayOffer{Participant: t.owner.Info(), Track: t.Info(), SDP: pc.LocalDescription().SDP})
+	answer, err := dial(ctx, o.node, RelayOffer{Room: t.owner.room.name, Participant: t.owner.Info(), Track: t.Info(), SDP: pc.LocalDescription().SDP})
 	if err != nil {
 		return fmt.Errorf("relay to %s: %w", o.node, err)
 	}

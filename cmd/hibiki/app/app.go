@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/admin"
+	"github.com/hibiki-sfu/hibiki/cascade"
 	"github.com/hibiki-sfu/hibiki/cluster"
 	"github.com/hibiki-sfu/hibiki/metrics"
 	"github.com/hibiki-sfu/hibiki/relay"
@@ -37,7 +38,8 @@ type App struct {
 	turn   *relay.Server // nil unless the embedded TURN server runs
 	doors  *whip.Handler
 	met    *metrics.Metrics
-	cl     *cluster.Cluster // nil on a single node
+	cl     *cluster.Cluster     // nil on a single node
+	casc   *cascade.Coordinator // nil unless rooms span nodes
 	keys   signaling.KeySet
 	mux    *http.ServeMux
 	http   *http.Server
@@ -78,7 +80,14 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The observer is set before the SFU exists; the coordinator after.
+	var casc atomic.Pointer[cascade.Coordinator]
 	s, err := sfu.New(rtc,
+		sfu.WithRoomObserver(func(room string) {
+			if c := casc.Load(); c != nil {
+				c.Changed(room)
+			}
+		}),
 		sfu.WithLogger(logger),
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
@@ -138,6 +147,10 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		_ = a.closeMedia()
 		return nil, err
 	}
+	if a.cl != nil && cfg.Node.SpanRooms {
+		a.casc = newCascade(&cfg, s, a.cl, logger)
+		casc.Store(a.casc)
+	}
 	var locate func(context.Context, string) (string, error)
 	if a.cl != nil {
 		locate = a.locate
@@ -175,6 +188,9 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		a.cl.Start()
 		a.cl.Lobby().Start(a.sig.LobbyRemote())
 	}
+	if a.casc != nil {
+		a.casc.Start()
+	}
 	return a, nil
 }
 
@@ -184,6 +200,9 @@ func (a *App) routes(static fs.FS) {
 	a.mux.Handle("/whip/", a.doors)
 	a.mux.Handle("/whep/", a.doors)
 	a.mux.Handle("GET /metrics", a.met.Handler())
+	if a.casc != nil {
+		a.mux.Handle(cascade.Path, a.casc)
+	}
 	if a.cfg.Admin.Key != "" {
 		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger, admin.WithDrain(a.StartDrain)))
 	}
@@ -271,6 +290,9 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
+	if a.casc != nil {
+		a.casc.Close()
+	}
 	if a.cl != nil {
 		// First, so that closing the rooms below releases no lease: a
 		// stopped node is treated like a crashed one (its records expire).

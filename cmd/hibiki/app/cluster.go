@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/hibiki-sfu/hibiki/cascade"
 	"github.com/hibiki-sfu/hibiki/cluster"
 	"github.com/hibiki-sfu/hibiki/sfu"
 	"github.com/hibiki-sfu/hibiki/signaling"
@@ -35,6 +36,7 @@ func newCluster(cfg *Config, s *sfu.SFU, logger *slog.Logger) (*cluster.Cluster,
 		NodeTTL:   cfg.Node.TTL,
 		Load:      sfuLoad(s),
 		CPU:       cfg.NodeCPU,
+		Span:      cfg.Node.SpanRooms,
 		Logger:    logger,
 	})
 	if err != nil {
@@ -50,7 +52,7 @@ func sfuLoad(s *sfu.SFU) func() cluster.Load {
 		l := cluster.Load{Rooms: make([]string, 0, len(rooms)), BytesOut: s.Counters().BytesOut.Load()}
 		for _, r := range rooms {
 			l.Rooms = append(l.Rooms, r.Name())
-			l.Participants += len(r.Participants())
+			l.Participants += len(r.Local())
 		}
 		return l
 	}
@@ -88,3 +90,19 @@ func (a *App) locateDoor(ctx context.Context, room string) (string, error) {
 
 // Cluster returns this node's cluster membership, nil on a single node.
 func (a *App) Cluster() *cluster.Cluster { return a.cl }
+
+// newCascade builds the coordinator of rooms that span nodes. Relay
+// requests are signed with a key derived from the token signing secret,
+// which every node of the cluster shares.
+func newCascade(cfg *Config, s *sfu.SFU, cl *cluster.Cluster, logger *slog.Logger) *cascade.Coordinator {
+	_, secret := cfg.SigningKey()
+	return cascade.New(cascade.Config{
+		SFU:      s,
+		Store:    cl,
+		NodeID:   cl.NodeID(),
+		Secret:   cascade.DeriveSecret(secret),
+		Interval: cfg.Node.Heartbeat,
+		TTL:      cfg.Node.TTL,
+		Logger:   logger,
+	})
+}

@@ -174,6 +174,11 @@ type NodeConfig struct {
 	// waits this long for its participants to move to other nodes before
 	// it closes what is left and deregisters.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// SpanRooms lets a room's participants sit on several nodes: a join
+	// is served by the node it reaches, and the nodes relay the room's
+	// tracks to each other (docs/cluster.md, "Rooms across nodes"). Every
+	// node of the cluster must set it alike.
+	SpanRooms bool `yaml:"span_rooms"`
 }
 
 // Clustered reports whether multi-node mode is on.
@@ -282,6 +287,11 @@ func Overrides() map[string]Setter {
 		"redis-address": func(c *Config, v string) error { c.Redis.Address = v; return nil },
 		"node-id":       func(c *Config, v string) error { c.Node.ID = v; return nil },
 		"node-url":      func(c *Config, v string) error { c.Node.URL = v; return nil },
+		"span-rooms": func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Node.SpanRooms = b
+			return err
+		},
 		"drain-timeout": func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			c.Node.DrainTimeout = d

@@ -87,7 +87,7 @@ wait:
 		return fmt.Errorf("drain: %w", life.Err())
 	}
 	for _, r := range a.sfu.Rooms() {
-		if n := len(r.Participants()); n > 0 {
+		if n := len(r.Local()); n > 0 {
 			a.logger.Warn("drain timeout: closing a room that did not move", "room", r.Name(), "participants", n)
 			r.Close(drainReason)
 		}
@@ -105,7 +105,7 @@ wait:
 func (a *App) moveRooms(ctx context.Context) int {
 	left := 0
 	for _, r := range a.sfu.Rooms() {
-		n := len(r.Participants())
+		n := len(r.Local())
 		if n == 0 {
 			continue
 		}

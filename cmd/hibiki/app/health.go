@@ -28,7 +28,7 @@ func (a *App) Health() Health {
 	h := Health{Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(), RSSBytes: rssBytes()}
 	for _, r := range a.sfu.Rooms() {
 		h.Rooms++
-		h.Participants += len(r.Participants())
+		h.Participants += len(r.Local())
 	}
 	h.Sessions = a.sig.Sessions()
 	var ms runtime.MemStats
