@@ -65,8 +65,10 @@ type Coordinator struct {
 	seen  map[string]map[string]time.Time // room -> node -> when its part was last read
 	gone  map[string]map[string]bool      // room -> nodes that left it on purpose
 	bases map[string]string               // node -> HTTP base
-	// published: rooms whose part this node wrote; only the loop touches it.
+	// published: rooms whose part this node wrote; outage: Redis failed
+	// since the last successful round. Only the loop touches them.
 	published map[string]bool
+	outage    bool
 }
 
 // New prepares a coordinator; Start runs it.
@@ -211,13 +213,21 @@ func (c *Coordinator) reconcile(name string) {
 	if err := c.cfg.Store.PublishPart(ctx, name, state); err != nil {
 		// Redis is away: what runs keeps running; the next round retries.
 		c.log.Debug("publish part", "room", name, "err", err)
+		c.outage = true
 		return
 	}
 	c.published[name] = true
 	parts, err := c.cfg.Store.Parts(ctx, name)
 	if err != nil {
 		c.log.Debug("read parts", "room", name, "err", err)
+		c.outage = true
 		return
+	}
+	if c.outage {
+		// Redis is back, maybe empty: the other nodes get a TTL to write
+		// their parts again before theirs count as gone.
+		c.outage = false
+		c.renewSeen(time.Now())
 	}
 	now := time.Now()
 	live := c.note(name, parts, now)
@@ -276,6 +286,17 @@ func (c *Coordinator) note(room string, parts []cluster.Part, now time.Time) []s
 		}
 	}
 	return live
+}
+
+// renewSeen counts every known part as seen now.
+func (c *Coordinator) renewSeen(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, seen := range c.seen {
+		for node := range seen {
+			seen[node] = now
+		}
+	}
 }
 
 // forget drops what is known about a room this node no longer serves.

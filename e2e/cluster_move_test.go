@@ -142,7 +142,7 @@ func TestClusterNodeKilledBotsRejoin(t *testing.T) {
 				a := startNode(t, rs.Addr(), "a")
 				aURL, kill = a.url, a.stop
 			} else {
-				aURL, kill = startNodeProcess(t, rs.Addr(), "a")
+				aURL, kill = startNodeProcess(t, rs.Addr(), "a", false)
 			}
 			b := startNode(t, rs.Addr(), "b")
 			ctx := deadline(t, 60*time.Second)

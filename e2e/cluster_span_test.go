@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiki-sfu/hibiki/cluster/redistest"
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
+	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
 // startSpanNode runs node id of a cluster whose rooms span nodes.
@@ -113,5 +114,168 @@ func TestClusterSpanningRoom(t *testing.T) {
 			t.Fatalf("%s stalled: %v", s.Self().Identity, err)
 		}
 		assertHealthy(t, s.Self().Identity, st)
+	}
+}
+
+// What happens on one node reaches the other: a participant on a is seen
+// on b (and the other way), a mute on a shows on b, a speaker on a is the
+// dominant speaker on b too, an unpublished track and a participant that
+// leaves a are gone on b.
+func TestClusterSpanningPresence(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+
+	talker := spanBot(ctx, t, bot.Config{URL: a.url, Room: "p", Identity: "talker", Publish: true, Speaking: func(time.Duration) bool { return true }})
+	watcher := spanBot(ctx, t, bot.Config{URL: b.url, Room: "p", Identity: "watcher", Publish: true, Subscribe: true})
+	if _, err := watcher.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, talker.Self().SID) >= 30 }); err != nil {
+		t.Fatalf("watcher on b gets no video from a: %v", err)
+	}
+	waitFor(ctx, t, "talker on a sees watcher on b", func() bool { return len(talker.Participants()) == 1 })
+	if _, err := watcher.WaitMessage(ctx, func(m *signaling.Message) bool {
+		return m.Type == signaling.TypeActiveSpeakers && m.Dominant == talker.Self().SID
+	}); err != nil {
+		t.Fatalf("talker on a never dominant on b: %v", err)
+	}
+
+	vsid := talker.TrackSID("video")
+	if err := talker.SetMuted(ctx, "video", true); err != nil {
+		t.Fatalf("mute: %v", err)
+	}
+	if _, err := watcher.WaitMessage(ctx, func(m *signaling.Message) bool {
+		return m.Type == signaling.TypeTrackMuted && m.TrackSID == vsid && m.Muted != nil && *m.Muted
+	}); err != nil {
+		t.Fatalf("mute on a not seen on b: %v", err)
+	}
+	if err := talker.Unpublish(ctx, "video"); err != nil {
+		t.Fatalf("unpublish: %v", err)
+	}
+	if _, err := watcher.WaitMessage(ctx, func(m *signaling.Message) bool {
+		return m.Type == signaling.TypeTrackUnpublished && m.TrackSID == vsid
+	}); err != nil {
+		t.Fatalf("unpublish on a not seen on b: %v", err)
+	}
+	waitFor(ctx, t, "a relays only the audio", func() bool { return a.app.SFU().Counters().RelaysOut.Load() == 1 })
+
+	sid := talker.Self().SID
+	start := time.Now()
+	_ = talker.Close()
+	if _, err := watcher.WaitMessage(ctx, func(m *signaling.Message) bool {
+		return m.Type == signaling.TypeParticipantLeft && m.ParticipantSID == sid
+	}); err != nil {
+		t.Fatalf("leave on a not seen on b: %v", err)
+	}
+	t.Logf("a leave on a seen on b after %v", time.Since(start))
+	waitFor(ctx, t, "relays closed", func() bool {
+		return a.app.SFU().Counters().RelaysOut.Load() == 0 && b.app.SFU().Counters().RelaysIn.Load() == 0
+	})
+}
+
+// A node of a spanning room dies: its bots join the room again on the other
+// node and receive media within 10 s; the bots on the surviving node never
+// stop receiving the publisher that stayed, and see the dead node's
+// participants leave.
+func TestClusterSpanningNodeKilled(t *testing.T) {
+	rs := redistest.Start(t)
+	aURL, kill := startNodeProcess(t, rs.Addr(), "a", true)
+	b := startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, b)) == 2 })
+
+	join := func(url, id string, publish bool, fallback ...string) *bot.Bot {
+		return spanBot(ctx, t, bot.Config{URL: url, FallbackURLs: fallback, Room: "k", Identity: id, Publish: publish, Subscribe: !publish})
+	}
+	pubA, subA := join(aURL, "pubA", true, b.url), join(aURL, "subA", false, b.url)
+	pubB, subB := join(b.url, "pubB", true), join(b.url, "subB", false)
+	for _, c := range []struct {
+		sub, pub *bot.Bot
+	}{{subA, pubB}, {subB, pubA}, {subB, pubB}} {
+		if _, err := c.sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, c.pub.Self().SID) >= 30 }); err != nil {
+			t.Fatalf("%s gets no video from %s: %v", c.sub.Self().Identity, c.pub.Self().Identity, err)
+		}
+	}
+	oldA := pubA.Self().SID
+	stayed := func() bot.TrackStats {
+		for _, tr := range subB.Stats().Tracks {
+			if tr.Kind == "video" && tr.ParticipantSID == pubB.Self().SID {
+				return tr
+			}
+		}
+		return bot.TrackStats{}
+	}
+	before := stayed()
+	subAFrames := videoFrom(subA.Stats(), pubB.Self().SID)
+
+	if err := kill(); err != nil {
+		t.Fatalf("kill a: %v", err)
+	}
+	start := time.Now()
+	// The bot's stats carry over a move: new frames are those past the
+	// count at the kill.
+	if _, err := subA.WaitStats(ctx, func(s bot.Stats) bool { return s.Moves >= 1 && videoFrom(s, pubB.Self().SID) >= subAFrames+10 }); err != nil {
+		t.Fatalf("subA never received pubB again: %v", err)
+	}
+	subAback := time.Since(start)
+	if _, err := subB.WaitStats(ctx, func(s bot.Stats) bool {
+		return pubA.Stats().Moves >= 1 && pubA.Self().SID != oldA && videoFrom(s, pubA.Self().SID) > 0
+	}); err != nil {
+		t.Fatalf("subB never received the rejoined pubA: %v", err)
+	}
+	pubAback := time.Since(start)
+	t.Logf("node killed: subA receives again after %v, pubA's video back on b after %v", subAback, pubAback)
+	if subAback > recoveryLimit || pubAback > recoveryLimit {
+		t.Errorf("recovery took %v / %v, want within %v", subAback, pubAback, recoveryLimit)
+	}
+	if _, err := subB.WaitMessage(ctx, func(m *signaling.Message) bool {
+		return m.Type == signaling.TypeParticipantLeft && m.ParticipantSID == oldA
+	}); err != nil {
+		t.Fatalf("the dead node's pubA never left on b: %v", err)
+	}
+	after := stayed()
+	if after.Frames < before.Frames+30 || after.Freezes != before.Freezes {
+		t.Errorf("subB's video from pubB (stayed on b): frames %d -> %d, freezes %d -> %d", before.Frames, after.Frames, before.Freezes, after.Freezes)
+	}
+}
+
+// Redis restarted under a spanning room: the relays between the nodes are
+// direct connections, so the call goes on; the parts are written again
+// once Redis is back, and a newcomer on the other node gets the tracks.
+func TestClusterSpanningRedisRestart(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+
+	pub := spanBot(ctx, t, bot.Config{URL: a.url, Room: "r", Identity: "pub", Publish: true})
+	sub := spanBot(ctx, t, bot.Config{URL: b.url, Room: "r", Identity: "sub", Subscribe: true})
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= 30 }); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+
+	rs.Stop()
+	// Longer than the node TTL: a missing part must not end the call.
+	before := videoFrom(sub.Stats(), pub.Self().SID)
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= before+75 }); err != nil {
+		t.Fatalf("call stalled without Redis: %v", err)
+	}
+	rs.Restart()
+	late := spanBot(ctx, t, bot.Config{URL: b.url, Room: "r", Identity: "late", Subscribe: true})
+	if _, err := late.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= 30 }); err != nil {
+		t.Fatalf("newcomer after the restart: %v", err)
+	}
+	for _, m := range sub.Events() {
+		if m.Type == signaling.TypeParticipantLeft {
+			t.Errorf("sub saw a participant leave during the outage: %+v", m)
+		}
+	}
+	st := sub.Stats()
+	for _, tr := range st.Tracks {
+		if tr.Kind == "video" && tr.Freezes > 0 {
+			t.Errorf("sub's video froze %d times", tr.Freezes)
+		}
+	}
+	if n := a.app.SFU().Counters().RelaysOut.Load(); n != 2 {
+		t.Errorf("a relays %d tracks after the restart, want 2", n)
 	}
 }

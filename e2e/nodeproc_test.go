@@ -25,15 +25,19 @@ const nodeProcessEnv = "HIBIKI_E2E_NODE"
 // startNodeProcess runs node id of the cluster on redis in a process of its
 // own (this test binary again), so that a test can kill it with SIGKILL:
 // no deferred close, no socket shut down by the node itself. It returns the
-// node's signaling URL and the kill.
-func startNodeProcess(t *testing.T, redis, id string) (url string, kill func() error) {
+// node's signaling URL and the kill. span makes its rooms span nodes.
+func startNodeProcess(t *testing.T, redis, id string, span bool) (url string, kill func() error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatalf("test binary: %v", err)
 	}
 	cmd := exec.Command(self, "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeProcessEnv+"="+redis+" "+id)
+	arg := redis + " " + id
+	if span {
+		arg += " span"
+	}
+	cmd.Env = append(os.Environ(), nodeProcessEnv+"="+arg)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe() // the node ends when it closes (we are gone)
 	if err != nil {
@@ -85,9 +89,11 @@ func startNodeProcess(t *testing.T, redis, id string) (url string, kill func() e
 // runNodeProcess is the node side of startNodeProcess: it serves until
 // killed or until its stdin closes.
 func runNodeProcess() int {
-	redis, id, _ := strings.Cut(os.Getenv(nodeProcessEnv), " ")
+	redis, rest, _ := strings.Cut(os.Getenv(nodeProcessEnv), " ")
+	id, mode, _ := strings.Cut(rest, " ")
 	cfg := testConfig()
 	cfg.Redis.Address, cfg.Node.ID = redis, id
+	cfg.Node.SpanRooms = mode == "span"
 	cfg.Node.Heartbeat, cfg.Node.TTL = clusterBeat, clusterTTL
 	cfg.NodeCPU = func() float64 { return 0 }
 	ln, err := net.Listen("tcp", cfg.Listen)
