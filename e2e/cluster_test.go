@@ -239,3 +239,33 @@ func TestClusterJoinLatency(t *testing.T) {
 	t.Logf("join direct:     p50 %v p95 %v", pct(direct, 50), pct(direct, 95))
 	t.Logf("join redirected: p50 %v p95 %v", pct(redirected, 50), pct(redirected, 95))
 }
+
+// The cost of reaching a node that does not serve the room: joins through
+// the serving node vs through the other one, which answers with a redirect
+// that the bot follows. Both sets of joins are to the same room.
+func TestClusterJoinThroughOtherNode(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startNode(t, rs.Addr(), "a"), startNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+	clusterBot(ctx, t, a.url, "j", "host", false, false) // the room is on a
+
+	const n = 20
+	measure := func(url, prefix string) (p50, p95 time.Duration) {
+		var d []time.Duration
+		for i := range n {
+			start := time.Now()
+			x := clusterBot(ctx, t, url, "j", prefix+strconv.Itoa(i), false, false)
+			d = append(d, time.Since(start))
+			if x.SignalURL() != a.url {
+				t.Fatalf("%s%d joined on %s, want a", prefix, i, x.SignalURL())
+			}
+			_ = x.Close()
+		}
+		slices.Sort(d)
+		return d[n/2], d[n*95/100]
+	}
+	d50, d95 := measure(a.url, "direct")
+	r50, r95 := measure(b.url, "redirected")
+	t.Logf("join (connect to joined) over %d joins: direct p50 %v p95 %v; through the other node p50 %v p95 %v", n, d50, d95, r50, r95)
+}
