@@ -81,6 +81,10 @@ func TestClusterSpanningRoom(t *testing.T) {
 	if n := b.app.SFU().Counters().RelaysOut.Load(); n != 0 {
 		t.Errorf("b relays %d tracks; it publishes none", n)
 	}
+	fams := scrape(ctx, t, a)
+	if out, sent := value(fams, "hibiki_relays", "direction", "out"), value(fams, "hibiki_relay_packets_sent_total"); out != 4 || sent == 0 {
+		t.Errorf("a's metrics: %v relays out, %v relay packets sent", out, sent)
+	}
 	// Presence: the publishers on a see the subscribers on b.
 	for _, p := range pubs {
 		waitFor(ctx, t, p.Self().Identity+" sees 11 others", func() bool { return len(p.Participants()) == 11 })

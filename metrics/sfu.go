@@ -18,8 +18,8 @@ type sfuCollector struct {
 	sfu      *sfu.SFU
 	sessions func() map[string]int
 
-	rooms, participants, published, subscribed, doorSessions *prometheus.Desc
-	counters                                                 []counter
+	rooms, participants, published, subscribed, doorSessions, relays *prometheus.Desc
+	counters                                                         []counter
 }
 
 func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
@@ -34,6 +34,7 @@ func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
 		published:    d("published_tracks", "Tracks whose media is arriving, by kind.", "kind"),
 		subscribed:   d("subscribed_tracks", "Track subscriptions being forwarded (participants and WHEP viewers)."),
 		doorSessions: d("door_sessions", "Live WHIP and WHEP sessions.", "door"),
+		relays:       d("relays", "Relays of tracks between the nodes of rooms that span nodes: out to other nodes, in from them.", "direction"),
 		counters: []counter{
 			{d("packets_received_total", "RTP packets received from publishers."), func(c *sfu.Counters) uint64 { return c.PacketsIn.Load() }},
 			{d("bytes_received_total", "RTP bytes received from publishers."), func(c *sfu.Counters) uint64 { return c.BytesIn.Load() }},
@@ -44,6 +45,8 @@ func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
 			{d("plis_received_total", "PLI and FIR packets received from subscribers."), func(c *sfu.Counters) uint64 { return c.PLIsReceived.Load() }},
 			{d("keyframe_requests_total", "Keyframe requests (PLI) sent to publishers after coalescing."), func(c *sfu.Counters) uint64 { return c.KeyframeReqs.Load() }},
 			{d("layer_switches_total", "Simulcast layer switches made by forwarders."), func(c *sfu.Counters) uint64 { return c.LayerSwitches.Load() }},
+			{d("relay_packets_sent_total", "RTP packets sent on relays to other nodes."), func(c *sfu.Counters) uint64 { return c.RelayPacketsOut.Load() }},
+			{d("relay_bytes_sent_total", "RTP bytes (header and payload) sent on relays to other nodes."), func(c *sfu.Counters) uint64 { return c.RelayBytesOut.Load() }},
 			{d("write_errors_total", "Packets a subscriber connection refused to send."), func(c *sfu.Counters) uint64 { return c.WriteErrors.Load() }},
 		},
 	}
@@ -51,7 +54,7 @@ func newSFUCollector(s *sfu.SFU, sessions func() map[string]int) *sfuCollector {
 
 // Describe implements prometheus.Collector.
 func (c *sfuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.published, c.subscribed, c.doorSessions} {
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.published, c.subscribed, c.doorSessions, c.relays} {
 		ch <- d
 	}
 	for _, k := range c.counters {
@@ -65,10 +68,16 @@ func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
 	var participants, subscribed int
 	published := map[string]int{sfu.KindAudio.String(): 0, sfu.KindVideo.String(): 0}
 	for _, r := range rooms {
-		for _, p := range r.Local() {
-			participants++
+		// Remote participants (served by another node) are counted
+		// there; subscriptions to their relayed tracks are forwarded here.
+		for _, p := range r.Participants() {
+			if !p.Remote() {
+				participants++
+			}
 			for _, t := range p.Tracks() {
-				published[t.Kind().String()]++
+				if !p.Remote() {
+					published[t.Kind().String()]++
+				}
 				subscribed += t.Subscribers()
 			}
 		}
@@ -88,6 +97,8 @@ func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	counters := c.sfu.Counters()
+	gauge(c.relays, int(counters.RelaysOut.Load()), "out")
+	gauge(c.relays, int(counters.RelaysIn.Load()), "in")
 	for _, k := range c.counters {
 		ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, float64(k.read(counters)))
 	}
