@@ -22,7 +22,7 @@ import (
 
 // Store is where the nodes of a room meet: *cluster.Cluster.
 type Store interface {
-	PublishPart(ctx context.Context, room string, state json.RawMessage) error
+	PublishPart(ctx context.Context, room string, size int, state json.RawMessage) error
 	RemovePart(ctx context.Context, room string) error
 	Parts(ctx context.Context, room string) ([]cluster.Part, error)
 	WatchParts(fn func(cluster.PartChange))
@@ -210,7 +210,7 @@ func (c *Coordinator) reconcile(name string) {
 		c.log.Error("encode part", "room", name, "err", err)
 		return
 	}
-	if err := c.cfg.Store.PublishPart(ctx, name, state); err != nil {
+	if err := c.cfg.Store.PublishPart(ctx, name, len(local), state); err != nil {
 		// Redis is away: what runs keeps running; the next round retries.
 		c.log.Debug("publish part", "room", name, "err", err)
 		c.outage = true

@@ -194,7 +194,7 @@ func (c *Cluster) Locate(ctx context.Context, room string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*opTimeout)
 	defer cancel()
 	if c.cfg.Span {
-		return c.locateSpanning(ctx)
+		return c.locateSpanning(ctx, room)
 	}
 	for range placeAttempts {
 		holder, err := c.leases.holder(ctx, room)
@@ -232,21 +232,63 @@ func (c *Cluster) Locate(ctx context.Context, room string) (string, error) {
 }
 
 // locateSpanning answers Locate when rooms span nodes: here, unless this
-// node drains; then the least-loaded other live node.
-func (c *Cluster) locateSpanning(ctx context.Context) (string, error) {
-	if !c.draining.Load() {
+// node drains (then the least-loaded other live node) or its part of the
+// room is full (then another node, see spillTo).
+func (c *Cluster) locateSpanning(ctx context.Context, room string) (string, error) {
+	draining := c.draining.Load()
+	full := c.cfg.RoomShare > 0 && c.cfg.RoomSize != nil && c.cfg.RoomSize(room) >= c.cfg.RoomShare
+	if !draining && !full {
 		return "", nil
 	}
 	live, err := c.reg.live(ctx)
 	if err != nil {
+		if !draining {
+			return "", nil // over the share beats refusing the join
+		}
 		return "", err
 	}
-	live = slices.DeleteFunc(live, func(n NodeInfo) bool { return n.ID == c.cfg.NodeID })
-	best, ok := Choose(live, c.cfg.NodeID)
-	if !ok {
-		return "", fmt.Errorf("%w: no live node", ErrUnavailable)
+	live = slices.DeleteFunc(live, func(n NodeInfo) bool { return n.ID == c.cfg.NodeID || n.Draining })
+	if draining {
+		best, ok := Choose(live, c.cfg.NodeID)
+		if !ok {
+			return "", fmt.Errorf("%w: no live node", ErrUnavailable)
+		}
+		return best.URL, nil
 	}
-	return best.URL, nil
+	parts, err := c.Parts(ctx, room)
+	if err != nil {
+		return "", nil
+	}
+	return c.spillTo(live, parts), nil
+}
+
+// spillTo picks the node for a newcomer when this node's part of a room is
+// full: the fullest other part that still has room (a room stays on as few
+// nodes as it can), else the least-loaded live node without a part; ""
+// (serve here, over the share) when every node is full.
+func (c *Cluster) spillTo(live []NodeInfo, parts []Part) string {
+	size := make(map[string]int, len(parts))
+	for _, p := range parts {
+		size[p.Node] = p.Size
+	}
+	var best *NodeInfo
+	for i, n := range live {
+		s, ok := size[n.ID]
+		if !ok || s >= c.cfg.RoomShare {
+			continue
+		}
+		if best == nil || s > size[best.ID] || (s == size[best.ID] && n.ID < best.ID) {
+			best = &live[i]
+		}
+	}
+	if best != nil {
+		return best.URL
+	}
+	fresh := slices.DeleteFunc(slices.Clone(live), func(n NodeInfo) bool { _, ok := size[n.ID]; return ok })
+	if n, ok := Choose(fresh, c.cfg.NodeID); ok {
+		return n.URL
+	}
+	return ""
 }
 
 // place claims room for the least-loaded live node; placed is false when

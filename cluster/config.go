@@ -53,6 +53,11 @@ type Config struct {
 	// matters for a draining node, which sends its clients to the
 	// least-loaded other node.
 	Span bool
+	// RoomShare, with Span, is how many participants of one room a node
+	// serves before it sends newcomers to another node (0: no limit).
+	// RoomSize tells how many it serves now.
+	RoomShare int
+	RoomSize  func(room string) int
 	// Logger receives structured logs.
 	Logger *slog.Logger
 }

@@ -15,9 +15,12 @@ import (
 // and its state, opaque here (the cascade package puts the participants the
 // node serves in it).
 type Part struct {
-	Node  string          `json:"node"`
-	Base  string          `json:"base"`
-	At    time.Time       `json:"at"`
+	Node string    `json:"node"`
+	Base string    `json:"base"`
+	At   time.Time `json:"at"`
+	// Size is how many participants the node serves in the room: room
+	// shares (Config.RoomShare) are checked against it.
+	Size  int             `json:"size"`
 	State json.RawMessage `json:"state"`
 }
 
@@ -32,15 +35,15 @@ type PartChange struct {
 func (c *Cluster) partsKey(room string) string { return c.cfg.Prefix + "parts:" + room }
 func (c *Cluster) partsChannel() string        { return c.cfg.Prefix + "parts" }
 
-// PublishPart writes this node's part of room (state must be JSON) and
-// tells the other nodes. The hash of a room lives three node TTLs past its
+// PublishPart writes this node's part of room, size participants
+// described by state (JSON), and tells the other nodes. The hash of a room lives three node TTLs past its
 // last write; a part older than one TTL counts as gone.
-func (c *Cluster) PublishPart(ctx context.Context, room string, state json.RawMessage) error {
+func (c *Cluster) PublishPart(ctx context.Context, room string, size int, state json.RawMessage) error {
 	base, err := HTTPBase(c.cfg.NodeURL)
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(Part{Node: c.cfg.NodeID, Base: base, At: time.Now(), State: state})
+	data, err := json.Marshal(Part{Node: c.cfg.NodeID, Base: base, At: time.Now(), Size: size, State: state})
 	if err != nil {
 		return fmt.Errorf("encode part: %w", err)
 	}

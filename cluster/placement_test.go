@@ -82,3 +82,36 @@ func TestConfigDefaults(t *testing.T) {
 		})
 	}
 }
+
+func TestSpillTo(t *testing.T) {
+	n := func(id string, participants int) NodeInfo {
+		return NodeInfo{ID: id, URL: "ws://" + id, Participants: participants}
+	}
+	part := func(node string, size int) Part { return Part{Node: node, Size: size} }
+	tests := []struct {
+		name  string
+		live  []NodeInfo // other live nodes
+		parts []Part     // other nodes' parts of the room
+		want  string     // node id, "" = serve here
+	}{
+		{"no other node", nil, nil, ""},
+		{"a node with room in its part", []NodeInfo{n("b", 50), n("c", 0)}, []Part{part("b", 1)}, "b"},
+		{"the fullest part with room wins", []NodeInfo{n("b", 0), n("c", 0)}, []Part{part("b", 1), part("c", 2)}, "c"},
+		{"full parts are skipped", []NodeInfo{n("b", 0), n("c", 9)}, []Part{part("b", 3)}, "c"},
+		{"no part: the least-loaded node", []NodeInfo{n("b", 5), n("c", 1)}, nil, "c"},
+		{"every node full: serve here", []NodeInfo{n("b", 0)}, []Part{part("b", 3)}, ""},
+		{"a part of a node that is not live is ignored", []NodeInfo{n("c", 0)}, []Part{part("b", 0)}, "c"},
+	}
+	c := &Cluster{cfg: Config{NodeID: "a", RoomShare: 3}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := ""
+			if tt.want != "" {
+				want = "ws://" + tt.want
+			}
+			if got := c.spillTo(tt.live, tt.parts); got != want {
+				t.Errorf("spillTo = %q, want %q", got, want)
+			}
+		})
+	}
+}

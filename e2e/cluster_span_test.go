@@ -3,18 +3,24 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cluster/redistest"
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
-// startSpanNode runs node id of a cluster whose rooms span nodes.
-func startSpanNode(t *testing.T, redis, id string) *server {
+// startSpanNode runs node id of a cluster whose rooms span nodes; tweak,
+// when set, changes its config.
+func startSpanNode(t *testing.T, redis, id string, tweak ...func(*app.Config)) *server {
 	t.Helper()
 	cfg := testConfig()
+	for _, f := range tweak {
+		f(&cfg)
+	}
 	ln := listen(t, cfg.Listen)
 	cfg.Redis.Address = redis
 	cfg.Node.ID = id
@@ -281,5 +287,106 @@ func TestClusterSpanningRedisRestart(t *testing.T) {
 	}
 	if n := a.app.SFU().Counters().RelaysOut.Load(); n != 2 {
 		t.Errorf("a relays %d tracks after the restart, want 2", n)
+	}
+}
+
+// Draining a node of a spanning room: its publisher moves to the other
+// node, where the subscriber already is; the subscriber gets the moved
+// publisher's video, and the drained node leaves no relay behind.
+func TestClusterSpanningDrain(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, b)) == 2 })
+
+	pub := spanBot(ctx, t, bot.Config{URL: a.url, Room: "d", Identity: "pub", Publish: true})
+	sub := spanBot(ctx, t, bot.Config{URL: b.url, Room: "d", Identity: "sub", Subscribe: true})
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= 30 }); err != nil {
+		t.Fatalf("video before the drain: %v", err)
+	}
+	old := pub.Self().SID
+	start := time.Now()
+	if code := adminCall(ctx, t, a, http.MethodPost, "/admin/drain", adminKey, "", nil); code != http.StatusAccepted {
+		t.Fatalf("POST /admin/drain = %d, want 202", code)
+	}
+	if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool {
+		return pub.Stats().Moves >= 1 && pub.Self().SID != old && videoFrom(s, pub.Self().SID) >= 30
+	}); err != nil {
+		t.Fatalf("video after the drain: %v", err)
+	}
+	t.Logf("spanning drain: 30 frames of the moved publisher on b after %v", time.Since(start))
+	if err := a.app.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if pub.SignalURL() != b.url {
+		t.Errorf("publisher moved to %s, want b %s", pub.SignalURL(), b.url)
+	}
+	waitFor(ctx, t, "relays closed", func() bool {
+		return a.app.SFU().Counters().RelaysOut.Load() == 0 && b.app.SFU().Counters().RelaysIn.Load() == 0
+	})
+	if r := b.app.SFU().Room("d"); r == nil || len(r.Participants()) != 2 || len(r.Local()) != 2 {
+		t.Errorf("room on b after the drain: %v", r)
+	}
+}
+
+// A room that outgrows a node's share: with node.room_share 2, the first
+// two participants reaching node a are served there, the next two are sent
+// to b, and with both parts full the fifth stays on a (over the share
+// rather than refused). Everyone receives the publisher's video.
+func TestClusterSpanningRoomShare(t *testing.T) {
+	rs := redistest.Start(t)
+	share := func(c *app.Config) { c.Node.RoomShare = 2 }
+	a, b := startSpanNode(t, rs.Addr(), "a", share), startSpanNode(t, rs.Addr(), "b", share)
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+
+	local := func(s *server) int {
+		if r := s.app.SFU().Room("big"); r != nil {
+			return len(r.Local())
+		}
+		return 0
+	}
+	join := func(id string, publish bool) *bot.Bot {
+		x, err := tryBot(ctx, t, a.url, "big", id, publish, !publish)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return x
+	}
+	want := []struct {
+		id      string
+		publish bool
+		node    *server
+	}{{"pub", true, a}, {"s1", false, a}, {"s2", false, b}, {"s3", false, b}, {"s4", false, a}}
+	var bots []*bot.Bot
+	for i, w := range want {
+		x := join(w.id, w.publish)
+		if x.SignalURL() != w.node.url {
+			t.Fatalf("%s served by %s, want %s", w.id, x.SignalURL(), w.node.url)
+		}
+		bots = append(bots, x)
+		// The parts' sizes reach Redis before the next join is placed.
+		n := 0
+		for _, v := range want[:i+1] {
+			if v.node == w.node {
+				n++
+			}
+		}
+		waitFor(ctx, t, w.id+" counted", func() bool { return local(w.node) == n })
+		if w.node == b {
+			waitFor(ctx, t, w.id+" in b's part", func() bool {
+				parts, err := a.app.Cluster().Parts(ctx, "big")
+				return err == nil && len(parts) == 1 && parts[0].Size == n
+			})
+		}
+	}
+	pub := bots[0]
+	for _, s := range bots[1:] {
+		if _, err := s.WaitStats(ctx, func(x bot.Stats) bool { return videoFrom(x, pub.Self().SID) >= 30 }); err != nil {
+			t.Fatalf("%s: %v", s.Self().Identity, err)
+		}
+	}
+	if a.app.SFU().Counters().RelaysOut.Load() != 2 {
+		t.Errorf("a relays %d tracks to b, want 2", a.app.SFU().Counters().RelaysOut.Load())
 	}
 }

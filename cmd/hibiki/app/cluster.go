@@ -37,7 +37,14 @@ func newCluster(cfg *Config, s *sfu.SFU, logger *slog.Logger) (*cluster.Cluster,
 		Load:      sfuLoad(s),
 		CPU:       cfg.NodeCPU,
 		Span:      cfg.Node.SpanRooms,
-		Logger:    logger,
+		RoomShare: cfg.Node.RoomShare,
+		RoomSize: func(room string) int {
+			if r := s.Room(room); r != nil {
+				return len(r.Local())
+			}
+			return 0
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -63,7 +70,8 @@ func sfuLoad(s *sfu.SFU) func() cluster.Load {
 // down); any other room is looked up, or placed, through the cluster. A
 // draining node serves no join: every one goes where the cluster places it.
 func (a *App) locate(ctx context.Context, room string) (string, error) {
-	if a.sfu.Room(room) != nil && !a.draining.Load() {
+	shared := a.cfg.Node.SpanRooms && a.cfg.Node.RoomShare > 0 // a full part sends joins on
+	if a.sfu.Room(room) != nil && !a.draining.Load() && !shared {
 		return "", nil
 	}
 	url, err := a.cl.Locate(ctx, room)

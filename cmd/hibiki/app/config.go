@@ -179,6 +179,10 @@ type NodeConfig struct {
 	// tracks to each other (docs/cluster.md, "Rooms across nodes"). Every
 	// node of the cluster must set it alike.
 	SpanRooms bool `yaml:"span_rooms"`
+	// RoomShare, with SpanRooms, is how many participants of one room
+	// this node serves before it sends newcomers to another node (0: no
+	// limit: every join is served where it arrives).
+	RoomShare int `yaml:"room_share"`
 }
 
 // Clustered reports whether multi-node mode is on.
@@ -287,6 +291,11 @@ func Overrides() map[string]Setter {
 		"redis-address": func(c *Config, v string) error { c.Redis.Address = v; return nil },
 		"node-id":       func(c *Config, v string) error { c.Node.ID = v; return nil },
 		"node-url":      func(c *Config, v string) error { c.Node.URL = v; return nil },
+		"room-share": func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			c.Node.RoomShare = n
+			return err
+		},
 		"span-rooms": func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			c.Node.SpanRooms = b
@@ -376,6 +385,9 @@ func (c *Config) validateCluster() error {
 	}
 	if c.Node.Heartbeat <= 0 || c.Node.TTL <= c.Node.Heartbeat {
 		return fmt.Errorf("%w: node.heartbeat (%v) must be positive and shorter than node.ttl (%v)", ErrConfig, c.Node.Heartbeat, c.Node.TTL)
+	}
+	if c.Node.RoomShare < 0 {
+		return fmt.Errorf("%w: node.room_share (%d) must not be negative", ErrConfig, c.Node.RoomShare)
 	}
 	if c.Node.DrainTimeout <= 0 {
 		return fmt.Errorf("%w: node.drain_timeout (%v) must be positive", ErrConfig, c.Node.DrainTimeout)
