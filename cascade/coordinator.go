@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cluster"
@@ -25,7 +26,8 @@ type Store interface {
 	PublishPart(ctx context.Context, room string, size int, state json.RawMessage) error
 	RemovePart(ctx context.Context, room string) error
 	Parts(ctx context.Context, room string) ([]cluster.Part, error)
-	WatchParts(fn func(cluster.PartChange))
+	Watch(parts func(cluster.PartChange), data func([]byte))
+	SendData(ctx context.Context, node string, msg []byte) error
 }
 
 // Config configures a Coordinator.
@@ -58,6 +60,9 @@ type Coordinator struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	wake   chan struct{}
+	dataq  chan outData
+	// dropped counts data messages lost on the way to other nodes.
+	dropped atomic.Uint64
 
 	mu    sync.Mutex
 	dirty map[string]bool
@@ -88,7 +93,7 @@ func New(cfg Config) *Coordinator {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Coordinator{
 		cfg: cfg, log: cfg.Logger.With("component", "cascade"),
-		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), dataq: make(chan outData, dataQueue),
 		dirty: make(map[string]bool), seen: make(map[string]map[string]time.Time),
 		gone: make(map[string]map[string]bool), bases: make(map[string]string),
 		published: make(map[string]bool),
@@ -114,8 +119,12 @@ func (c *Coordinator) poke() {
 // Start watches the other nodes' parts and runs the reconcile loop until
 // Close.
 func (c *Coordinator) Start() {
-	c.cfg.Store.WatchParts(c.partChanged)
-	c.wg.Add(1)
+	c.cfg.Store.Watch(c.partChanged, c.receiveData)
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.sendData()
+	}()
 	go func() {
 		defer c.wg.Done()
 		t := time.NewTicker(c.cfg.Interval)

@@ -34,6 +34,21 @@ type PartChange struct {
 
 func (c *Cluster) partsKey(room string) string { return c.cfg.Prefix + "parts:" + room }
 func (c *Cluster) partsChannel() string        { return c.cfg.Prefix + "parts" }
+func (c *Cluster) dataChannel(node string) string {
+	return c.cfg.Prefix + "data:to:" + node
+}
+
+// SendData publishes msg to node: data-channel messages of a spanning room
+// for participants that node serves. Delivery is at most once, in order
+// per sending node; nothing is kept while Redis is away.
+func (c *Cluster) SendData(ctx context.Context, node string, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := c.rdb.Publish(ctx, c.dataChannel(node), msg).Err(); err != nil {
+		return fmt.Errorf("%w: data to %s: %w", ErrUnavailable, node, err)
+	}
+	return nil
+}
 
 // PublishPart writes this node's part of room, size participants
 // described by state (JSON), and tells the other nodes. The hash of a room lives three node TTLs past its
@@ -115,15 +130,17 @@ func (c *Cluster) Parts(ctx context.Context, room string) ([]Part, error) {
 	return out, nil
 }
 
-// WatchParts calls fn for every change another node makes to its part of
-// a room, and with an empty PartChange whenever the subscription starts or
-// starts again after Redis came back (changes may have been missed). It
-// runs until the Cluster is closed; fn must not block for long.
-func (c *Cluster) WatchParts(fn func(PartChange)) {
+// Watch calls parts for every change another node makes to its part of a
+// room, and with an empty PartChange whenever the subscription starts or
+// starts again after Redis came back (changes may have been missed); and
+// data for every message SendData sent to this node. It runs until the
+// Cluster is closed; the callbacks must not block for long.
+func (c *Cluster) Watch(parts func(PartChange), data func([]byte)) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		ps := c.rdb.Subscribe(c.ctx, c.partsChannel())
+		mine := c.dataChannel(c.cfg.NodeID)
+		ps := c.rdb.Subscribe(c.ctx, c.partsChannel(), mine)
 		ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
 		defer func() {
 			_ = ps.Close()
@@ -141,15 +158,19 @@ func (c *Cluster) WatchParts(fn func(PartChange)) {
 				}
 				switch m := m.(type) {
 				case *redis.Subscription:
-					if m.Kind == "subscribe" {
-						fn(PartChange{})
+					if m.Kind == "subscribe" && m.Channel == c.partsChannel() {
+						parts(PartChange{})
 					}
 				case *redis.Message:
+					if m.Channel == mine {
+						data([]byte(m.Payload))
+						continue
+					}
 					var pc PartChange
 					if json.Unmarshal([]byte(m.Payload), &pc) != nil || pc.Node == c.cfg.NodeID || pc.Room == "" {
 						continue
 					}
-					fn(pc)
+					parts(pc)
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -388,5 +389,66 @@ func TestClusterSpanningRoomShare(t *testing.T) {
 	}
 	if a.app.SFU().Counters().RelaysOut.Load() != 2 {
 		t.Errorf("a relays %d tracks to b, want 2", a.app.SFU().Counters().RelaysOut.Load())
+	}
+}
+
+// Data channels across nodes: a participant on a sends a file to one
+// participant on b (reliable, targeted), the room gets a broadcast, and
+// lossy game state reaches b too; a participant on b not addressed gets
+// only the broadcasts.
+func TestClusterSpanningData(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+
+	sender := spanBot(ctx, t, bot.Config{URL: a.url, Room: "data", Identity: "sender"})
+	to := spanBot(ctx, t, bot.Config{URL: b.url, Room: "data", Identity: "to"})
+	other := spanBot(ctx, t, bot.Config{URL: b.url, Room: "data", Identity: "other"})
+	for _, x := range []*bot.Bot{sender, to, other} {
+		if err := x.WaitDataOpen(ctx); err != nil {
+			t.Fatalf("%s data: %v", x.Self().Identity, err)
+		}
+	}
+	waitFor(ctx, t, "sender sees both on b", func() bool { return len(sender.Participants()) == 2 })
+
+	file := bytes.Repeat([]byte("0123456789abcdef"), 3000) // 48 KB in one message
+	start := time.Now()
+	if _, err := sender.SendData(ctx, bot.DataSend{To: []string{to.Self().SID}, Topic: "file", Payload: file}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := to.WaitData(ctx, 1, func(m bot.DataMessage) bool { return m.Topic == "file" })
+	if err != nil {
+		t.Fatalf("file never arrived on b: %v", err)
+	}
+	t.Logf("48 KB targeted message a -> b in %v", time.Since(start))
+	if got[0].From != sender.Self().SID || !bytes.Equal(got[0].Payload, file) {
+		t.Errorf("file from %s, %d bytes; want from %s, %d bytes", got[0].From, len(got[0].Payload), sender.Self().SID, len(file))
+	}
+	if _, err := sender.SendData(ctx, bot.DataSend{Topic: "all", Payload: []byte("hello room"), Text: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.SendData(ctx, bot.DataSend{Topic: "pos", Payload: []byte{1, 2, 3}, Lossy: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*bot.Bot{to, other} {
+		if _, err := x.WaitData(ctx, 1, func(m bot.DataMessage) bool { return m.Topic == "all" && m.From == sender.Self().SID }); err != nil {
+			t.Fatalf("%s: broadcast never arrived: %v", x.Self().Identity, err)
+		}
+		if _, err := x.WaitData(ctx, 1, func(m bot.DataMessage) bool { return m.Topic == "pos" && m.Lossy }); err != nil {
+			t.Fatalf("%s: lossy message never arrived: %v", x.Self().Identity, err)
+		}
+	}
+	for _, m := range other.DataMessages() {
+		if m.Topic == "file" {
+			t.Error("the file reached a participant it was not for")
+		}
+	}
+	// b's participants answer: data flows the other way as well.
+	if _, err := to.SendData(ctx, bot.DataSend{To: []string{sender.Self().SID}, Topic: "ack", Payload: []byte("ok")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.WaitData(ctx, 1, func(m bot.DataMessage) bool { return m.Topic == "ack" && m.From == to.Self().SID }); err != nil {
+		t.Fatalf("answer from b never arrived on a: %v", err)
 	}
 }

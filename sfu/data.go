@@ -128,11 +128,16 @@ func (r *Room) relayData(from *Participant, m webrtc.DataChannelMessage, lossy b
 		r.refuseData(from, env.Seq, DataCodeTooLarge, fmt.Sprintf("payload of %d bytes exceeds the %d byte limit", len(env.Payload), max))
 		return
 	}
-	targets, missing := r.dataTargets(from, env.To)
+	targets, remote, missing := r.dataTargets(from, env.To)
 	if len(missing) > 0 {
 		r.refuseData(from, env.Seq, DataCodeNotFound, "no such participant: "+strings.Join(missing, ","))
 	}
 	out := AppendDeliver(make([]byte, 0, 4+len(from.sid)+len(env.Topic)+len(env.Payload)), env.Flags, from.sid, env.Topic, env.Payload)
+	if send := r.sfu.opts.remoteData; send != nil {
+		for node, sids := range remote {
+			send(RemoteData{Node: node, Room: r.name, To: sids, Deliver: out, Lossy: lossy})
+		}
+	}
 	var wait time.Duration
 	if len(env.To) > 0 {
 		wait = r.sfu.opts.data.SlowReceiverTimeout
@@ -148,6 +153,44 @@ func (r *Room) relayData(from *Participant, m webrtc.DataChannelMessage, lossy b
 	}
 }
 
+// RemoteData is a data message for participants another node serves: the
+// deliver envelope as they will receive it, and whom it is for (nil: every
+// participant of that node in the room).
+type RemoteData struct {
+	Node, Room string
+	To         []string
+	Deliver    []byte
+	Lossy      bool
+}
+
+// WithRemoteData hands data messages addressed to remote participants to
+// send, which carries them to their node (the cascade coordinator); there
+// Room.DeliverData hands them out. send must not block.
+func WithRemoteData(send func(RemoteData)) Option {
+	return func(o *options) { o.remoteData = send }
+}
+
+// DeliverData hands a data message from another node to the local
+// participants it is for (to nil: all of them). It never waits for a slow
+// receiver: the sender is on another node and cannot be slowed from here.
+func (r *Room) DeliverData(to []string, deliver []byte, lossy bool) {
+	d, err := ParseDelivery(deliver)
+	if err != nil || d.Kind != EnvelopeDeliver {
+		r.logger.Debug("remote data dropped: not a deliver envelope", "err", err)
+		return
+	}
+	for _, q := range r.Local() {
+		if q.data == nil || (to != nil && !containsString(to, q.sid)) || q.sid == d.From {
+			continue
+		}
+		if lossy {
+			q.data.sendLossy(deliver)
+		} else {
+			_ = q.data.enqueue(deliver, 0)
+		}
+	}
+}
+
 func (r *Room) refuseData(p *Participant, seq uint32, code, msg string) {
 	r.sfu.opts.stats.DataRefused.Add(1)
 	p.logger.Debug("data refused", "code", code, "msg", msg)
@@ -157,17 +200,32 @@ func (r *Room) refuseData(p *Participant, seq uint32, code, msg string) {
 }
 
 // dataTargets resolves a destination list (empty: everyone else) to the
-// participants that have a data link; missing lists unknown SIDs.
-func (r *Room) dataTargets(from *Participant, to []string) (targets []*Participant, missing []string) {
+// participants that have a data link here and, per node, the remote
+// participants served there (nil list: all of that node's); missing lists
+// unknown SIDs.
+func (r *Room) dataTargets(from *Participant, to []string) (targets []*Participant, remote map[string][]string, missing []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	addRemote := func(q *Participant, sid string) {
+		if remote == nil {
+			remote = make(map[string][]string)
+		}
+		if sid == "" {
+			remote[q.origin] = nil
+			return
+		}
+		remote[q.origin] = append(remote[q.origin], sid)
+	}
 	if len(to) == 0 {
 		for _, q := range r.order {
-			if q != from && q.data != nil {
+			switch {
+			case q.origin != "" && from.origin == "":
+				addRemote(q, "")
+			case q != from && q.data != nil:
 				targets = append(targets, q)
 			}
 		}
-		return targets, nil
+		return targets, remote, nil
 	}
 	seen := make(map[string]bool, len(to))
 	for _, sid := range to {
@@ -176,11 +234,14 @@ func (r *Room) dataTargets(from *Participant, to []string) (targets []*Participa
 		}
 		seen[sid] = true
 		q, ok := r.participants[sid]
-		if !ok || q.data == nil {
+		switch {
+		case ok && q.origin != "" && from.origin == "":
+			addRemote(q, sid)
+		case !ok || q.data == nil:
 			missing = append(missing, sid)
-			continue
+		default:
+			targets = append(targets, q)
 		}
-		targets = append(targets, q)
 	}
-	return targets, missing
+	return targets, remote, missing
 }

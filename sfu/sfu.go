@@ -42,6 +42,7 @@ type options struct {
 	p2p             bool
 	data            DataConfig
 	observer        func(room string)
+	remoteData      func(RemoteData)
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.

@@ -88,6 +88,11 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 				c.Changed(room)
 			}
 		}),
+		sfu.WithRemoteData(func(m sfu.RemoteData) {
+			if c := casc.Load(); c != nil {
+				c.SendData(m)
+			}
+		}),
 		sfu.WithLogger(logger),
 		sfu.WithEmptyRoomGrace(cfg.Room.EmptyGrace),
 		sfu.WithMaxParticipants(cfg.Room.MaxParticipants),
