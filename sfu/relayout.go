@@ -83,9 +83,11 @@ type relayOut struct {
 	track  *PublishedTrack
 	node   string
 	layers []*relayLayer // by spatial layer index; nil where none
+	sender *webrtc.RTPSender // set by open before the RTCP readers start
+
+	mu     sync.Mutex
 	pc     *webrtc.PeerConnection
-	sender *webrtc.RTPSender
-	once   sync.Once
+	closed bool
 }
 
 // relayLayers returns the RID of each layer the relay must carry: the
@@ -182,7 +184,16 @@ func (o *relayOut) open(ctx context.Context, rids []string, dial RelayDialer) er
 	if err != nil {
 		return fmt.Errorf("relay connection: %w", err)
 	}
-	o.pc = pc
+	o.mu.Lock()
+	closed := o.closed
+	if !closed {
+		o.pc = pc
+	}
+	o.mu.Unlock()
+	if closed {
+		_ = pc.Close()
+		return ErrClosed
+	}
 	var first *relayLayer
 	for _, l := range o.layers {
 		if l == nil {
@@ -252,15 +263,23 @@ func (o *relayOut) open(ctx context.Context, rids []string, dial RelayDialer) er
 	return nil
 }
 
+// close ends the relay; a relay still opening closes its connection as
+// soon as it has one.
 func (o *relayOut) close() {
-	o.once.Do(func() {
-		o.track.owner.room.sfu.opts.stats.RelaysOut.Add(-1)
-		if o.pc != nil {
-			if err := o.pc.Close(); err != nil {
-				o.track.logger.Debug("close relay", "node", o.node, "err", err)
-			}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.closed = true
+	pc := o.pc
+	o.mu.Unlock()
+	o.track.owner.room.sfu.opts.stats.RelaysOut.Add(-1)
+	if pc != nil {
+		if err := pc.Close(); err != nil {
+			o.track.logger.Debug("close relay", "node", o.node, "err", err)
 		}
-	})
+	}
 }
 
 // write sends one packet of the publisher on its layer's relay stream.
