@@ -29,8 +29,12 @@ type server struct {
 // changes the configuration first.
 func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
 	cfg := app.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
+	cfg.Listen = ln.Addr().String() // known before configure: a node's URL names it
 	cfg.Dev = true
 	cfg.RTC.IPs = []string{"127.0.0.1", serverIP}
 	cfg.RTC.UDPPort = 0
@@ -49,11 +53,8 @@ func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	a, err := app.New(cfg, web.Files(), logger)
 	if err != nil {
+		_ = ln.Close()
 		t.Fatalf("new server: %v", err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatalf("listen: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(context.Background(), ln) }()
