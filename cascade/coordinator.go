@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,7 +250,7 @@ func (c *Coordinator) reconcile(name string) {
 		r.SyncRemote(p.Node, infos)
 	}
 	for _, node := range r.RemoteNodes() {
-		if !containsNode(live, node) {
+		if !slices.Contains(live, node) {
 			c.log.Info("remote part gone", "room", name, "node", node)
 			r.SyncRemote(node, nil)
 		}
@@ -287,7 +288,7 @@ func (c *Coordinator) note(room string, parts []cluster.Part, now time.Time) []s
 	}
 	for node, at := range seen {
 		switch {
-		case containsNode(live, node):
+		case slices.Contains(live, node):
 		case gone[node] || now.Sub(at) > c.cfg.TTL:
 			delete(seen, node)
 		default:
@@ -320,13 +321,4 @@ func (c *Coordinator) base(node string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.bases[node]
-}
-
-func containsNode(list []string, node string) bool {
-	for _, n := range list {
-		if n == node {
-			return true
-		}
-	}
-	return false
 }

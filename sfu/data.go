@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +181,7 @@ func (r *Room) DeliverData(to []string, deliver []byte, lossy bool) {
 		return
 	}
 	for _, q := range r.Local() {
-		if q.data == nil || (to != nil && !containsString(to, q.sid)) || q.sid == d.From {
+		if q.data == nil || (to != nil && !slices.Contains(to, q.sid)) || q.sid == d.From {
 			continue
 		}
 		if lossy {

@@ -91,4 +91,3 @@ func TestRelayWriteRewritesOnlyItsFields(t *testing.T) {
 		t.Errorf("source header changed: %+v", src)
 	}
 }
-

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +45,7 @@ func (r *Room) StopRelays(keep []string) {
 	for _, p := range r.Local() {
 		for _, t := range p.announcedTracks() {
 			for _, o := range t.relayList() {
-				if !containsString(keep, o.node) {
+				if !slices.Contains(keep, o.node) {
 					t.removeRelay(o)
 				}
 			}
@@ -65,15 +66,6 @@ func (r *Room) RelayNodes() map[string][]string {
 	return out
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // relayOut carries one published track, every simulcast layer of it, to
 // one other node: the sending half of a relay. The publisher's packets go
 // out unchanged but for SSRC, payload type and header extensions, so their
@@ -82,7 +74,7 @@ func containsString(list []string, s string) bool {
 type relayOut struct {
 	track  *PublishedTrack
 	node   string
-	layers []*relayLayer // by spatial layer index; nil where none
+	layers []*relayLayer     // by spatial layer index; nil where none
 	sender *webrtc.RTPSender // set by open before the RTCP readers start
 
 	mu     sync.Mutex
@@ -138,11 +130,7 @@ func (t *PublishedTrack) relayTo(node string, dial RelayDialer) {
 			return
 		}
 	}
-	old := *t.relays.Load()
-	next := make([]*relayOut, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, o)
-	t.relays.Store(&next)
+	cowAdd(&t.relays, o)
 	t.mu.Unlock()
 	t.poke() // every layer is needed now
 	s := t.owner.room.sfu
@@ -160,14 +148,7 @@ func (t *PublishedTrack) relayTo(node string, dial RelayDialer) {
 // removeRelay stops and forgets o.
 func (t *PublishedTrack) removeRelay(o *relayOut) {
 	t.mu.Lock()
-	old := *t.relays.Load()
-	next := make([]*relayOut, 0, len(old))
-	for _, x := range old {
-		if x != o {
-			next = append(next, x)
-		}
-	}
-	t.relays.Store(&next)
+	cowRemove(&t.relays, o)
 	t.mu.Unlock()
 	o.close()
 }

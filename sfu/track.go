@@ -189,11 +189,7 @@ func (t *PublishedTrack) addDownTrack(d *DownTrack) {
 		t.mu.Unlock()
 		return
 	}
-	old := *t.downs.Load()
-	next := make([]*DownTrack, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, d)
-	t.downs.Store(&next)
+	cowAdd(&t.downs, d)
 	muted := t.muted
 	t.mu.Unlock()
 	d.setMuted(muted)
@@ -203,14 +199,7 @@ func (t *PublishedTrack) addDownTrack(d *DownTrack) {
 // removeDownTrack stops forwarding to d and removes it from its subscriber.
 func (t *PublishedTrack) removeDownTrack(d *DownTrack) {
 	t.mu.Lock()
-	old := *t.downs.Load()
-	next := make([]*DownTrack, 0, len(old))
-	for _, x := range old {
-		if x != d {
-			next = append(next, x)
-		}
-	}
-	t.downs.Store(&next)
+	cowRemove(&t.downs, d)
 	t.mu.Unlock()
 	d.close()
 	d.sub.dropSubscription(d)
