@@ -19,6 +19,10 @@ func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such participant")
 		return
 	}
+	if p.Remote() {
+		writeError(w, http.StatusConflict, "participant is served by node "+p.Origin()+": remove it there")
+		return
+	}
 	p.Remove("removed by an administrator")
 	h.logger.Info("admin removed participant", "room", room.Name(), "participant", p.SID())
 	writeJSON(w, http.StatusOK, map[string]any{"removed": p.SID()})
@@ -48,6 +52,10 @@ func (h *Handler) muteTrack(w http.ResponseWriter, r *http.Request) {
 	t := room.Track(r.PathValue("sid"))
 	if t == nil {
 		writeError(w, http.StatusNotFound, "no such track")
+		return
+	}
+	if o := t.Owner(); o.Remote() {
+		writeError(w, http.StatusConflict, "track is published on node "+o.Origin()+": mute it there")
 		return
 	}
 	if err := t.Owner().SetMuted(t.SID(), *req.Muted); err != nil {

@@ -28,9 +28,12 @@ type Policy struct {
 
 // Participant is one participant with its published tracks.
 type Participant struct {
-	SID           string   `json:"sid"`
-	Identity      string   `json:"identity"`
-	Name          string   `json:"name,omitempty"`
+	SID      string `json:"sid"`
+	Identity string `json:"identity"`
+	Name     string `json:"name,omitempty"`
+	// Node names the node that serves a participant of a room spanning
+	// nodes (its tracks arrive here over relays); empty when served here.
+	Node          string   `json:"node,omitempty"`
 	Tracks        []Track  `json:"tracks"`
 	Subscriptions []string `json:"subscriptions"`
 }
@@ -64,7 +67,7 @@ func roomView(r *sfu.Room) Room {
 		info := p.Info()
 		subs := p.Subscriptions()
 		sort.Strings(subs)
-		v := Participant{SID: info.SID, Identity: info.Identity, Name: info.Name, Tracks: []Track{}, Subscriptions: subs}
+		v := Participant{SID: info.SID, Identity: info.Identity, Name: info.Name, Node: p.Origin(), Tracks: []Track{}, Subscriptions: subs}
 		for _, t := range p.Tracks() {
 			ti := t.Info()
 			v.Tracks = append(v.Tracks, Track{

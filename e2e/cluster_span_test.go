@@ -144,6 +144,23 @@ func TestClusterSpanningPresence(t *testing.T) {
 		t.Fatalf("watcher on b gets no video from a: %v", err)
 	}
 	waitFor(ctx, t, "talker on a sees watcher on b", func() bool { return len(talker.Participants()) == 1 })
+	// b's admin API lists the talker as served by a, and leaves it to a.
+	var view struct {
+		Participants []struct{ SID, Node string }
+	}
+	if code := adminCall(ctx, t, b, http.MethodGet, "/admin/rooms/p", adminKey, "", &view); code != http.StatusOK {
+		t.Fatalf("GET room on b = %d", code)
+	}
+	nodes := map[string]string{}
+	for _, p := range view.Participants {
+		nodes[p.SID] = p.Node
+	}
+	if n, ok := nodes[talker.Self().SID]; !ok || n != "a" || nodes[watcher.Self().SID] != "" {
+		t.Errorf("b's admin view: %+v", view)
+	}
+	if code := adminCall(ctx, t, b, http.MethodDelete, "/admin/rooms/p/participants/"+talker.Self().SID, adminKey, "", nil); code != http.StatusConflict {
+		t.Errorf("removing a's participant on b = %d, want 409", code)
+	}
 	if _, err := watcher.WaitMessage(ctx, func(m *signaling.Message) bool {
 		return m.Type == signaling.TypeActiveSpeakers && m.Dominant == talker.Self().SID
 	}); err != nil {
