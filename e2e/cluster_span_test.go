@@ -469,3 +469,45 @@ func TestClusterSpanningData(t *testing.T) {
 		t.Fatalf("answer from b never arrived on a: %v", err)
 	}
 }
+
+// The layers a relay carries follow what the other node's subscribers
+// need: with the only subscriber on b watching a small tile, a publisher on
+// a (with no subscriber of its own) encodes only its smallest layer; when
+// the tile grows, the large layer comes back through the relay.
+func TestClusterSpanningRelayFollowsNeeds(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 60*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+
+	pub := spanBot(ctx, t, bot.Config{URL: a.url, Room: "n", Identity: "pub", Publish: true, Simulcast: true})
+	sub := spanBot(ctx, t, bot.Config{URL: b.url, Room: "n", Identity: "sub", Subscribe: true})
+	vsid := pub.TrackSID("video")
+	if err := sub.WaitTracks(ctx, 2); err != nil {
+		t.Fatalf("tracks: %v", err)
+	}
+	if err := sub.SetVideoSize(ctx, vsid, 320, 180, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitSize(ctx, sub, vsid, 320, 180); err != nil {
+		t.Fatalf("small tile: %v", err)
+	}
+	if _, err := pub.WaitStats(ctx, func(s bot.Stats) bool {
+		a := activeLayers(s)
+		return len(a) == 3 && a[0] && !a[1] && !a[2]
+	}); err != nil {
+		t.Fatalf("h and f never paused for b's 320x180 tile: %v (active %v)", err, activeLayers(pub.Stats()))
+	}
+	start := time.Now()
+	if err := sub.SetVideoSize(ctx, vsid, 1280, 720, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitSize(ctx, sub, vsid, 1280, 720); err != nil {
+		t.Fatalf("large tile never got 1280x720 through the relay: %v", err)
+	}
+	t.Logf("a paused layer resumed through the relay: 1280x720 on b %v after the resize", time.Since(start))
+	st, _ := trackStats(sub, vsid)
+	if st.Lost != 0 || st.Incomplete != 0 || st.Freezes != 0 {
+		t.Errorf("subscriber on b: lost %d, incomplete %d, freezes %d", st.Lost, st.Incomplete, st.Freezes)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -76,6 +77,9 @@ type relayOut struct {
 	node   string
 	layers []*relayLayer     // by spatial layer index; nil where none
 	sender *webrtc.RTPSender // set by open before the RTCP readers start
+	// need is the layers the other node wants (relayneed.go), 0 until
+	// it has said.
+	need atomic.Uint32
 
 	mu     sync.Mutex
 	pc     *webrtc.PeerConnection
@@ -265,7 +269,7 @@ func (o *relayOut) close() {
 
 // write sends one packet of the publisher on its layer's relay stream.
 func (o *relayOut) write(p *Packet) {
-	if p.Layer < 0 || p.Layer >= len(o.layers) {
+	if p.Layer < 0 || p.Layer >= len(o.layers) || !o.needs(p.Layer) {
 		return
 	}
 	if l := o.layers[p.Layer]; l != nil {
@@ -411,6 +415,8 @@ func (l *relayLayer) readRTCP(sender *webrtc.RTPSender) {
 			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				t.requestKeyframe(l.layer)
+			case *rtcp.ApplicationDefined:
+				l.out.heardNeed(pkt)
 			case *rtcp.TransportLayerNack:
 				for _, pair := range pkt.Nacks {
 					pair.Range(func(seq uint16) bool {

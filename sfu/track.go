@@ -58,7 +58,10 @@ type PublishedTrack struct {
 	closed    bool
 	kf        KeyframeThrottle
 	active    []bool // layers last requested from the publisher
-	done      chan struct{}
+	// needSent is when the layers needed here were last sent to the node
+	// relaying a remote participant's track; only the monitor touches it.
+	needSent time.Time
+	done     chan struct{}
 	// wake makes the monitor re-evaluate at once instead of at its next
 	// tick: a layer came back, or a subscriber wants another size.
 	wake chan struct{}
@@ -384,16 +387,25 @@ func (t *PublishedTrack) updateActiveLayers() {
 		active = make([]bool, MaxSpatialLayers)
 	case !simulcast:
 		active = []bool{true, true, true}
-	case relayed:
-		// Another node's subscribers choose among the layers there.
-		active = []bool{true, true, true}
 	default:
 		active = t.neededLayers(downs)
+		// And what the other nodes' subscribers need (relayneed.go).
+		for _, o := range *t.relays.Load() {
+			for i := range active {
+				active[i] = active[i] || o.needs(i)
+			}
+		}
 	}
 	t.mu.Lock()
 	same := slices.Equal(t.active, active) || (t.active == nil && !simulcast && !direct)
 	t.active = active
 	t.mu.Unlock()
+	if t.owner.origin != "" {
+		if simulcast {
+			t.tellRelayNeed(active, !same, time.Now())
+		}
+		return
+	}
 	if !same {
 		t.owner.notify(LayersChanged{TrackSID: t.sid, Active: active})
 	}
