@@ -43,7 +43,7 @@ type Participant struct {
 	autoSubscribe bool
 	p2pCapable    bool
 	// origin is the node serving a remote participant ("" when local):
-	// its tracks arrive over relays (cascade.go), one per track in relayIn.
+	// its tracks arrive over relays (remote.go), one per track in relayIn.
 	origin   string
 	notifier Notifier
 	logger   *slog.Logger
