@@ -3,6 +3,7 @@ package sfu
 import (
 	"testing"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -89,5 +90,71 @@ func TestRelayWriteRewritesOnlyItsFields(t *testing.T) {
 	}
 	if src.SSRC != 42 || src.PayloadType != 96 || len(src.Extensions) != 1 || src.GetExtension(9)[0] != 0xaa {
 		t.Errorf("source header changed: %+v", src)
+	}
+}
+
+// A NACK from the receiving node is answered from the layer's cache with
+// the publisher's own sequence number, payload and the relay's header
+// fields; a packet the cache no longer holds is not sent.
+func TestRelayResendFromCache(t *testing.T) {
+	tr, _ := benchTrack(0)
+	r := &receiver{track: tr, layer: 1, cache: &packetCache{}}
+	tr.receivers[1] = r
+	w := &captureWriter{}
+	o := &relayOut{track: tr, node: "b", layers: make([]*relayLayer, MaxSpatialLayers)}
+	l := &relayLayer{out: o, rid: "h", layer: 1, writer: w, ssrc: 7, pt: 100, ridID: 2, ridB: []byte("h")}
+	o.layers[1] = l
+	for seq := uint16(10); seq < 13; seq++ {
+		raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: 3000, SSRC: 42}, Payload: []byte{byte(seq), 1, 2}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.cache.store(seq, raw)
+	}
+	for _, c := range []struct {
+		seq  uint16
+		sent bool
+	}{{11, true}, {10, true}, {13, false}, {9, false}} {
+		before := len(w.pkts)
+		l.resend(c.seq)
+		if sent := len(w.pkts) > before; sent != c.sent {
+			t.Fatalf("seq %d: resent %v, want %v", c.seq, sent, c.sent)
+		}
+		if !c.sent {
+			continue
+		}
+		var got rtp.Packet
+		if err := got.Unmarshal(w.pkts[len(w.pkts)-1]); err != nil {
+			t.Fatal(err)
+		}
+		if got.SequenceNumber != c.seq || got.SSRC != 7 || got.PayloadType != 100 || got.Payload[0] != byte(c.seq) || string(got.GetExtension(2)) != "h" {
+			t.Errorf("seq %d resent as %+v", c.seq, got)
+		}
+	}
+}
+
+func TestNeedMask(t *testing.T) {
+	for _, c := range []struct {
+		active []bool
+		want   uint8
+	}{
+		{nil, 0}, {[]bool{true, false, false}, 1}, {[]bool{true, false, true}, 5}, {[]bool{true, true, true}, 7},
+	} {
+		if got := needMask(c.active); got != c.want {
+			t.Errorf("needMask(%v) = %d, want %d", c.active, got, c.want)
+		}
+	}
+	o := &relayOut{track: &PublishedTrack{wake: make(chan struct{}, 1)}}
+	if !o.needs(2) {
+		t.Error("a relay that heard nothing must carry every layer")
+	}
+	o.heardNeed(&rtcp.ApplicationDefined{Name: relayNeedName, Data: []byte{1, 0, 0, 0}})
+	if !o.needs(0) || o.needs(1) || o.needs(2) {
+		t.Errorf("after mask 1: needs %v %v %v", o.needs(0), o.needs(1), o.needs(2))
+	}
+	o.heardNeed(&rtcp.ApplicationDefined{Name: "XXXX", Data: []byte{7, 0, 0, 0}})
+	o.heardNeed(&rtcp.ApplicationDefined{Name: relayNeedName, Data: []byte{0, 0, 0, 0}})
+	if o.needs(1) {
+		t.Error("another application's packet, or an empty mask, changed the needs")
 	}
 }
