@@ -6,6 +6,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
@@ -25,6 +26,8 @@ type Handler struct {
 	logger *slog.Logger
 	mux    *http.ServeMux
 	drain  func() error // nil: POST /admin/drain is 404
+	// storePolicy keeps a room's policy beyond this node (a cluster).
+	storePolicy func(ctx context.Context, room string, p sfu.Policy) error
 }
 
 // Option configures a Handler.
@@ -34,6 +37,14 @@ type Option func(*Handler)
 // node into draining and return at once (the drain runs on). The admin
 // package knows no cluster; the server wires its own drain in.
 func WithDrain(start func() error) Option { return func(h *Handler) { h.drain = start } }
+
+// WithPolicyStore has every policy set through PUT .../policy also stored
+// by store, which in a cluster keeps it in Redis: the room keeps its policy
+// when it moves to another node, and every node serving a part of it
+// applies it.
+func WithPolicyStore(store func(ctx context.Context, room string, p sfu.Policy) error) Option {
+	return func(h *Handler) { h.storePolicy = store }
+}
 
 // New returns the admin API for s, guarded by key (must not be empty).
 func New(s *sfu.SFU, key string, logger *slog.Logger, opts ...Option) *Handler {

@@ -49,5 +49,12 @@ func (h *Handler) setPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	room.SetPolicy(sfu.Policy(p))
 	h.logger.Info("admin set room policy", "room", room.Name(), "relayOnly", p.RelayOnly)
+	if h.storePolicy != nil {
+		if err := h.storePolicy(r.Context(), room.Name(), sfu.Policy(p)); err != nil {
+			h.logger.Warn("room policy not stored in the cluster", "room", room.Name(), "err", err)
+			writeError(w, http.StatusServiceUnavailable, "policy applied on this node but not stored in the cluster: "+err.Error())
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, p)
 }

@@ -78,6 +78,9 @@ func (p *Participant) Resume() {
 // before ICE connected.
 func (p *Participant) SelectedCandidatePair(target Target) (*webrtc.ICECandidatePair, error) {
 	pc := p.sub
+	if pc == nil {
+		return nil, nil // a remote participant: its connections are on its node
+	}
 	if target == TargetPublish {
 		if pc = p.existingPublishPC(); pc == nil {
 			return nil, nil

@@ -30,6 +30,9 @@ func (r *Room) SetRelayOnly(on bool) {
 		return
 	}
 	for _, p := range ps {
+		if p.origin != "" {
+			continue // its node applies the policy to it
+		}
 		p.relayOnly.Store(true)
 		for _, t := range []Target{TargetPublish, TargetSubscribe} {
 			if pair, err := p.SelectedCandidatePair(t); err == nil && pair != nil {

@@ -43,6 +43,7 @@ type options struct {
 	data            DataConfig
 	observer        func(room string)
 	remoteData      func(RemoteData)
+	policySource    func(room string) Policy
 }
 
 // WithLogger sets the logger; component ids are attached with slog.With.
@@ -94,6 +95,14 @@ func WithP2P(on bool) Option { return func(o *options) { o.p2p = on } }
 // tells the other nodes of a spanning room from it. f must not block.
 func WithRoomObserver(f func(room string)) Option { return func(o *options) { o.observer = f } }
 
+// WithPolicySource gives every room this node creates the policy f returns
+// for it: in a cluster, the policy an operator stored for the room, so it
+// survives the room moving to another node. f is called before the room
+// exists, without SFU locks held.
+func WithPolicySource(f func(room string) Policy) Option {
+	return func(o *options) { o.policySource = f }
+}
+
 // New starts an SFU with the given media network configuration.
 func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 	o := options{
@@ -130,8 +139,13 @@ func New(rtc RTCConfig, opts ...Option) (*SFU, error) {
 // Counters returns the SFU's packet counters.
 func (s *SFU) Counters() *Counters { return s.opts.stats }
 
-// room returns the named room, creating it on first use.
+// room returns the named room, creating it on first use with the policy
+// the policy source (WithPolicySource) has for it.
 func (s *SFU) room(name string) (*Room, error) {
+	var policy Policy
+	if f := s.opts.policySource; f != nil && s.Room(name) == nil {
+		policy = f(name) // may ask Redis: outside the lock
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -147,6 +161,7 @@ func (s *SFU) room(name string) (*Room, error) {
 		if r, err = newRoom(s, name); err != nil {
 			return nil, err
 		}
+		r.relayOnly = policy.RelayOnly // nobody is in it yet
 		s.rooms[name] = r
 		s.logger.Info("room created", "room", name)
 	}

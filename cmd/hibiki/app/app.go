@@ -40,10 +40,12 @@ type App struct {
 	met    *metrics.Metrics
 	cl     *cluster.Cluster     // nil on a single node
 	casc   *cascade.Coordinator // nil unless rooms span nodes
-	keys   signaling.KeySet
-	mux    *http.ServeMux
-	http   *http.Server
-	tls    *tls.Config // nil: plain HTTP
+	// policies stores room policies in the cluster (a no-op on one node).
+	policies *roomPolicies
+	keys     signaling.KeySet
+	mux      *http.ServeMux
+	http     *http.Server
+	tls      *tls.Config // nil: plain HTTP
 
 	// life ends with Close; it bounds the drain's goroutine, counted in wg.
 	life     context.Context
@@ -82,7 +84,9 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	}
 	// The observer is set before the SFU exists; the coordinator after.
 	var casc atomic.Pointer[cascade.Coordinator]
+	policies := &roomPolicies{log: logger}
 	s, err := sfu.New(rtc,
+		sfu.WithPolicySource(policies.source),
 		sfu.WithRoomObserver(func(room string) {
 			if c := casc.Load(); c != nil {
 				c.Changed(room)
@@ -152,6 +156,10 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 		_ = a.closeMedia()
 		return nil, err
 	}
+	if a.cl != nil {
+		policies.cl.Store(a.cl)
+	}
+	a.policies = policies
 	if a.cl != nil && cfg.Node.SpanRooms {
 		a.casc = newCascade(&cfg, s, a.cl, logger)
 		casc.Store(a.casc)
@@ -192,6 +200,7 @@ func New(cfg Config, static fs.FS, logger *slog.Logger) (*App, error) {
 	if a.cl != nil {
 		a.cl.Start()
 		a.cl.Lobby().Start(a.sig.LobbyRemote())
+		a.policies.follow(s)
 	}
 	if a.casc != nil {
 		a.casc.Start()
@@ -209,7 +218,7 @@ func (a *App) routes(static fs.FS) {
 		a.mux.Handle(cascade.Path, a.casc)
 	}
 	if a.cfg.Admin.Key != "" {
-		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger, admin.WithDrain(a.StartDrain)))
+		a.mux.Handle("/admin/", admin.New(a.sfu, a.cfg.Admin.Key, a.logger, admin.WithDrain(a.StartDrain), admin.WithPolicyStore(a.policies.store)))
 	}
 	a.mux.HandleFunc("GET /healthz", a.health)
 	if a.cfg.Dev {
