@@ -87,6 +87,10 @@ func TestAdminAPI(t *testing.T) {
 	if _, err := pub.WaitMessage(ctx, func(m *signaling.Message) bool { return m.Type == signaling.TypeRemoved }); err != nil {
 		t.Errorf("removed participant was not told: %v", err)
 	}
+	// A removed client may come back (its token is still valid): the bot
+	// would resume once its socket closes and join afresh, racing the
+	// room's close below. Stop it first.
+	_ = pub.Close()
 	// The server closes the removed participant's socket after flushing
 	// the notice; no event tells the test, so it polls the session count.
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -511,3 +511,45 @@ func TestClusterSpanningRelayFollowsNeeds(t *testing.T) {
 		t.Errorf("subscriber on b: lost %d, incomplete %d, freezes %d", st.Lost, st.Incomplete, st.Freezes)
 	}
 }
+
+// A spanning room filled and emptied again and again leaves nothing
+// behind: after each cycle both nodes have closed the room and every
+// relay, and at the end the process's goroutines and open files are back
+// at their baseline (both nodes and the bots share this process).
+func TestClusterSpanningCyclesLeaveNothing(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
+	ctx := deadline(t, 90*time.Second)
+	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
+	base := a.app.Health()
+	const cycles = 4
+	for i := range cycles {
+		pub := spanBot(ctx, t, bot.Config{URL: a.url, Room: "cyc", Identity: fmt.Sprint("pub", i), Publish: true, Simulcast: true})
+		sub := spanBot(ctx, t, bot.Config{URL: b.url, Room: "cyc", Identity: fmt.Sprint("sub", i), Publish: true, Subscribe: true})
+		if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= 30 }); err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		_ = pub.Close()
+		_ = sub.Close()
+		waitFor(ctx, t, fmt.Sprint("cycle ", i, " cleaned up"), func() bool {
+			ca, cb := a.app.SFU().Counters(), b.app.SFU().Counters()
+			return a.app.SFU().Room("cyc") == nil && b.app.SFU().Room("cyc") == nil &&
+				ca.RelaysOut.Load() == 0 && ca.RelaysIn.Load() == 0 && cb.RelaysOut.Load() == 0 && cb.RelaysIn.Load() == 0
+		})
+	}
+	var end app.Health
+	settle, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		end = a.app.Health()
+		if end.Goroutines <= base.Goroutines+5 && end.OpenFiles <= base.OpenFiles+3 {
+			break
+		}
+		select {
+		case <-settle.Done():
+			t.Fatalf("after %d cycles: goroutines %d (baseline %d), open files %d (baseline %d)", cycles, end.Goroutines, base.Goroutines, end.OpenFiles, base.OpenFiles)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Logf("%d spanning cycles: goroutines %d -> %d, open files %d -> %d", cycles, base.Goroutines, end.Goroutines, base.OpenFiles, end.OpenFiles)
+}

@@ -86,5 +86,13 @@ func (p *Participant) SelectedCandidatePair(target Target) (*webrtc.ICECandidate
 			return nil, nil
 		}
 	}
-	return pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair() //nolint:wrapcheck // pion's error says it all
+	it := pc.SCTP().Transport().ICETransport()
+	switch it.State() {
+	case webrtc.ICETransportStateNew, webrtc.ICETransportStateClosed, webrtc.ICETransportState(0):
+		// pion v4.2.26 sets the transport's gatherer in Start without
+		// a lock GetSelectedCandidatePair would take: before Start there
+		// is no pair, and asking races with it.
+		return nil, nil
+	}
+	return it.GetSelectedCandidatePair() //nolint:wrapcheck // pion's error says it all
 }
