@@ -45,7 +45,8 @@ type Config struct {
 	// participants are dropped (the node TTL), so a Redis restart does not
 	// end the calls that are running.
 	Interval, TTL time.Duration
-	// Client makes the relay requests (default: a client with a 10 s timeout).
+	// Client makes the relay requests (default: a 10 s timeout, no idle
+	// connections kept).
 	Client *http.Client
 	Logger *slog.Logger
 }
@@ -89,7 +90,9 @@ func New(cfg Config) *Coordinator {
 		cfg.TTL = cluster.DefaultNodeTTL
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+		// A relay is opened once per track and node: keeping idle
+		// connections to every node buys nothing.
+		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Coordinator{

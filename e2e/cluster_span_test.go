@@ -515,15 +515,22 @@ func TestClusterSpanningRelayFollowsNeeds(t *testing.T) {
 // A spanning room filled and emptied again and again leaves nothing
 // behind: after each cycle both nodes have closed the room and every
 // relay, and at the end the process's goroutines and open files are back
-// at their baseline (both nodes and the bots share this process).
+// at their baseline (both nodes and the bots share this process). The
+// baseline is taken after a first cycle, which fills pools that stay; the
+// Redis clients' pools still vary with how many calls overlapped, so open
+// files get a margin of 8 (a leaked relay would cost several sockets and
+// a dozen goroutines per cycle).
 func TestClusterSpanningCyclesLeaveNothing(t *testing.T) {
 	rs := redistest.Start(t)
 	a, b := startSpanNode(t, rs.Addr(), "a"), startSpanNode(t, rs.Addr(), "b")
 	ctx := deadline(t, 90*time.Second)
 	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
-	base := a.app.Health()
-	const cycles = 4
+	var base app.Health
+	const cycles = 5
 	for i := range cycles {
+		if i == 1 {
+			base = a.app.Health()
+		}
 		pub := spanBot(ctx, t, bot.Config{URL: a.url, Room: "cyc", Identity: fmt.Sprint("pub", i), Publish: true, Simulcast: true})
 		sub := spanBot(ctx, t, bot.Config{URL: b.url, Room: "cyc", Identity: fmt.Sprint("sub", i), Publish: true, Subscribe: true})
 		if _, err := sub.WaitStats(ctx, func(s bot.Stats) bool { return videoFrom(s, pub.Self().SID) >= 30 }); err != nil {
@@ -542,7 +549,7 @@ func TestClusterSpanningCyclesLeaveNothing(t *testing.T) {
 	defer cancel()
 	for {
 		end = a.app.Health()
-		if end.Goroutines <= base.Goroutines+5 && end.OpenFiles <= base.OpenFiles+3 {
+		if end.Goroutines <= base.Goroutines+5 && end.OpenFiles <= base.OpenFiles+8 {
 			break
 		}
 		select {
