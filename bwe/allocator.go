@@ -2,6 +2,7 @@ package bwe
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -102,11 +103,14 @@ type Allocator struct {
 	now           func() time.Time
 	interval      time.Duration
 	statsInterval time.Duration
+	log           *slog.Logger
 
 	// Owned by Run.
-	applied  map[string]Allocation
-	padCarry int
-	lastPad  time.Time
+	loggedEst   int
+	loggedProbe time.Time
+	applied     map[string]Allocation
+	padCarry    int
+	lastPad     time.Time
 }
 
 // NewAllocator builds an allocator spending src across the subscriptions
@@ -196,6 +200,7 @@ func (a *Allocator) allocate() {
 		cur[i] = c
 	}
 	st := a.src.Stats()
+	a.logEstimate(st)
 	dom := a.dominant()
 	budget := int(budgetShare * float64(st.Estimate))
 	next := Allocate(budget, infos, dom, cur, int(keepSlack*float64(budget)))
@@ -233,6 +238,7 @@ func (a *Allocator) allocate() {
 			continue
 		}
 		s.SetTarget(Target{Spatial: n.Spatial, Temporal: n.Temporal, Immediate: congested})
+		a.logTarget(id, n, congested, st)
 		a.applied[id] = n
 	}
 	for id := range a.applied {
@@ -243,6 +249,40 @@ func (a *Allocator) allocate() {
 	a.src.SetAllocated(Total(next))
 }
 
+// logTarget logs one SetTarget at debug level.
+func (a *Allocator) logTarget(id string, n Allocation, immediate bool, st EstimatorStats) {
+	if a.log == nil {
+		return
+	}
+	a.log.Debug("bwe target", "track", id, "spatial", n.Spatial, "temporal", n.Temporal,
+		"bps", n.BitrateBps, "immediate", immediate, "estimate", st.Estimate, "validated", st.Validated,
+		"acked", st.Acked, "loss", st.Loss)
+}
+
+// logEstimate logs, at debug level, an estimate that moved by more than a
+// tenth since the last one logged.
+func (a *Allocator) logEstimate(st EstimatorStats) {
+	if a.log == nil {
+		return
+	}
+	if p := st.LastProbe; !p.At.IsZero() && !p.At.Equal(a.loggedProbe) {
+		a.loggedProbe = p.At
+		a.log.Debug("bwe probe done", "target", p.Target, "bitrate", p.Bitrate, "success", p.Success,
+			"saturated", p.Saturated, "estimate", st.Estimate)
+	}
+	if st.Estimate*10 > a.loggedEst*9 && st.Estimate*10 < a.loggedEst*11 {
+		return
+	}
+	a.loggedEst = st.Estimate
+	var since time.Duration
+	if !st.DecreasedAt.IsZero() {
+		since = a.now().Sub(st.DecreasedAt)
+	}
+	a.log.Debug("bwe estimate", "estimate", st.Estimate, "gcc", st.GCC, "acked", st.Acked,
+		"sent", st.Sent, "loss", st.Loss, "validated", st.Validated, "probing", st.Probing,
+		"probe_target", st.ProbeTarget, "decreased_ago", since, "cause", st.Cause)
+}
+
 // probe asks for a probe toward a step costing step bit/s, with headroom,
 // but never beyond probeMaxFactor times the estimate: a link far below the
 // step is then found out in steps, each short overshoot fitting the
@@ -250,7 +290,9 @@ func (a *Allocator) allocate() {
 func (a *Allocator) probe(step, budget int) {
 	estimate := int(float64(budget) / budgetShare)
 	target := min(int(probeHeadroom*float64(step)/budgetShare), probeMaxFactor*estimate)
-	a.src.StartProbe(target)
+	if a.src.StartProbe(target) && a.log != nil {
+		a.log.Debug("bwe probe", "target", target, "step", step, "budget", budget)
+	}
 }
 
 // costNow prices present allocations at today's layer bitrates.

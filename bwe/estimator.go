@@ -84,8 +84,9 @@ type EstimatorStats struct {
 	// TWCC reports that transport-cc is negotiated on some stream.
 	TWCC bool
 	// DecreasedAt is when congestion (over-use or loss) last cut the
-	// estimate; zero if never.
+	// estimate; zero if never. Cause says which signal did.
 	DecreasedAt time.Time
+	Cause       string
 }
 
 // Estimator is the bandwidth estimate of one subscribe connection. It is a
@@ -116,6 +117,7 @@ type Estimator struct {
 	// decreasedAt is the last time congestion cut the estimate, lossCutAt
 	// the last time loss did.
 	decreasedAt, lossCutAt time.Time
+	cause                  string
 	probe                  prober
 	ackedBps               int
 	loss                   float64
@@ -291,12 +293,13 @@ func (e *Estimator) update(now time.Time) {
 		// 250 ms. GCC's own level is not used: its received rate spans
 		// 500 ms, half of it from before a sudden drop, and after a probe
 		// raised the estimate its level lags far below.
-		if short, sok := e.shortRate(now); sok {
+		short, sok := e.shortRate(now)
+		if sok {
 			e.est = min(e.est, int(gccBeta*float64(short)))
 		} else {
 			e.est = min(e.est, raw)
 		}
-		e.decreasedAt = now
+		e.decreasedAt, e.cause = now, fmt.Sprintf("overuse (gcc %d, short %d %v)", raw, short, sok)
 	} else if ok && loss <= heavyLoss {
 		limit := int(appLimitedFactor*float64(acked)) + appLimitedSlack
 		e.est = max(e.est, min(raw, limit))
@@ -316,6 +319,9 @@ func (e *Estimator) update(now time.Time) {
 			// few tens of percent keeps overfilling its queue, and every
 			// frame sent meanwhile is lost.
 			cut = min(cut, short)
+			e.cause = "collapse"
+		} else {
+			e.cause = "loss"
 		}
 		e.est = cut
 		e.lossCutAt, e.decreasedAt = now, now
@@ -445,7 +451,7 @@ func (e *Estimator) Stats() EstimatorStats {
 		Estimate: e.est, GCC: raw, Acked: e.ackedBps, Sent: e.sentBps, Loss: e.loss, REMB: e.remb,
 		Validated: e.validated, Probing: e.probe.cur.phase == probeSending,
 		ProbeTarget: e.probe.cur.target, LastProbe: e.probe.last, TWCC: e.twcc,
-		DecreasedAt: e.decreasedAt,
+		DecreasedAt: e.decreasedAt, Cause: e.cause,
 	}
 }
 
