@@ -36,9 +36,10 @@ type BandwidthSource interface {
 	Stats() EstimatorStats
 	// Changed is signalled when the estimate moves.
 	Changed() <-chan struct{}
-	// StartProbe and Probing drive probes (see Estimator).
+	// StartProbe starts a probe (see Estimator); ProbeShortfall says,
+	// while one is being sent, how many bytes of padding it needs now.
 	StartProbe(target int) bool
-	Probing() (target int, ok bool)
+	ProbeShortfall() (bytes int, ok bool)
 	// SetAllocated reports what the allocation spends, so retransmissions
 	// are held to the rest.
 	SetAllocated(bps int)
@@ -85,8 +86,6 @@ const (
 	// keepSlack is the tolerance (fraction of the estimate) for keeping a
 	// present layer, against flapping on measurement noise.
 	keepSlack = 0.2
-	// padCarryMax bounds padding debt carried between ticks (mid-frame).
-	padCarryMax = 50 * time.Millisecond
 )
 
 // Allocator turns one subscriber's bandwidth estimate into layer targets
@@ -109,8 +108,6 @@ type Allocator struct {
 	loggedEst   int
 	loggedProbe time.Time
 	applied     map[string]Allocation
-	padCarry    int
-	lastPad     time.Time
 }
 
 // NewAllocator builds an allocator spending src across the subscriptions
@@ -174,11 +171,10 @@ func (a *Allocator) Run(ctx context.Context) {
 		case <-padC:
 			a.pad()
 		}
-		_, probing := a.src.Probing()
+		_, probing := a.src.ProbeShortfall()
 		switch {
 		case probing && pad == nil:
 			pad = time.NewTicker(padInterval)
-			a.lastPad, a.padCarry = a.now(), 0
 		case !probing && pad != nil:
 			pad.Stop()
 			pad = nil
@@ -364,26 +360,20 @@ func stepIndex(l []option, a Allocation) int {
 	return len(l)
 }
 
-// pad sends the padding a running probe needs: the probe target minus what
-// the media is expected to send, spread over the tracks in turn, only at
-// frame ends (WritePadding refuses mid-frame; the debt carries over).
+// pad sends the padding a running probe needs: what everything sent since
+// the probe began falls short of its target rate, spread over the tracks in
+// turn, only at frame ends (WritePadding refuses mid-frame; the shortfall
+// stays until the next tick). Counting what was really sent, not what the
+// allocation expects the media to cost, keeps a probe at its target when
+// the media sends less than its layer's average (a low temporal layer, a
+// publisher recovering): a probe short of its target fails, and the
+// allocation stays below it (seen after an ICE restart: stuck at one
+// temporal layer for over 10 s).
 func (a *Allocator) pad() {
-	target, ok := a.src.Probing()
-	now := a.now()
-	dt := now.Sub(a.lastPad)
-	a.lastPad = now
-	if !ok || dt <= 0 {
+	want, ok := a.src.ProbeShortfall()
+	if !ok {
 		return
 	}
-	media := 0
-	for _, al := range a.applied {
-		media += al.BitrateBps
-	}
-	rate := target - media - defaultAudioBps
-	if rate <= 0 {
-		return
-	}
-	want := a.padCarry + int(float64(rate)*dt.Seconds()/8)
 	for _, s := range a.subs() {
 		if want <= 0 {
 			break
@@ -393,7 +383,6 @@ func (a *Allocator) pad() {
 		}
 		want -= s.WritePadding(want)
 	}
-	a.padCarry = min(max(want, 0), int(float64(rate)*padCarryMax.Seconds()/8))
 }
 
 // Snapshot returns the current allocation and estimate. Call it from the

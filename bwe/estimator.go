@@ -195,7 +195,11 @@ func (e *Estimator) AddStream(info *interceptor.StreamInfo, writer interceptor.R
 			size := h.MarshalSize() + len(payload) + int(h.PaddingSize)
 			e.mu.Lock()
 			now := e.now()
-			e.hist.add(seq, size, now, e.probe.sendingID(now), !top.advance(h.SequenceNumber))
+			probe := e.probe.sendingID(now)
+			if probe != 0 {
+				e.probe.cur.sent += size
+			}
+			e.hist.add(seq, size, now, probe, !top.advance(h.SequenceNumber))
 			e.sentBytes += size
 			e.mu.Unlock()
 		}
@@ -518,6 +522,23 @@ func (e *Estimator) Probing() (target int, ok bool) {
 		return 0, false
 	}
 	return e.probe.cur.target, true
+}
+
+// ProbeShortfall returns, while a probe is being sent, how many bytes
+// everything sent since it began (media, retransmissions, padding) falls
+// short of its target rate: the padding it needs now. ok is false when no
+// probe is being sent.
+func (e *Estimator) ProbeShortfall() (bytes int, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	if e.probe.sendingID(now) == 0 {
+		if r, done := e.probe.update(now); done {
+			e.applyProbe(r)
+		}
+		return 0, false
+	}
+	return e.probe.shortfall(now), true
 }
 
 // Close implements cc.BandwidthEstimator.
