@@ -259,7 +259,7 @@ func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC, now time.Time) {
 			if !a.pkt.resend {
 				received++
 			}
-			e.arrivals.add(a.arrival, a.pkt.size)
+			e.arrivals.add(a.arrival, a.pkt.size, a.pkt.sentAt)
 		case a.pkt.resend:
 			// A retransmission repeats the RTP sequence number of its
 			// original (no RTX). When the original only came late, or a
@@ -306,18 +306,24 @@ func (e *Estimator) update(now time.Time) {
 	acked, loss, ok := e.acked.rate(now)
 	e.ackedBps, e.loss = acked, loss
 	if raw < e.rawPrev && overuse {
-		// GCC saw over-use (a growing queue): the bottleneck delivers what
-		// arrives now, so cut to GCC's 0.85 x that, measured over the last
-		// 250 ms. GCC's own level is not used: its received rate spans
-		// 500 ms, half of it from before a sudden drop, and after a probe
-		// raised the estimate its level lags far below.
-		short, sok := e.shortRate(now)
-		if sok {
-			e.est = min(e.est, int(gccBeta*float64(short)))
-		} else {
-			e.est = min(e.est, raw)
-		}
-		e.decreasedAt, e.cause = now, fmt.Sprintf("overuse (gcc %d, short %d %v)", raw, short, sok)
+		// GCC saw over-use (a growing queue). When the path held back what
+		// was sent (received slower than sent), the bottleneck delivers
+		// what arrives now: cut to GCC's 0.85 x that, measured over the
+		// last 250 ms. GCC's own level is not used: its received rate
+		// spans 500 ms, half of it from before a sudden drop, and after a
+		// probe raised the estimate its level lags far below.
+		//
+		// When the receiver got the packets as fast as they were sent,
+		// the receive rate is only what was offered: media that has just
+		// started or resumed (a track back from a direct P2P path, a
+		// publisher back from an ICE restart) or a low layer. Cutting to
+		// it took the estimate to its floor at once and paused the video,
+		// on a link with room to spare; the delay signal then gets GCC's
+		// multiplicative decrease of the estimate itself, again at each
+		// new over-use while the queue keeps growing.
+		recv, sent, sok := e.arrivals.rates()
+		e.est = overuseCut(e.est, recv, sent, sok)
+		e.decreasedAt, e.cause = now, fmt.Sprintf("overuse: received %d of %d bit/s sent", recv, sent)
 	} else if ok && loss <= heavyLoss {
 		limit := int(appLimitedFactor*float64(acked)) + appLimitedSlack
 		e.est = max(e.est, min(raw, limit))
@@ -352,6 +358,16 @@ func (e *Estimator) update(now time.Time) {
 	}
 	e.est = clamp(e.est, e.minBitrate, e.maxBitrate)
 	e.validated = min(e.validated, e.est)
+}
+
+// overuseCut is the estimate after an over-use signal: 0.85 x the receive
+// rate when the path received the packets slower than they were sent
+// (saturated, ok), else 0.85 x the estimate (see update).
+func overuseCut(est, recv, sent int, ok bool) int {
+	if ok && float64(recv) < probeSaturated*float64(sent) {
+		return min(est, int(gccBeta*float64(recv)))
+	}
+	return int(gccBeta * float64(est))
 }
 
 // shortRate is what the path delivers now: the receive rate over the

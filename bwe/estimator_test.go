@@ -256,3 +256,54 @@ func TestEstimatorProbe(t *testing.T) {
 		})
 	}
 }
+
+// An over-use signal cuts to 0.85 x the receive rate only when the path
+// held the packets back (received slower than sent). Otherwise the receive
+// rate is just what was offered (media that has just resumed: a track back
+// from P2P, a publisher back from an ICE restart), and cutting to it took
+// the estimate to its floor in one step; the estimate loses 15 % instead.
+func TestOveruseCut(t *testing.T) {
+	tests := []struct {
+		name            string
+		est, recv, sent int
+		ok              bool
+		want            int
+	}{
+		{"saturated: capacity measured", 5_000_000, 300_000, 5_000_000, true, 255_000},
+		{"received as sent: resumed media", 1_000_000, 70_000, 72_000, true, 850_000},
+		{"too few arrivals to tell", 1_000_000, 0, 0, false, 850_000},
+		{"saturated above the estimate", 500_000, 1_000_000, 2_000_000, true, 500_000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := overuseCut(tc.est, tc.recv, tc.sent, tc.ok); got != tc.want {
+				t.Fatalf("overuseCut(%d, %d, %d, %v) = %d, want %d", tc.est, tc.recv, tc.sent, tc.ok, got, tc.want)
+			}
+		})
+	}
+}
+
+// The arrival window gives the send rate of the packets it holds: equal to
+// the receive rate when the path kept up, higher behind a bottleneck.
+func TestArrivalRates(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	for _, tc := range []struct {
+		name    string
+		arrival time.Duration // per 1000 B packet sent every 4 ms (2 Mbit/s)
+		recv    int
+	}{
+		{"kept up", 4 * time.Millisecond, 2_000_000},
+		{"bottleneck at 1 Mbit/s", 8 * time.Millisecond, 1_000_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newArrivalRate(recentWindow)
+			for i := range 50 {
+				r.add(time.Duration(i)*tc.arrival, 1000, t0.Add(time.Duration(i)*4*time.Millisecond))
+			}
+			recv, sent, ok := r.rates()
+			if !ok || recv < tc.recv*95/100 || recv > tc.recv*105/100 || sent < 1_900_000 || sent > 2_100_000 {
+				t.Fatalf("recv %d sent %d ok %v, want about %d and 2000000", recv, sent, ok, tc.recv)
+			}
+		})
+	}
+}
