@@ -72,10 +72,13 @@ const arrivalSlots = 256
 // the receiver's clock (transport-cc arrival times), over the newest span
 // of arrivals. Unlike a rate over feedback times it is not stretched or
 // squeezed by the path: behind a bottleneck whose queue is still full of
-// what was sent before, it already reads the bottleneck's rate.
+// what was sent before, it already reads the bottleneck's rate. It also
+// gives the rate at which the same packets were sent, which says whether
+// the path held them back (saturated) or delivered what it was offered.
 type arrivalRate struct {
 	span    time.Duration
 	arrival [arrivalSlots]time.Duration
+	sentAt  [arrivalSlots]time.Time
 	bytes   [arrivalSlots]int
 	head, n int
 	newest  time.Duration
@@ -84,8 +87,8 @@ type arrivalRate struct {
 func newArrivalRate(span time.Duration) arrivalRate { return arrivalRate{span: span} }
 
 // add records one received packet.
-func (r *arrivalRate) add(arrival time.Duration, bytes int) {
-	r.arrival[r.head], r.bytes[r.head] = arrival, bytes
+func (r *arrivalRate) add(arrival time.Duration, bytes int, sentAt time.Time) {
+	r.arrival[r.head], r.bytes[r.head], r.sentAt[r.head] = arrival, bytes, sentAt
 	r.head = (r.head + 1) % arrivalSlots
 	r.n = min(r.n+1, arrivalSlots)
 	if r.n == 1 || arrival > r.newest {
@@ -96,7 +99,16 @@ func (r *arrivalRate) add(arrival time.Duration, bytes int) {
 // rate returns bit/s over the arrivals within span of the newest; ok is
 // false when they cover less than a fifth of the span.
 func (r *arrivalRate) rate() (bps int, ok bool) {
+	bps, _, ok = r.rates()
+	return bps, ok
+}
+
+// rates returns the receive rate (as rate) and the rate at which the same
+// packets were sent; sent is 0 when their send times span nothing.
+func (r *arrivalRate) rates() (recv, sent int, ok bool) {
 	first, bytes, firstBytes := r.newest, 0, 0
+	var sFirst, sLast time.Time
+	sFirstBytes := 0
 	for i := range r.n {
 		k := (r.head - 1 - i + arrivalSlots) % arrivalSlots
 		a := r.arrival[k]
@@ -107,11 +119,21 @@ func (r *arrivalRate) rate() (bps int, ok bool) {
 		if a <= first {
 			first, firstBytes = a, r.bytes[k]
 		}
+		if t := r.sentAt[k]; sFirst.IsZero() || t.Before(sFirst) {
+			sFirst, sFirstBytes = t, r.bytes[k]
+		}
+		if t := r.sentAt[k]; t.After(sLast) {
+			sLast = t
+		}
 	}
 	d := r.newest - first
 	if d < r.span/5 {
-		return 0, false
+		return 0, 0, false
 	}
 	// The first arrival opens the interval; its bytes came before it.
-	return int(float64(bytes-firstBytes) * 8 / d.Seconds()), true
+	recv = int(float64(bytes-firstBytes) * 8 / d.Seconds())
+	if sd := sLast.Sub(sFirst); sd > 0 {
+		sent = int(float64(bytes-sFirstBytes) * 8 / sd.Seconds())
+	}
+	return recv, sent, true
 }

@@ -2,6 +2,7 @@ package bwe
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -35,9 +36,10 @@ type BandwidthSource interface {
 	Stats() EstimatorStats
 	// Changed is signalled when the estimate moves.
 	Changed() <-chan struct{}
-	// StartProbe and Probing drive probes (see Estimator).
+	// StartProbe starts a probe (see Estimator); ProbeShortfall says,
+	// while one is being sent, how many bytes of padding it needs now.
 	StartProbe(target int) bool
-	Probing() (target int, ok bool)
+	ProbeShortfall() (bytes int, ok bool)
 	// SetAllocated reports what the allocation spends, so retransmissions
 	// are held to the rest.
 	SetAllocated(bps int)
@@ -84,8 +86,6 @@ const (
 	// keepSlack is the tolerance (fraction of the estimate) for keeping a
 	// present layer, against flapping on measurement noise.
 	keepSlack = 0.2
-	// padCarryMax bounds padding debt carried between ticks (mid-frame).
-	padCarryMax = 50 * time.Millisecond
 )
 
 // Allocator turns one subscriber's bandwidth estimate into layer targets
@@ -102,11 +102,12 @@ type Allocator struct {
 	now           func() time.Time
 	interval      time.Duration
 	statsInterval time.Duration
+	log           *slog.Logger
 
 	// Owned by Run.
-	applied  map[string]Allocation
-	padCarry int
-	lastPad  time.Time
+	loggedEst   int
+	loggedProbe time.Time
+	applied     map[string]Allocation
 }
 
 // NewAllocator builds an allocator spending src across the subscriptions
@@ -170,11 +171,10 @@ func (a *Allocator) Run(ctx context.Context) {
 		case <-padC:
 			a.pad()
 		}
-		_, probing := a.src.Probing()
+		_, probing := a.src.ProbeShortfall()
 		switch {
 		case probing && pad == nil:
 			pad = time.NewTicker(padInterval)
-			a.lastPad, a.padCarry = a.now(), 0
 		case !probing && pad != nil:
 			pad.Stop()
 			pad = nil
@@ -196,6 +196,7 @@ func (a *Allocator) allocate() {
 		cur[i] = c
 	}
 	st := a.src.Stats()
+	a.logEstimate(st)
 	dom := a.dominant()
 	budget := int(budgetShare * float64(st.Estimate))
 	next := Allocate(budget, infos, dom, cur, int(keepSlack*float64(budget)))
@@ -233,6 +234,7 @@ func (a *Allocator) allocate() {
 			continue
 		}
 		s.SetTarget(Target{Spatial: n.Spatial, Temporal: n.Temporal, Immediate: congested})
+		a.logTarget(id, n, congested, st)
 		a.applied[id] = n
 	}
 	for id := range a.applied {
@@ -243,6 +245,40 @@ func (a *Allocator) allocate() {
 	a.src.SetAllocated(Total(next))
 }
 
+// logTarget logs one SetTarget at debug level.
+func (a *Allocator) logTarget(id string, n Allocation, immediate bool, st EstimatorStats) {
+	if a.log == nil {
+		return
+	}
+	a.log.Debug("bwe target", "track", id, "spatial", n.Spatial, "temporal", n.Temporal,
+		"bps", n.BitrateBps, "immediate", immediate, "estimate", st.Estimate, "validated", st.Validated,
+		"acked", st.Acked, "loss", st.Loss)
+}
+
+// logEstimate logs, at debug level, an estimate that moved by more than a
+// tenth since the last one logged.
+func (a *Allocator) logEstimate(st EstimatorStats) {
+	if a.log == nil {
+		return
+	}
+	if p := st.LastProbe; !p.At.IsZero() && !p.At.Equal(a.loggedProbe) {
+		a.loggedProbe = p.At
+		a.log.Debug("bwe probe done", "target", p.Target, "bitrate", p.Bitrate, "success", p.Success,
+			"saturated", p.Saturated, "estimate", st.Estimate)
+	}
+	if st.Estimate*10 > a.loggedEst*9 && st.Estimate*10 < a.loggedEst*11 {
+		return
+	}
+	a.loggedEst = st.Estimate
+	var since time.Duration
+	if !st.DecreasedAt.IsZero() {
+		since = a.now().Sub(st.DecreasedAt)
+	}
+	a.log.Debug("bwe estimate", "estimate", st.Estimate, "gcc", st.GCC, "acked", st.Acked,
+		"sent", st.Sent, "loss", st.Loss, "validated", st.Validated, "probing", st.Probing,
+		"probe_target", st.ProbeTarget, "decreased_ago", since, "cause", st.Cause)
+}
+
 // probe asks for a probe toward a step costing step bit/s, with headroom,
 // but never beyond probeMaxFactor times the estimate: a link far below the
 // step is then found out in steps, each short overshoot fitting the
@@ -250,7 +286,9 @@ func (a *Allocator) allocate() {
 func (a *Allocator) probe(step, budget int) {
 	estimate := int(float64(budget) / budgetShare)
 	target := min(int(probeHeadroom*float64(step)/budgetShare), probeMaxFactor*estimate)
-	a.src.StartProbe(target)
+	if a.src.StartProbe(target) && a.log != nil {
+		a.log.Debug("bwe probe", "target", target, "step", step, "budget", budget)
+	}
 }
 
 // costNow prices present allocations at today's layer bitrates.
@@ -322,26 +360,20 @@ func stepIndex(l []option, a Allocation) int {
 	return len(l)
 }
 
-// pad sends the padding a running probe needs: the probe target minus what
-// the media is expected to send, spread over the tracks in turn, only at
-// frame ends (WritePadding refuses mid-frame; the debt carries over).
+// pad sends the padding a running probe needs: what everything sent since
+// the probe began falls short of its target rate, spread over the tracks in
+// turn, only at frame ends (WritePadding refuses mid-frame; the shortfall
+// stays until the next tick). Counting what was really sent, not what the
+// allocation expects the media to cost, keeps a probe at its target when
+// the media sends less than its layer's average (a low temporal layer, a
+// publisher recovering): a probe short of its target fails, and the
+// allocation stays below it (seen after an ICE restart: stuck at one
+// temporal layer for over 10 s).
 func (a *Allocator) pad() {
-	target, ok := a.src.Probing()
-	now := a.now()
-	dt := now.Sub(a.lastPad)
-	a.lastPad = now
-	if !ok || dt <= 0 {
+	want, ok := a.src.ProbeShortfall()
+	if !ok {
 		return
 	}
-	media := 0
-	for _, al := range a.applied {
-		media += al.BitrateBps
-	}
-	rate := target - media - defaultAudioBps
-	if rate <= 0 {
-		return
-	}
-	want := a.padCarry + int(float64(rate)*dt.Seconds()/8)
 	for _, s := range a.subs() {
 		if want <= 0 {
 			break
@@ -351,7 +383,6 @@ func (a *Allocator) pad() {
 		}
 		want -= s.WritePadding(want)
 	}
-	a.padCarry = min(max(want, 0), int(float64(rate)*padCarryMax.Seconds()/8))
 }
 
 // Snapshot returns the current allocation and estimate. Call it from the

@@ -2,6 +2,7 @@ package bwe
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -59,6 +60,18 @@ func WithAllocatorClock(now func() time.Time) AllocatorOption {
 			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
 		}
 		a.now = now
+		return nil
+	}
+}
+
+// WithAllocatorLogger logs, at debug level, every target the allocator
+// sets and every large move of the estimate, with the estimator's state.
+func WithAllocatorLogger(l *slog.Logger) AllocatorOption {
+	return func(a *Allocator) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		a.log = l
 		return nil
 	}
 }

@@ -33,7 +33,7 @@ func (f *fakeSource) StartProbe(target int) bool {
 	f.probes = append(f.probes, target)
 	return true
 }
-func (f *fakeSource) Probing() (int, bool) {
+func (f *fakeSource) ProbeShortfall() (int, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return 0, f.probing
@@ -159,5 +159,57 @@ func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
 	src.changed <- struct{}{}
 	if tg := waitTarget(t, v); tg.Spatial >= 0 {
 		t.Fatalf("target %+v, want a pause", tg)
+	}
+}
+
+// paddingSub is a video subscription whose padding goes out through an
+// estimatorRig's stream, as sfu.DownTrack's goes through its connection.
+type paddingSub struct {
+	r    *estimatorRig
+	info SubscriptionInfo
+}
+
+func (s *paddingSub) Info() SubscriptionInfo { return s.info }
+func (s *paddingSub) SetTarget(Target)       {}
+func (s *paddingSub) WritePadding(n int) int {
+	sent := 0
+	for sent < n {
+		s.r.write(s.r.seq, 255)
+		sent += 255 + 12
+	}
+	return sent
+}
+
+// A probe pads up to its target whatever the media really sends. Here the
+// layer's average says 300 kbit/s and the publisher sends nothing (one
+// temporal layer, or a publisher recovering from an ICE restart, sends far
+// less than the average): padding computed as the target minus the
+// allocation's expected media left a 600 kbit/s probe at about half its
+// target, every probe failed, and the allocation never rose.
+func TestAllocatorProbeReachesTarget(t *testing.T) {
+	r := newRig(t, true, WithInitialBitrate(400_000))
+	sub := &paddingSub{r: r, info: SubscriptionInfo{
+		TrackID: "v", PublisherID: "A", Width: 320, Height: 180, MaxLayer: -1,
+		Layers: []Layer{{Width: 320, Height: 180, BitrateBps: 300_000, Live: true}},
+	}}
+	a, err := NewAllocator(r.e, func() []Subscription { return []Subscription{sub} }, WithAllocatorClock(r.clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.allocate()
+	if _, ok := a.applied["v"]; !ok {
+		t.Fatal("no allocation for the track")
+	}
+	const target = 600_000
+	if !r.e.StartProbe(target) {
+		t.Fatal("probe refused")
+	}
+	for range int(probeDuration / padInterval) {
+		r.clock.add(padInterval)
+		a.pad()
+	}
+	want := target * probeDuration.Seconds() / 8
+	if sent := r.e.probe.cur.sent; float64(sent) < 0.9*want || float64(sent) > 1.2*want {
+		t.Fatalf("probe sent %d bytes, want about %.0f (%d bit/s for %v)", sent, want, target, probeDuration)
 	}
 }

@@ -84,8 +84,9 @@ type EstimatorStats struct {
 	// TWCC reports that transport-cc is negotiated on some stream.
 	TWCC bool
 	// DecreasedAt is when congestion (over-use or loss) last cut the
-	// estimate; zero if never.
+	// estimate; zero if never. Cause says which signal did.
 	DecreasedAt time.Time
+	Cause       string
 }
 
 // Estimator is the bandwidth estimate of one subscribe connection. It is a
@@ -116,6 +117,7 @@ type Estimator struct {
 	// decreasedAt is the last time congestion cut the estimate, lossCutAt
 	// the last time loss did.
 	decreasedAt, lossCutAt time.Time
+	cause                  string
 	probe                  prober
 	ackedBps               int
 	loss                   float64
@@ -186,13 +188,18 @@ func (e *Estimator) AddStream(info *interceptor.StreamInfo, writer interceptor.R
 	e.mu.Lock()
 	e.twcc = true
 	e.mu.Unlock()
+	var top seqTracker // this stream's newest RTP sequence number, under e.mu
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		if ext := h.GetExtension(id); len(ext) == 2 {
 			seq := binary.BigEndian.Uint16(ext)
 			size := h.MarshalSize() + len(payload) + int(h.PaddingSize)
 			e.mu.Lock()
 			now := e.now()
-			e.hist.add(seq, size, now, e.probe.sendingID(now))
+			probe := e.probe.sendingID(now)
+			if probe != 0 {
+				e.probe.cur.sent += size
+			}
+			e.hist.add(seq, size, now, probe, !top.advance(h.SequenceNumber))
 			e.sentBytes += size
 			e.mu.Unlock()
 		}
@@ -249,8 +256,21 @@ func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC, now time.Time) {
 		switch {
 		case a.received:
 			bytes += a.pkt.size
-			received++
-			e.arrivals.add(a.arrival, a.pkt.size)
+			if !a.pkt.resend {
+				received++
+			}
+			e.arrivals.add(a.arrival, a.pkt.size, a.pkt.sentAt)
+		case a.pkt.resend:
+			// A retransmission repeats the RTP sequence number of its
+			// original (no RTX). When the original only came late, or a
+			// receiver NACKed again before the first copy arrived (a
+			// loopback RTT is shorter than a busy server's reaction), the
+			// receiver's SRTP replay check drops the copy before its
+			// transport-cc sees it: reported lost, though the link lost
+			// nothing. Seen with Chromium: bursts of 30-70 % "loss", all of
+			// it repeated sequence numbers, that collapsed the estimate to
+			// its floor and paused video (docs/bwe.md). A congested link
+			// loses new packets too, and those still count.
 		case a.pkt.probe == 0 && a.pkt.sentAt.After(e.decreasedAt):
 			// Packets sent during a probe are left out of the loss: a
 			// probe that overshoots fills the bottleneck's queue on
@@ -286,17 +306,24 @@ func (e *Estimator) update(now time.Time) {
 	acked, loss, ok := e.acked.rate(now)
 	e.ackedBps, e.loss = acked, loss
 	if raw < e.rawPrev && overuse {
-		// GCC saw over-use (a growing queue): the bottleneck delivers what
-		// arrives now, so cut to GCC's 0.85 x that, measured over the last
-		// 250 ms. GCC's own level is not used: its received rate spans
-		// 500 ms, half of it from before a sudden drop, and after a probe
-		// raised the estimate its level lags far below.
-		if short, sok := e.shortRate(now); sok {
-			e.est = min(e.est, int(gccBeta*float64(short)))
-		} else {
-			e.est = min(e.est, raw)
-		}
-		e.decreasedAt = now
+		// GCC saw over-use (a growing queue). When the path held back what
+		// was sent (received slower than sent), the bottleneck delivers
+		// what arrives now: cut to GCC's 0.85 x that, measured over the
+		// last 250 ms. GCC's own level is not used: its received rate
+		// spans 500 ms, half of it from before a sudden drop, and after a
+		// probe raised the estimate its level lags far below.
+		//
+		// When the receiver got the packets as fast as they were sent,
+		// the receive rate is only what was offered: media that has just
+		// started or resumed (a track back from a direct P2P path, a
+		// publisher back from an ICE restart) or a low layer. Cutting to
+		// it took the estimate to its floor at once and paused the video,
+		// on a link with room to spare; the delay signal then gets GCC's
+		// multiplicative decrease of the estimate itself, again at each
+		// new over-use while the queue keeps growing.
+		recv, sent, sok := e.arrivals.rates()
+		e.est = overuseCut(e.est, recv, sent, sok)
+		e.decreasedAt, e.cause = now, fmt.Sprintf("overuse: received %d of %d bit/s sent", recv, sent)
 	} else if ok && loss <= heavyLoss {
 		limit := int(appLimitedFactor*float64(acked)) + appLimitedSlack
 		e.est = max(e.est, min(raw, limit))
@@ -316,6 +343,9 @@ func (e *Estimator) update(now time.Time) {
 			// few tens of percent keeps overfilling its queue, and every
 			// frame sent meanwhile is lost.
 			cut = min(cut, short)
+			e.cause = "collapse"
+		} else {
+			e.cause = "loss"
 		}
 		e.est = cut
 		e.lossCutAt, e.decreasedAt = now, now
@@ -328,6 +358,16 @@ func (e *Estimator) update(now time.Time) {
 	}
 	e.est = clamp(e.est, e.minBitrate, e.maxBitrate)
 	e.validated = min(e.validated, e.est)
+}
+
+// overuseCut is the estimate after an over-use signal: 0.85 x the receive
+// rate when the path received the packets slower than they were sent
+// (saturated, ok), else 0.85 x the estimate (see update).
+func overuseCut(est, recv, sent int, ok bool) int {
+	if ok && float64(recv) < probeSaturated*float64(sent) {
+		return min(est, int(gccBeta*float64(recv)))
+	}
+	return int(gccBeta * float64(est))
 }
 
 // shortRate is what the path delivers now: the receive rate over the
@@ -366,6 +406,22 @@ func (e *Estimator) applyProbe(r ProbeResult) {
 }
 
 func clamp(v, lo, hi int) int { return max(lo, min(hi, v)) }
+
+// seqTracker follows the newest RTP sequence number written on one stream.
+type seqTracker struct {
+	newest  uint16
+	started bool
+}
+
+// advance records seq and reports whether it is newer than every sequence
+// number before it (false for a retransmission).
+func (t *seqTracker) advance(seq uint16) bool {
+	if t.started && int16(seq-t.newest) <= 0 {
+		return false
+	}
+	t.newest, t.started = seq, true
+	return true
+}
 
 // delayTarget is pion GCC's delay-based target. Its loss-based controller is
 // left out: it judges each feedback report alone (about 15 packets at
@@ -445,7 +501,7 @@ func (e *Estimator) Stats() EstimatorStats {
 		Estimate: e.est, GCC: raw, Acked: e.ackedBps, Sent: e.sentBps, Loss: e.loss, REMB: e.remb,
 		Validated: e.validated, Probing: e.probe.cur.phase == probeSending,
 		ProbeTarget: e.probe.cur.target, LastProbe: e.probe.last, TWCC: e.twcc,
-		DecreasedAt: e.decreasedAt,
+		DecreasedAt: e.decreasedAt, Cause: e.cause,
 	}
 }
 
@@ -482,6 +538,23 @@ func (e *Estimator) Probing() (target int, ok bool) {
 		return 0, false
 	}
 	return e.probe.cur.target, true
+}
+
+// ProbeShortfall returns, while a probe is being sent, how many bytes
+// everything sent since it began (media, retransmissions, padding) falls
+// short of its target rate: the padding it needs now. ok is false when no
+// probe is being sent.
+func (e *Estimator) ProbeShortfall() (bytes int, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	if e.probe.sendingID(now) == 0 {
+		if r, done := e.probe.update(now); done {
+			e.applyProbe(r)
+		}
+		return 0, false
+	}
+	return e.probe.shortfall(now), true
 }
 
 // Close implements cc.BandwidthEstimator.

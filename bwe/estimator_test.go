@@ -34,6 +34,9 @@ type estimatorRig struct {
 	// arrival is the receiver clock, continued across reports (all with
 	// reference time 0).
 	arrival time.Duration
+	// dropped are transport-wide sequence numbers the next feedback
+	// reports lost whatever lostEvery says.
+	dropped map[uint16]bool
 }
 
 func newRig(t *testing.T, twcc bool, opts ...EstimatorOption) *estimatorRig {
@@ -54,7 +57,29 @@ func newRig(t *testing.T, twcc bool, opts ...EstimatorOption) *estimatorRig {
 // send writes n packets of size bytes, spaced by gap.
 func (r *estimatorRig) send(n, size int, gap time.Duration) {
 	for range n {
-		h := &rtp.Header{Version: 2, SSRC: 1, SequenceNumber: r.seq}
+		r.write(r.seq, size)
+		r.clock.add(gap)
+	}
+}
+
+// resend writes again n packets sent before (RTP sequence numbers below
+// the newest, new transport-wide ones), all lost on the way when dropped.
+func (r *estimatorRig) resend(n, size int, dropped bool) {
+	for i := range n {
+		if dropped {
+			if r.dropped == nil {
+				r.dropped = make(map[uint16]bool)
+			}
+			r.dropped[r.seq] = true
+		}
+		r.write(r.seq-uint16(2*(i+1)), size)
+	}
+}
+
+// write sends one packet: RTP sequence number rtpSeq, transport-wide r.seq.
+func (r *estimatorRig) write(rtpSeq uint16, size int) {
+	{
+		h := &rtp.Header{Version: 2, SSRC: 1, SequenceNumber: rtpSeq}
 		b := make([]byte, 2)
 		binary.BigEndian.PutUint16(b, r.seq)
 		if err := h.SetExtension(testTWCCID, b); err != nil {
@@ -65,7 +90,6 @@ func (r *estimatorRig) send(n, size int, gap time.Duration) {
 		}
 		r.sent = append(r.sent, r.seq)
 		r.seq++
-		r.clock.add(gap)
 	}
 }
 
@@ -78,7 +102,7 @@ func (r *estimatorRig) feedback(gap time.Duration, lostEvery int) {
 	fb := &rtcp.TransportLayerCC{BaseSequenceNumber: r.sent[0], PacketStatusCount: uint16(len(r.sent))}
 	var symbols []uint16
 	for i := range r.sent {
-		if lostEvery > 0 && i%lostEvery == lostEvery-1 {
+		if (lostEvery > 0 && i%lostEvery == lostEvery-1) || r.dropped[r.sent[i]] {
 			symbols = append(symbols, rtcp.TypeTCCPacketNotReceived)
 			continue
 		}
@@ -95,7 +119,7 @@ func (r *estimatorRig) feedback(gap time.Duration, lostEvery int) {
 		fb.PacketChunks = append(fb.PacketChunks, &rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit, SymbolList: symbols[:k]})
 		symbols = symbols[k:]
 	}
-	r.sent = r.sent[:0]
+	r.sent, r.dropped = r.sent[:0], nil
 	if err := r.e.WriteRTCP([]rtcp.Packet{fb}, nil); err != nil {
 		r.t.Fatal(err)
 	}
@@ -164,6 +188,33 @@ func TestEstimatorLoss(t *testing.T) {
 	}
 }
 
+// Retransmissions repeat their original's RTP sequence number (no RTX).
+// A copy of a packet the receiver already has is dropped by its SRTP
+// replay check and reported lost by transport-cc; that is no loss on the
+// link. Chromium on loopback showed bursts of 30-70 % such "loss" after a
+// publisher's ICE restart, which collapsed the estimate to its floor and
+// paused the video. New packets lost still count.
+func TestEstimatorIgnoresLostRetransmissions(t *testing.T) {
+	r := newRig(t, true, WithInitialBitrate(1_000_000))
+	for range 6 { // 960 kbit/s of new packets, every one arriving
+		r.send(10, 1200, 10*time.Millisecond)
+		r.resend(5, 1200, true)
+		r.feedback(10*time.Millisecond, 0)
+	}
+	st := r.e.Stats()
+	if st.Loss > 0 || st.Estimate < 1_000_000 || !st.DecreasedAt.IsZero() {
+		t.Fatalf("loss %.2f, estimate %d, cut at %v (%s): want no loss and no cut", st.Loss, st.Estimate, st.DecreasedAt, st.Cause)
+	}
+	for range 6 { // the same with every fifth new packet lost: 20 %
+		r.send(10, 1200, 10*time.Millisecond)
+		r.resend(5, 1200, true)
+		r.feedback(10*time.Millisecond, 5)
+	}
+	if st := r.e.Stats(); st.Loss < 0.15 || st.Loss > 0.25 || st.DecreasedAt.IsZero() {
+		t.Fatalf("loss %.2f, cut at %v: want the 20 %% of new packets lost to count", st.Loss, st.DecreasedAt)
+	}
+}
+
 // A probe the receiver gets at the sending rate raises the estimate; one
 // that arrives spread out (a queue formed) sets it to the capacity seen.
 func TestEstimatorProbe(t *testing.T) {
@@ -201,6 +252,57 @@ func TestEstimatorProbe(t *testing.T) {
 			}
 			if r.e.StartProbe(2_400_000) {
 				t.Fatal("a new probe started right after the last one (no backoff)")
+			}
+		})
+	}
+}
+
+// An over-use signal cuts to 0.85 x the receive rate only when the path
+// held the packets back (received slower than sent). Otherwise the receive
+// rate is just what was offered (media that has just resumed: a track back
+// from P2P, a publisher back from an ICE restart), and cutting to it took
+// the estimate to its floor in one step; the estimate loses 15 % instead.
+func TestOveruseCut(t *testing.T) {
+	tests := []struct {
+		name            string
+		est, recv, sent int
+		ok              bool
+		want            int
+	}{
+		{"saturated: capacity measured", 5_000_000, 300_000, 5_000_000, true, 255_000},
+		{"received as sent: resumed media", 1_000_000, 70_000, 72_000, true, 850_000},
+		{"too few arrivals to tell", 1_000_000, 0, 0, false, 850_000},
+		{"saturated above the estimate", 500_000, 1_000_000, 2_000_000, true, 500_000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := overuseCut(tc.est, tc.recv, tc.sent, tc.ok); got != tc.want {
+				t.Fatalf("overuseCut(%d, %d, %d, %v) = %d, want %d", tc.est, tc.recv, tc.sent, tc.ok, got, tc.want)
+			}
+		})
+	}
+}
+
+// The arrival window gives the send rate of the packets it holds: equal to
+// the receive rate when the path kept up, higher behind a bottleneck.
+func TestArrivalRates(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	for _, tc := range []struct {
+		name    string
+		arrival time.Duration // per 1000 B packet sent every 4 ms (2 Mbit/s)
+		recv    int
+	}{
+		{"kept up", 4 * time.Millisecond, 2_000_000},
+		{"bottleneck at 1 Mbit/s", 8 * time.Millisecond, 1_000_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newArrivalRate(recentWindow)
+			for i := range 50 {
+				r.add(time.Duration(i)*tc.arrival, 1000, t0.Add(time.Duration(i)*4*time.Millisecond))
+			}
+			recv, sent, ok := r.rates()
+			if !ok || recv < tc.recv*95/100 || recv > tc.recv*105/100 || sent < 1_900_000 || sent > 2_100_000 {
+				t.Fatalf("recv %d sent %d ok %v, want about %d and 2000000", recv, sent, ok, tc.recv)
 			}
 		})
 	}

@@ -20,6 +20,9 @@ type sentPacket struct {
 	probe  uint32 // probe cluster id, 0 for none
 	valid  bool
 	acked  bool // feedback already counted it as received
+	// resend: the packet repeats an RTP sequence number already sent on
+	// its stream (a retransmission; hibiki has no RTX).
+	resend bool
 }
 
 // sendHistory maps transport-wide sequence numbers to sent packets. It is a
@@ -29,8 +32,8 @@ type sendHistory struct {
 	ring [historySize]sentPacket
 }
 
-func (h *sendHistory) add(seq uint16, size int, at time.Time, probe uint32) {
-	h.ring[int(seq)%historySize] = sentPacket{seq: seq, size: size, sentAt: at, probe: probe, valid: true}
+func (h *sendHistory) add(seq uint16, size int, at time.Time, probe uint32, resend bool) {
+	h.ring[int(seq)%historySize] = sentPacket{seq: seq, size: size, sentAt: at, probe: probe, valid: true, resend: resend}
 }
 
 func (h *sendHistory) get(seq uint16) *sentPacket {

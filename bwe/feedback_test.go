@@ -11,7 +11,7 @@ func TestParseTWCC(t *testing.T) {
 	var h sendHistory
 	t0 := time.Unix(100, 0)
 	for seq := uint16(65530); seq != 6; seq++ { // wraps
-		h.add(seq, 1000, t0, 0)
+		h.add(seq, 1000, t0, 0, false)
 	}
 	fb := &rtcp.TransportLayerCC{
 		BaseSequenceNumber: 65530,
@@ -55,7 +55,7 @@ func TestParseTWCC(t *testing.T) {
 		t.Fatalf("repeat gave %d acks, want only the 3 lost", len(again))
 	}
 	// Packets the history no longer knows are skipped.
-	h.add(65533+historySize-65536, 1, t0, 0) // same slot as lost 65533
+	h.add(65533+historySize-65536, 1, t0, 0, false) // same slot as lost 65533
 	if n := len(parseTWCC(fb, &h, nil)); n != 2 {
 		t.Fatalf("%d acks after overwrite, want 2", n)
 	}

@@ -54,6 +54,8 @@ type probeCluster struct {
 	start   time.Time
 	stopped time.Time
 
+	// sent counts the bytes of every packet sent while probing (at send).
+	sent                           int
 	packets, lost                  int
 	firstSent, lastSent            time.Time
 	firstArrival, lastArrival      time.Duration
@@ -152,6 +154,13 @@ func (p *prober) start(target int, now time.Time) bool {
 	p.nextID++
 	p.cur = probeCluster{id: p.nextID, phase: probeSending, target: target, start: now}
 	return true
+}
+
+// shortfall is how many bytes the packets sent since the probe began fall
+// short of its target rate; now is within the sending phase.
+func (p *prober) shortfall(now time.Time) int {
+	elapsed := min(now.Sub(p.cur.start), probeDuration)
+	return int(float64(p.cur.target)*elapsed.Seconds()/8) - p.cur.sent
 }
 
 // sendingID is the cluster id to tag a packet sent now with, 0 when not

@@ -19,6 +19,7 @@ func (p *Participant) startAllocator(est *bwe.Estimator) error {
 	opts := []bwe.AllocatorOption{
 		bwe.WithDominantSpeaker(p.room.Dominant),
 		bwe.WithStatsSink(p.bandwidthStats),
+		bwe.WithAllocatorLogger(p.logger),
 	}
 	if d := p.room.sfu.opts.statsInterval; d > 0 {
 		opts = append(opts, bwe.WithStatsInterval(d))
