@@ -531,10 +531,7 @@ func (e *Estimator) Probing() (target int, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
-	if e.probe.sendingID(now) == 0 {
-		if r, done := e.probe.update(now); done {
-			e.applyProbe(r)
-		}
+	if !e.probeSending(now) {
 		return 0, false
 	}
 	return e.probe.cur.target, true
@@ -548,13 +545,23 @@ func (e *Estimator) ProbeShortfall() (bytes int, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
-	if e.probe.sendingID(now) == 0 {
-		if r, done := e.probe.update(now); done {
-			e.applyProbe(r)
-		}
+	if !e.probeSending(now) {
 		return 0, false
 	}
 	return e.probe.shortfall(now), true
+}
+
+// probeSending reports whether a probe is being sent at now; when none
+// is, it settles the one that ended (its result moves the estimate). e.mu
+// must be held.
+func (e *Estimator) probeSending(now time.Time) bool {
+	if e.probe.sendingID(now) != 0 {
+		return true
+	}
+	if r, done := e.probe.update(now); done {
+		e.applyProbe(r)
+	}
+	return false
 }
 
 // Close implements cc.BandwidthEstimator.

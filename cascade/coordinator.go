@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cluster"
@@ -63,8 +62,6 @@ type Coordinator struct {
 	wg     sync.WaitGroup
 	wake   chan struct{}
 	dataq  chan outData
-	// dropped counts data messages lost on the way to other nodes.
-	dropped atomic.Uint64
 
 	mu    sync.Mutex
 	dirty map[string]bool

@@ -34,7 +34,6 @@ func (c *Coordinator) SendData(m sfu.RemoteData) {
 	select {
 	case c.dataq <- outData{node: m.Node, msg: b}:
 	default:
-		c.dropped.Add(1)
 		c.log.Warn("data for another node dropped: queue full", "node", m.Node, "room", m.Room)
 	}
 }
@@ -47,7 +46,6 @@ func (c *Coordinator) sendData() {
 			return
 		case d := <-c.dataq:
 			if err := c.cfg.Store.SendData(c.ctx, d.node, d.msg); err != nil {
-				c.dropped.Add(1)
 				c.log.Debug("data for another node lost", "node", d.node, "err", err)
 			}
 		}
@@ -66,7 +64,3 @@ func (c *Coordinator) receiveData(b []byte) {
 		r.DeliverData(m.To, m.Deliver, m.Lossy)
 	}
 }
-
-// DataDropped counts data messages for other nodes that were dropped
-// (queue full) or could not be published (Redis away).
-func (c *Coordinator) DataDropped() uint64 { return c.dropped.Load() }

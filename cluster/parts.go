@@ -136,43 +136,23 @@ func (c *Cluster) Parts(ctx context.Context, room string) ([]Part, error) {
 // data for every message SendData sent to this node. It runs until the
 // Cluster is closed; the callbacks must not block for long.
 func (c *Cluster) Watch(parts func(PartChange), data func([]byte)) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		mine := c.dataChannel(c.cfg.NodeID)
-		ps := c.rdb.Subscribe(c.ctx, c.partsChannel(), mine)
-		ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
-		defer func() {
-			_ = ps.Close()
-			for range ch {
-				// Drain: go-redis's goroutine may be blocked sending to ch.
+	mine := c.dataChannel(c.cfg.NodeID)
+	c.listen(1024, func(m any) {
+		switch m := m.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Channel == c.partsChannel() {
+				parts(PartChange{})
 			}
-		}()
-		for {
-			select {
-			case <-c.ctx.Done():
+		case *redis.Message:
+			if m.Channel == mine {
+				data([]byte(m.Payload))
 				return
-			case m, ok := <-ch:
-				if !ok {
-					return
-				}
-				switch m := m.(type) {
-				case *redis.Subscription:
-					if m.Kind == "subscribe" && m.Channel == c.partsChannel() {
-						parts(PartChange{})
-					}
-				case *redis.Message:
-					if m.Channel == mine {
-						data([]byte(m.Payload))
-						continue
-					}
-					var pc PartChange
-					if json.Unmarshal([]byte(m.Payload), &pc) != nil || pc.Node == c.cfg.NodeID || pc.Room == "" {
-						continue
-					}
-					parts(pc)
-				}
 			}
+			var pc PartChange
+			if json.Unmarshal([]byte(m.Payload), &pc) != nil || pc.Node == c.cfg.NodeID || pc.Room == "" {
+				return
+			}
+			parts(pc)
 		}
-	}()
+	}, c.partsChannel(), mine)
 }

@@ -57,34 +57,14 @@ func (c *Cluster) Policy(ctx context.Context, room string) (json.RawMessage, err
 // and with "" whenever the subscription (re)starts (changes may have been
 // missed while Redis was away). It runs until the Cluster is closed.
 func (c *Cluster) WatchPolicies(fn func(room string)) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		ps := c.rdb.Subscribe(c.ctx, c.policyChannel())
-		ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(256))
-		defer func() {
-			_ = ps.Close()
-			for range ch {
-				// Drain: go-redis's goroutine may be blocked sending to ch.
+	c.listen(256, func(m any) {
+		switch m := m.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				fn("")
 			}
-		}()
-		for {
-			select {
-			case <-c.ctx.Done():
-				return
-			case m, ok := <-ch:
-				if !ok {
-					return
-				}
-				switch m := m.(type) {
-				case *redis.Subscription:
-					if m.Kind == "subscribe" {
-						fn("")
-					}
-				case *redis.Message:
-					fn(m.Payload)
-				}
-			}
+		case *redis.Message:
+			fn(m.Payload)
 		}
-	}()
+	}, c.policyChannel())
 }

@@ -54,19 +54,6 @@ func (r *Room) StopRelays(keep []string) {
 	}
 }
 
-// RelayNodes returns, per local track SID, the nodes it is relayed to.
-func (r *Room) RelayNodes() map[string][]string {
-	out := make(map[string][]string)
-	for _, p := range r.Local() {
-		for _, t := range p.announcedTracks() {
-			for _, o := range t.relayList() {
-				out[t.sid] = append(out[t.sid], o.node)
-			}
-		}
-	}
-	return out
-}
-
 // relayOut carries one published track, every simulcast layer of it, to
 // one other node: the sending half of a relay. The publisher's packets go
 // out unchanged but for SSRC, payload type and header extensions, so their
