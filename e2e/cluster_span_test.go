@@ -9,28 +9,16 @@ import (
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cluster/redistest"
-	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
 // startSpanNode runs node id of a cluster whose rooms span nodes; tweak,
-// when set, changes its config.
+// when given, changes its config too.
 func startSpanNode(t *testing.T, redis, id string, tweak ...func(*app.Config)) *server {
 	t.Helper()
-	cfg := testConfig()
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	ln := listen(t, cfg.Listen)
-	cfg.Redis.Address = redis
-	cfg.Node.ID = id
-	cfg.Node.URL = "ws://" + ln.Addr().String() + "/ws"
-	cfg.Node.Heartbeat, cfg.Node.TTL = clusterBeat, clusterTTL
-	cfg.Node.SpanRooms = true
-	cfg.Admin.Key = adminKey
-	cfg.NodeCPU = func() float64 { return 0 }
-	return serve(t, cfg, ln)
+	return startNode(t, redis, id, append([]func(*app.Config){func(c *app.Config) { c.Node.SpanRooms = true }}, tweak...)...)
 }
 
 // spanBot connects a bot to url and fails the test if it is redirected:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiki-sfu/hibiki/cluster/redistest"
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki/app"
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
@@ -19,10 +20,14 @@ const (
 	clusterTTL  = 600 * time.Millisecond
 )
 
-// startNode runs a server that is node id of the cluster on redis.
-func startNode(t *testing.T, redis, id string) *server {
+// startNode runs a server that is node id of the cluster on redis; tweak,
+// when given, changes its config first.
+func startNode(t *testing.T, redis, id string, tweak ...func(*app.Config)) *server {
 	t.Helper()
 	cfg := testConfig()
+	for _, f := range tweak {
+		f(&cfg)
+	}
 	ln := listen(t, cfg.Listen)
 	cfg.Redis.Address = redis
 	cfg.Node.ID = id
@@ -238,34 +243,4 @@ func TestClusterJoinLatency(t *testing.T) {
 	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100] }
 	t.Logf("join direct:     p50 %v p95 %v", pct(direct, 50), pct(direct, 95))
 	t.Logf("join redirected: p50 %v p95 %v", pct(redirected, 50), pct(redirected, 95))
-}
-
-// The cost of reaching a node that does not serve the room: joins through
-// the serving node vs through the other one, which answers with a redirect
-// that the bot follows. Both sets of joins are to the same room.
-func TestClusterJoinThroughOtherNode(t *testing.T) {
-	rs := redistest.Start(t)
-	a, b := startNode(t, rs.Addr(), "a"), startNode(t, rs.Addr(), "b")
-	ctx := deadline(t, 60*time.Second)
-	waitFor(ctx, t, "both nodes live", func() bool { return len(liveNodes(ctx, a)) == 2 })
-	clusterBot(ctx, t, a.url, "j", "host", false, false) // the room is on a
-
-	const n = 20
-	measure := func(url, prefix string) (p50, p95 time.Duration) {
-		var d []time.Duration
-		for i := range n {
-			start := time.Now()
-			x := clusterBot(ctx, t, url, "j", prefix+strconv.Itoa(i), false, false)
-			d = append(d, time.Since(start))
-			if x.SignalURL() != a.url {
-				t.Fatalf("%s%d joined on %s, want a", prefix, i, x.SignalURL())
-			}
-			_ = x.Close()
-		}
-		slices.Sort(d)
-		return d[n/2], d[n*95/100]
-	}
-	d50, d95 := measure(a.url, "direct")
-	r50, r95 := measure(b.url, "redirected")
-	t.Logf("join (connect to joined) over %d joins: direct p50 %v p95 %v; through the other node p50 %v p95 %v", n, d50, d95, r50, r95)
 }
