@@ -123,19 +123,9 @@ func rank(infos []SubscriptionInfo, dominant string) []int {
 			idx = append(idx, i)
 		}
 	}
-	class := func(s *SubscriptionInfo) int {
-		switch {
-		case s.Screen:
-			return 0
-		case dominant != "" && s.PublisherID == dominant:
-			return 1
-		default:
-			return 2
-		}
-	}
 	slices.SortStableFunc(idx, func(a, b int) int {
 		x, y := &infos[a], &infos[b]
-		if c := cmp.Compare(class(x), class(y)); c != 0 {
+		if c := cmp.Compare(class(x, dominant), class(y, dominant)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(y.Width*y.Height, x.Width*x.Height); c != 0 {
@@ -146,12 +136,36 @@ func rank(infos []SubscriptionInfo, dominant string) []int {
 	return idx
 }
 
+// Priority classes of video tracks, in rank order.
+const (
+	classScreen = iota
+	classSpeaker
+	classOther
+)
+
+// class is the priority class of a video track.
+func class(s *SubscriptionInfo, dominant string) int {
+	switch {
+	case s.Screen:
+		return classScreen
+	case dominant != "" && s.PublisherID == dominant:
+		return classSpeaker
+	default:
+		return classOther
+	}
+}
+
 // Allocate spends budget (bit/s) across one subscriber's tracks. Audio is
 // reserved first and never cut. Video tracks, in rank order, first each get
 // the cheapest step of their ladder (a track for which even that does not
 // fit is paused), then, again in rank order, each is raised to the best
 // step that fits what is left: the top-ranked track gets the best layer
-// that fits, the others what remains.
+// that fits, the others what remains. A screen share or the speaker's
+// video held below what its tile wants keeps every track of a lower class
+// on its lowest step: what is left cannot buy the main view's next layer,
+// but spent on thumbnails it would show them sharper than the speaker
+// (and a layer's cost varies by a third with its keyframes, so which of
+// them fits changed from one round to the next).
 //
 // current holds the subscriptions' present allocations (by index; nil or
 // shorter means none): keeping a present choice gets slack bit/s of
@@ -192,9 +206,11 @@ func Allocate(budget int, infos []SubscriptionInfo, dominant string, current []A
 			remaining -= c
 		}
 	}
+	held := classOther + 1 // the class of a priority track held below its tile
 	for _, i := range order {
 		l := ladders[i]
-		if level[i] < 0 {
+		cls := class(&infos[i], dominant)
+		if level[i] < 0 || cls > held {
 			continue
 		}
 		for up := len(l) - 1; up > level[i]; up-- {
@@ -204,6 +220,9 @@ func Allocate(budget int, infos []SubscriptionInfo, dominant string, current []A
 				level[i] = up
 				break
 			}
+		}
+		if cls < classOther && level[i] < len(l)-1 {
+			held = min(held, cls)
 		}
 	}
 	for _, i := range order {

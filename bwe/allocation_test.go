@@ -64,6 +64,15 @@ func TestAllocate(t *testing.T) {
 			audio("a1"), audio("a2"), audio("a3"), audio("a4"),
 			camera("v1", "P1", 1280, 720), camera("v2", "P2", 1280, 720), camera("v3", "P3", 1280, 720), camera("v4", "P4", 1280, 720),
 		}, "P3", "00000010"},
+		{"speaker held below its tile: others stay lowest", 1_200_000, []SubscriptionInfo{
+			audio("a1"), audio("a2"), camera("v1", "P1", 1280, 720), camera("v2", "P2", 1280, 720),
+		}, "P2", "0001"},
+		{"speaker at its tile: others get the rest", 2_500_000, []SubscriptionInfo{
+			camera("v1", "P1", 1280, 720), camera("v2", "P2", 640, 360), camera("v3", "P3", 1280, 720),
+		}, "P2", "211"},
+		{"no speaker: greedy in rank order", 1_200_000, []SubscriptionInfo{
+			camera("v1", "P1", 1280, 720), camera("v2", "P2", 1280, 720),
+		}, "", "11"},
 		{"screen before speaker", 800_000, []SubscriptionInfo{camera("v", "A", 1280, 720), screen}, "A", "01"},
 		{"large tile before small", 900_000, []SubscriptionInfo{camera("small", "A", 640, 360), camera("big", "B", 1280, 720)}, "", "01"},
 		{"lowest priority paused first", 200_000, []SubscriptionInfo{camera("v1", "A", 640, 360), camera("v2", "B", 1280, 720)}, "", "p0"},

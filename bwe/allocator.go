@@ -38,7 +38,7 @@ type BandwidthSource interface {
 	Changed() <-chan struct{}
 	// StartProbe starts a probe (see Estimator); ProbeShortfall says,
 	// while one is being sent, how many bytes of padding it needs now.
-	StartProbe(target int) bool
+	StartProbe(target int, purpose ProbePurpose) bool
 	ProbeShortfall() (bytes int, ok bool)
 	// SetAllocated reports what the allocation spends, so retransmissions
 	// are held to the rest.
@@ -83,6 +83,12 @@ const (
 	// probeMaxFactor caps a probe at this multiple of the estimate
 	// (libwebrtc probes at 2x in its application-limited region).
 	probeMaxFactor = 2
+	// headroomFactor is how far above a complete allocation its headroom
+	// probe aims (libwebrtc's second allocation probe).
+	headroomFactor = 2
+	// headroomInterval is how often a headroom probe may be repeated for
+	// an unchanged allocation (200 ms of padding every 30 s).
+	headroomInterval = 30 * time.Second
 	// keepSlack is the tolerance (fraction of the estimate) for keeping a
 	// present layer, against flapping on measurement noise.
 	keepSlack = 0.2
@@ -108,6 +114,10 @@ type Allocator struct {
 	loggedEst   int
 	loggedProbe time.Time
 	applied     map[string]Allocation
+	// headroomFor is the allocation total the last headroom probe was
+	// started for, and headroomAt when (see headroomProbe).
+	headroomFor int
+	headroomAt  time.Time
 }
 
 // NewAllocator builds an allocator spending src across the subscriptions
@@ -219,6 +229,8 @@ func (a *Allocator) allocate() {
 		a.probe(newTotal, budget)
 	} else if step, ok := nextStep(infos, next, dom); ok && step > budget {
 		a.probe(step, budget)
+	} else if !ok {
+		a.headroomProbe(newTotal, st)
 	}
 	seen := make(map[string]bool, len(subs))
 	for i, s := range subs {
@@ -263,7 +275,7 @@ func (a *Allocator) logEstimate(st EstimatorStats) {
 	}
 	if p := st.LastProbe; !p.At.IsZero() && !p.At.Equal(a.loggedProbe) {
 		a.loggedProbe = p.At
-		a.log.Debug("bwe probe done", "target", p.Target, "bitrate", p.Bitrate, "success", p.Success,
+		a.log.Debug("bwe probe done", "purpose", p.Purpose, "target", p.Target, "bitrate", p.Bitrate, "success", p.Success,
 			"saturated", p.Saturated, "estimate", st.Estimate)
 	}
 	if st.Estimate*10 > a.loggedEst*9 && st.Estimate*10 < a.loggedEst*11 {
@@ -286,8 +298,36 @@ func (a *Allocator) logEstimate(st EstimatorStats) {
 func (a *Allocator) probe(step, budget int) {
 	estimate := int(float64(budget) / budgetShare)
 	target := min(int(probeHeadroom*float64(step)/budgetShare), probeMaxFactor*estimate)
-	if a.src.StartProbe(target) && a.log != nil {
+	if a.src.StartProbe(target, ProbeUpgrade) && a.log != nil {
 		a.log.Debug("bwe probe", "target", target, "step", step, "budget", budget)
+	}
+}
+
+// headroomProbe probes once above an allocation that got everything its
+// tiles want (total bit/s), toward twice its cost, as libwebrtc probes at
+// 1x and 2x a new maximum allocation. Without it the estimate stops where
+// the last upgrade's probe left it, just over what is forwarded: a tile
+// enlarged or a track subscribed later must then probe before it may
+// grow, and on a lossy path GCC alone climbs slowly (scenario 5). It runs
+// again only for a total larger by more than the keep tolerance (not for
+// layer cost noise), or after headroomInterval when congestion or drift
+// has left the estimate under twice the allocation; a saturated result
+// never takes the estimate below what was validated, so it cannot cost
+// the present layers.
+func (a *Allocator) headroomProbe(total int, st EstimatorStats) {
+	if total <= 0 || st.Estimate >= headroomFactor*total {
+		return
+	}
+	if float64(total) <= (1+keepSlack)*float64(a.headroomFor) && a.now().Sub(a.headroomAt) < headroomInterval {
+		return
+	}
+	target := min(headroomFactor*total, probeMaxFactor*st.Estimate)
+	if !a.src.StartProbe(target, ProbeHeadroom) {
+		return
+	}
+	a.headroomFor, a.headroomAt = total, a.now()
+	if a.log != nil {
+		a.log.Debug("bwe headroom probe", "target", target, "allocated", total)
 	}
 }
 

@@ -27,7 +27,7 @@ func (f *fakeSource) Stats() EstimatorStats {
 	return f.st
 }
 func (f *fakeSource) Changed() <-chan struct{} { return f.changed }
-func (f *fakeSource) StartProbe(target int) bool {
+func (f *fakeSource) StartProbe(target int, _ ProbePurpose) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.probes = append(f.probes, target)
@@ -200,9 +200,11 @@ func TestAllocatorProbeReachesTarget(t *testing.T) {
 	if _, ok := a.applied["v"]; !ok {
 		t.Fatal("no allocation for the track")
 	}
+	// The track has all its tile wants, so allocate started the headroom
+	// probe: twice its 300 kbit/s.
 	const target = 600_000
-	if !r.e.StartProbe(target) {
-		t.Fatal("probe refused")
+	if got, ok := r.e.Probing(); !ok || got != target {
+		t.Fatalf("probing %d (%v), want the headroom probe to %d", got, ok, target)
 	}
 	for range int(probeDuration / padInterval) {
 		r.clock.add(padInterval)
@@ -211,5 +213,52 @@ func TestAllocatorProbeReachesTarget(t *testing.T) {
 	want := target * probeDuration.Seconds() / 8
 	if sent := r.e.probe.cur.sent; float64(sent) < 0.9*want || float64(sent) > 1.2*want {
 		t.Fatalf("probe sent %d bytes, want about %.0f (%d bit/s for %v)", sent, want, target, probeDuration)
+	}
+}
+
+// Once every track has what its tile wants, one probe goes to twice the
+// allocation, so the estimate has room for what comes next; it is not
+// repeated for the same allocation within headroomInterval.
+func TestAllocatorHeadroomProbe(t *testing.T) {
+	now := time.Unix(1000, 0)
+	src := newFakeSource(2_000_000, 2_000_000)
+	v := &fakeSub{info: camera("v", "A", 1280, 720), set: make(chan Target, 4)}
+	s := &fakeSub{info: audio("s"), set: make(chan Target, 4)}
+	a, err := NewAllocator(src, func() []Subscription { return []Subscription{v, s} },
+		WithAllocatorClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := func() []int {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return append([]int(nil), src.probes...)
+	}
+	a.allocate()
+	if tg := waitTarget(t, v); tg.Spatial != 2 {
+		t.Fatalf("target %+v, want the top layer", tg)
+	}
+	const total = 1_300_000 + 40_000
+	if p := probes(); len(p) != 1 || p[0] != 2*total {
+		t.Fatalf("probes %v, want one headroom probe to %d", p, 2*total)
+	}
+	now = now.Add(5 * time.Second)
+	a.allocate()
+	if p := probes(); len(p) != 1 {
+		t.Fatalf("probes %v, want no second headroom probe for the same allocation", p)
+	}
+	now = now.Add(headroomInterval)
+	a.allocate()
+	if p := probes(); len(p) != 2 || p[1] != 2*total {
+		t.Fatalf("probes %v, want another after %v", p, headroomInterval)
+	}
+	// An estimate already twice the allocation needs no probe.
+	b, err := NewAllocator(newFakeSource(3_000_000, 3_000_000), func() []Subscription { return []Subscription{v, s} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.allocate()
+	if p := b.src.(*fakeSource).probes; len(p) != 0 {
+		t.Fatalf("probes %v with a 3 Mbit/s estimate for %d bit/s", p, total)
 	}
 }

@@ -362,12 +362,20 @@ func (e *Estimator) update(now time.Time) {
 
 // overuseCut is the estimate after an over-use signal: 0.85 x the receive
 // rate when the path received the packets slower than they were sent
-// (saturated, ok), else 0.85 x the estimate (see update).
+// (saturated, ok), else 0.85 x the larger of the estimate and the receive
+// rate, never above the estimate (see update). The receive rate is above
+// the estimate, unsaturated, when a probe's overshoot grew the queue that
+// GCC saw: the path just delivered that rate, so the estimate keeps it
+// (a cut to 0.85 x the estimate there took scenario 4's speaker off its
+// layer late in the run).
 func overuseCut(est, recv, sent int, ok bool) int {
-	if ok && float64(recv) < probeSaturated*float64(sent) {
+	if !ok {
+		return int(gccBeta * float64(est))
+	}
+	if float64(recv) < probeSaturated*float64(sent) {
 		return min(est, int(gccBeta*float64(recv)))
 	}
-	return int(gccBeta * float64(est))
+	return min(est, int(gccBeta*float64(max(est, recv))))
 }
 
 // shortRate is what the path delivers now: the receive rate over the
@@ -508,10 +516,11 @@ func (e *Estimator) Stats() EstimatorStats {
 // Changed is signalled (never blocking, coalesced) when the estimate moves.
 func (e *Estimator) Changed() <-chan struct{} { return e.changed }
 
-// StartProbe asks for a probe toward target bit/s. It returns false while
+// StartProbe asks for a probe toward target bit/s, for purpose (which
+// decides whether its failure backs the next probes off). It returns false while
 // a probe runs or during the backoff after a failed one. The caller then
 // sends padding (Subscription.WritePadding) until Probing reports false.
-func (e *Estimator) StartProbe(target int) bool {
+func (e *Estimator) StartProbe(target int, purpose ProbePurpose) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.twcc {
@@ -523,7 +532,7 @@ func (e *Estimator) StartProbe(target int) bool {
 		// padding now only delays the frames that are let through.
 		return false
 	}
-	return e.probe.start(min(target, e.maxBitrate), now)
+	return e.probe.start(min(target, e.maxBitrate), purpose, now)
 }
 
 // Probing returns the target of the probe being sent, or ok=false.

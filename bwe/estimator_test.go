@@ -133,7 +133,7 @@ func TestEstimatorREMBWithoutTWCC(t *testing.T) {
 	if st := r.e.Stats(); st.Estimate != 640_000 || st.TWCC {
 		t.Fatalf("estimate %d (twcc %v), want the REMB 640000", st.Estimate, st.TWCC)
 	}
-	if r.e.StartProbe(2_000_000) {
+	if r.e.StartProbe(2_000_000, ProbeUpgrade) {
 		t.Fatal("a probe without transport-cc cannot be measured")
 	}
 }
@@ -230,7 +230,7 @@ func TestEstimatorProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, true, WithInitialBitrate(1_000_000))
-			if !r.e.StartProbe(2_400_000) {
+			if !r.e.StartProbe(2_400_000, ProbeUpgrade) {
 				t.Fatal("probe refused")
 			}
 			if _, ok := r.e.Probing(); !ok {
@@ -250,7 +250,7 @@ func TestEstimatorProbe(t *testing.T) {
 			if st.Probing {
 				t.Fatal("still probing")
 			}
-			if r.e.StartProbe(2_400_000) {
+			if r.e.StartProbe(2_400_000, ProbeUpgrade) {
 				t.Fatal("a new probe started right after the last one (no backoff)")
 			}
 		})
@@ -272,6 +272,8 @@ func TestOveruseCut(t *testing.T) {
 		{"saturated: capacity measured", 5_000_000, 300_000, 5_000_000, true, 255_000},
 		{"received as sent: resumed media", 1_000_000, 70_000, 72_000, true, 850_000},
 		{"too few arrivals to tell", 1_000_000, 0, 0, false, 850_000},
+		{"probe overshoot delivered unsaturated", 1_227_000, 1_440_000, 1_449_000, true, 1_224_000},
+		{"far above the estimate, unsaturated", 1_000_000, 2_000_000, 2_050_000, true, 1_000_000},
 		{"saturated above the estimate", 500_000, 1_000_000, 2_000_000, true, 500_000},
 	}
 	for _, tc := range tests {
@@ -305,5 +307,37 @@ func TestArrivalRates(t *testing.T) {
 				t.Fatalf("recv %d sent %d ok %v, want about %d and 2000000", recv, sent, ok, tc.recv)
 			}
 		})
+	}
+}
+
+// A failed upgrade probe backs the next probe off; a failed headroom probe
+// (room above an allocation that has all it wants) does not, so it never
+// delays the probe an upgrade needs.
+func TestProberFailureBackoff(t *testing.T) {
+	tests := []struct {
+		purpose   ProbePurpose
+		wantReady bool
+	}{
+		{ProbeUpgrade, false},
+		{ProbeHeadroom, true},
+	}
+	for _, tt := range tests {
+		var p prober
+		now := time.Unix(1000, 0)
+		if !p.start(1_000_000, tt.purpose, now) {
+			t.Fatal("probe refused")
+		}
+		now = now.Add(probeDuration)
+		if p.sendingID(now) != 0 {
+			t.Fatal("still sending after probeDuration")
+		}
+		now = now.Add(probeSettle)
+		r, done := p.update(now)
+		if !done || r.Success || r.Purpose != tt.purpose {
+			t.Fatalf("purpose %d: result %+v (done %v), want a failure", tt.purpose, r, done)
+		}
+		if ready := p.start(1_000_000, ProbeUpgrade, now); ready != tt.wantReady {
+			t.Errorf("purpose %d: next probe allowed at once = %v, want %v", tt.purpose, ready, tt.wantReady)
+		}
 	}
 }

@@ -43,6 +43,20 @@ const (
 	probeWaiting            // sending stopped, feedback still due
 )
 
+// ProbePurpose says why a probe is sent, which decides what its failure
+// costs.
+type ProbePurpose uint8
+
+const (
+	// ProbeUpgrade tests the rate an allocation step needs; a failure
+	// backs further probes off (the link is not there yet).
+	ProbeUpgrade ProbePurpose = iota
+	// ProbeHeadroom tests for room above an allocation that already has
+	// all it wants; its failure changes nothing about upgrades, so it
+	// does not back them off.
+	ProbeHeadroom
+)
+
 // probeCluster accumulates, from transport-cc feedback, the send and
 // receive timing of the packets sent during one probe, the way libwebrtc's
 // ProbeBitrateEstimator does. Every packet sent while probing counts (media
@@ -50,6 +64,7 @@ const (
 type probeCluster struct {
 	id      uint32
 	phase   probePhase
+	purpose ProbePurpose
 	target  int
 	start   time.Time
 	stopped time.Time
@@ -138,6 +153,7 @@ type prober struct {
 // ProbeResult describes the last finished probe.
 type ProbeResult struct {
 	Target, Bitrate int
+	Purpose         ProbePurpose
 	// Success: the probe reached most of its target; Saturated: it found
 	// the link's capacity below the probe rate (Bitrate is then based on it).
 	Success, Saturated bool
@@ -147,12 +163,12 @@ type ProbeResult struct {
 
 // start begins a probe toward target unless one runs or the backoff after
 // a failed one has not passed.
-func (p *prober) start(target int, now time.Time) bool {
+func (p *prober) start(target int, purpose ProbePurpose, now time.Time) bool {
 	if p.cur.phase != probeIdle || now.Before(p.notBefore) {
 		return false
 	}
 	p.nextID++
-	p.cur = probeCluster{id: p.nextID, phase: probeSending, target: target, start: now}
+	p.cur = probeCluster{id: p.nextID, phase: probeSending, purpose: purpose, target: target, start: now}
 	return true
 }
 
@@ -205,14 +221,17 @@ func (p *prober) update(now time.Time) (ProbeResult, bool) {
 	default:
 		return ProbeResult{}, false
 	}
-	r := ProbeResult{Target: p.cur.target, Start: p.cur.start, At: now}
+	r := ProbeResult{Target: p.cur.target, Purpose: p.cur.purpose, Start: p.cur.start, At: now}
 	r.Bitrate, r.Saturated = p.cur.result()
 	r.Success = float64(r.Bitrate) >= probeSuccess*float64(r.Target)
 	p.cur.phase = probeIdle
-	if r.Success {
+	switch {
+	case r.Success:
 		p.failures = 0
 		p.notBefore = now.Add(probeBackoffMin)
-	} else {
+	case r.Purpose == ProbeHeadroom:
+		p.notBefore = now
+	default:
 		p.failures++
 		backoff := probeBackoffMin << min(p.failures, 4)
 		p.notBefore = now.Add(min(backoff, probeBackoffMax))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
+	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
 // onePublisher starts a simulcast publisher and the impaired subscriber,
@@ -190,7 +191,7 @@ func TestScenario4FourPublishersSpeaker(t *testing.T) {
 	speaking := func(time.Duration) bool { return true }
 	silent := func(time.Duration) bool { return false }
 	var vsids []string
-	speakerSID := ""
+	speakerSID, speakerPID := "", ""
 	for i := range 4 {
 		cfg := bot.Config{Room: "bwe", Identity: fmt.Sprintf("pub%d", i), Publish: true, Simulcast: true, Speaking: silent}
 		if i == 2 {
@@ -199,7 +200,7 @@ func TestScenario4FourPublishersSpeaker(t *testing.T) {
 		p := tb.bot(ctx, cfg, nil)
 		vsids = append(vsids, p.TrackSID("video"))
 		if i == 2 {
-			speakerSID = p.TrackSID("video")
+			speakerSID, speakerPID = p.TrackSID("video"), p.Self().SID
 		}
 	}
 	sub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "sub", Subscribe: true}, tb.subNet)
@@ -211,6 +212,7 @@ func TestScenario4FourPublishersSpeaker(t *testing.T) {
 			t.Fatalf("setVideoSize: %v", err)
 		}
 	}
+	t.Logf("video tracks %v, speaker %s", vsids, speakerSID)
 	rec := newRecorder("scenario4_four_publishers", sub, tb.down)
 	rec.srv = tb.srv.SFU().Counters()
 	rec.run(ctx, 16*time.Second)
@@ -229,6 +231,13 @@ func TestScenario4FourPublishersSpeaker(t *testing.T) {
 		}
 		return true
 	}
+	var doms []string
+	for _, m := range sub.Events() {
+		if m.Type == signaling.TypeActiveSpeakers && (len(doms) == 0 || doms[len(doms)-1] != m.Dominant) {
+			doms = append(doms, m.Dominant)
+		}
+	}
+	t.Logf("dominant speakers in turn %v (the speaker is %s)", doms, speakerPID)
 	settled := rec.settledAt(0, want)
 	last := rec.rows[len(rec.rows)-1]
 	t.Logf("speaker on layer %d, others %v; settled at %v", last.recv[speakerSID], othersOf(last, vsids, speakerSID), settled)
