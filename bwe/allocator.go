@@ -29,6 +29,13 @@ type Target struct {
 	// estimate, and every packet more of the old layer delays that
 	// keyframe and costs loss.
 	Immediate bool
+	// Hold, with Immediate, is how long the switch to the lower layer
+	// waits before asking for and taking its keyframe, so the queue the
+	// old layer filled at the bottleneck has room for it: a keyframe sent
+	// into a full drop-tail queue loses its tail there, and the
+	// retransmissions wait for a second queue's delay (see
+	// maxKeyframeHold).
+	Hold time.Duration
 }
 
 // BandwidthSource is the estimate an Allocator spends; *Estimator is one.
@@ -89,6 +96,13 @@ const (
 	// headroomInterval is how often a headroom probe may be repeated for
 	// an unchanged allocation (200 ms of padding every 30 s).
 	headroomInterval = 30 * time.Second
+	// maxKeyframeHold bounds Target.Hold. The hold only has to free room
+	// for the keyframe at the full queue's tail: 250 ms of a 300 kbit/s
+	// link is 9 KB, three low-layer keyframes. What is queued ahead of
+	// the keyframe drains first in any case, so holding for the whole
+	// queue only left the link idle before it (scenario 3: lowest layer
+	// after 1.7-2.0 s with the whole queue as hold, 1.5-1.6 s with 250 ms).
+	maxKeyframeHold = 250 * time.Millisecond
 	// keepSlack is the tolerance (fraction of the estimate) for keeping a
 	// present layer, against flapping on measurement noise.
 	keepSlack = 0.2
@@ -245,7 +259,11 @@ func (a *Allocator) allocate() {
 			a.applied[id] = n // refresh the cost
 			continue
 		}
-		s.SetTarget(Target{Spatial: n.Spatial, Temporal: n.Temporal, Immediate: congested})
+		tg := Target{Spatial: n.Spatial, Temporal: n.Temporal, Immediate: congested}
+		if congested {
+			tg.Hold = min(st.QueueDelay, maxKeyframeHold)
+		}
+		s.SetTarget(tg)
 		a.logTarget(id, n, congested, st)
 		a.applied[id] = n
 	}
@@ -264,7 +282,7 @@ func (a *Allocator) logTarget(id string, n Allocation, immediate bool, st Estima
 	}
 	a.log.Debug("bwe target", "track", id, "spatial", n.Spatial, "temporal", n.Temporal,
 		"bps", n.BitrateBps, "immediate", immediate, "estimate", st.Estimate, "validated", st.Validated,
-		"acked", st.Acked, "loss", st.Loss)
+		"acked", st.Acked, "loss", st.Loss, "queue", st.QueueDelay)
 }
 
 // logEstimate logs, at debug level, an estimate that moved by more than a

@@ -131,16 +131,18 @@ func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
 	src.st.Estimate = 800_000
 	src.mu.Unlock()
 	src.changed <- struct{}{}
-	if tg := waitTarget(t, v); tg.Spatial != 1 || tg.Immediate {
+	if tg := waitTarget(t, v); tg.Spatial != 1 || tg.Immediate || tg.Hold != 0 {
 		t.Fatalf("target without congestion %+v, want layer 1 at its keyframe", tg)
 	}
 	src.mu.Lock()
 	src.st.Estimate = 300_000
 	src.st.DecreasedAt = time.Now()
+	src.st.QueueDelay = 700 * time.Millisecond
 	src.mu.Unlock()
 	src.changed <- struct{}{}
-	if tg := waitTarget(t, v); tg.Spatial != 0 || !tg.Immediate {
-		t.Fatalf("target after the drop %+v, want layer 0 at once", tg)
+	// The keyframe waits for the full queue to make room for it.
+	if tg := waitTarget(t, v); tg.Spatial != 0 || !tg.Immediate || tg.Hold != maxKeyframeHold {
+		t.Fatalf("target after the drop %+v, want layer 0 at once, held %v", tg, maxKeyframeHold)
 	}
 	src.mu.Lock()
 	// A dip just under the lowest layer keeps it (pausing video is the

@@ -87,6 +87,11 @@ type EstimatorStats struct {
 	// estimate; zero if never. Cause says which signal did.
 	DecreasedAt time.Time
 	Cause       string
+	// QueueDelay is how long a packet sent now would wait in queues on
+	// the path: the newest acknowledged packet's one-way delay over the
+	// recent minimum, grown by what was sent since beyond what the path
+	// delivers.
+	QueueDelay time.Duration
 }
 
 // Estimator is the bandwidth estimate of one subscribe connection. It is a
@@ -107,6 +112,7 @@ type Estimator struct {
 	acked     rateWindow
 	recent    rateWindow  // the last recentWindow, for decreases
 	arrivals  arrivalRate // receive rate on the receiver's clock
+	queue     queueDelay
 	acks      []ack
 	twcc      bool
 	remb      int
@@ -260,6 +266,7 @@ func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC, now time.Time) {
 				received++
 			}
 			e.arrivals.add(a.arrival, a.pkt.size, a.pkt.sentAt)
+			e.queue.add(a.arrival, a.pkt.sentAt, now)
 		case a.pkt.resend:
 			// A retransmission repeats the RTP sequence number of its
 			// original (no RTX). When the original only came late, or a
@@ -389,6 +396,16 @@ func (e *Estimator) shortRate(now time.Time) (int, bool) {
 	return r, ok
 }
 
+// queueNow is the queueing delay a packet sent now meets (queueDelay.now
+// with the newest 250 ms of arrivals). e.mu is held.
+func (e *Estimator) queueNow(now time.Time) time.Duration {
+	recv, sent, ok := e.arrivals.rates()
+	if !ok {
+		recv, sent = 0, 0
+	}
+	return e.queue.now(now, recv, sent)
+}
+
 // applyProbe raises the estimate to what a finished probe proved, unless
 // congestion was seen while it ran: its packets then measured a link that
 // changed under them. e.mu is held.
@@ -505,11 +522,12 @@ func (e *Estimator) Stats() EstimatorStats {
 	raw, _ := delayTarget(e.gcc)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := e.now()
 	return EstimatorStats{
 		Estimate: e.est, GCC: raw, Acked: e.ackedBps, Sent: e.sentBps, Loss: e.loss, REMB: e.remb,
 		Validated: e.validated, Probing: e.probe.cur.phase == probeSending,
 		ProbeTarget: e.probe.cur.target, LastProbe: e.probe.last, TWCC: e.twcc,
-		DecreasedAt: e.decreasedAt, Cause: e.cause,
+		DecreasedAt: e.decreasedAt, Cause: e.cause, QueueDelay: e.queueNow(now),
 	}
 }
 

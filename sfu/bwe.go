@@ -77,6 +77,7 @@ func (d *DownTrack) SetTarget(t bwe.Target) {
 	d.bwPaused = spatial < 0
 	if spatial >= 0 {
 		d.allocLayer, d.allocTemporal = spatial, t.Temporal
+		d.dropNow, d.dropHold = t.Immediate, t.Hold
 	}
 	d.fwd.SetPaused(d.hidden || d.bwPaused || d.direct.Load())
 	hidden := d.hidden
@@ -85,11 +86,8 @@ func (d *DownTrack) SetTarget(t bwe.Target) {
 		d.sub.notify(SubscriptionPaused{TrackSID: d.track.sid, Paused: spatial < 0})
 	}
 	if spatial >= 0 {
-		d.reselect(d.track.layerInfos())
-		if t.Immediate {
-			d.fwd.DropCurrent() // only if the new target is below
-		}
-		d.track.poke() // resume the encoding it needs now
+		d.reselect(d.track.layerInfos()) // applies dropNow
+		d.track.poke()                   // resume the encoding it needs now
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -55,8 +56,12 @@ type DownTrack struct {
 	// bandwidth (distinct from a hidden tile's pause).
 	allocLayer    int
 	allocTemporal int
-	bwPaused      bool
-	pad           rtp.Header
+	// dropNow and dropHold carry an Immediate allocation (bwe.Target)
+	// to the next reselect, which applies it with the new target.
+	dropNow  bool
+	dropHold time.Duration
+	bwPaused bool
+	pad      rtp.Header
 }
 
 func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
@@ -392,9 +397,14 @@ func (d *DownTrack) reselect(infos []LayerInfo) {
 	}
 	if want >= 0 {
 		d.fwd.SetTarget(want, d.allocTemporal)
+		if d.dropNow {
+			d.fwd.DropCurrent(d.dropHold) // only if the new target is below
+		}
 	}
+	d.dropNow = false
+	held := d.fwd.Holding()
 	d.mu.Unlock()
-	if want >= 0 && want != old && want < len(infos) && infos[want].Live {
+	if want >= 0 && want != old && want < len(infos) && infos[want].Live && !held {
 		d.track.requestKeyframe(want)
 	}
 }

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -93,7 +94,11 @@ type Forwarder struct {
 	// dropping: the current layer is dropped until the switch to the
 	// target (DropCurrent).
 	dropping bool
-	m        munger
+	// holdUntil is when a DropCurrent hold ends and lastArrival the
+	// newest packet's arrival (both on the packets' arrival clock).
+	holdUntil   int64
+	lastArrival int64
+	m           munger
 }
 
 // NewForwarder returns a Forwarder for a track of the given kind and RTP
@@ -165,7 +170,7 @@ func (f *Forwarder) NeedsKeyframe() (layer int, ok bool) {
 		return 0, false
 	}
 	want := f.effectiveTarget()
-	if f.current == want {
+	if f.current == want || f.lastArrival < f.holdUntil {
 		return 0, false
 	}
 	return want, true
@@ -284,7 +289,8 @@ func (f *Forwarder) forwardVideo(p *Packet) Decision {
 	if f.muted || f.paused {
 		return Decision{Drop: true}
 	}
-	if f.shouldSwitch(p) {
+	f.lastArrival = p.ArrivalNanos
+	if p.ArrivalNanos >= f.holdUntil && f.shouldSwitch(p) {
 		f.m.switchTo(p)
 		f.dropping = false
 		f.current = p.Layer
@@ -319,14 +325,25 @@ func (f *Forwarder) forwardVideo(p *Packet) Decision {
 // DropCurrent stops forwarding the current layer before the switch to a
 // lower target happens at its keyframe: the link is congested and the old
 // layer's packets would only delay that keyframe. The receiver sees one
-// frame cut short (no sequence gap) and then the keyframe.
-func (f *Forwarder) DropCurrent() {
+// frame cut short (no sequence gap) and then the keyframe. For hold after
+// the newest packet the switch waits, neither asking for a keyframe nor
+// taking one (see bwe.Target.Hold).
+func (f *Forwarder) DropCurrent(hold time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.kind == KindVideo && f.current >= 0 && f.effectiveTarget() < f.current {
 		f.dropping = true
 		f.frameEnd = false
+		f.holdUntil = f.lastArrival + max(int64(hold), 0)
 	}
+}
+
+// Holding reports whether a DropCurrent hold is running: no keyframe is
+// to be asked for yet.
+func (f *Forwarder) Holding() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastArrival < f.holdUntil
 }
 
 // Resendable reports whether a retransmission of a packet of layer is of

@@ -3,6 +3,7 @@ package sfu
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
@@ -417,4 +418,38 @@ func BenchmarkForward(b *testing.B) {
 		f.Forward(p)
 		i++
 	}
+}
+
+// A congestion downgrade with a hold drops the old layer at once but
+// neither asks for nor takes the new layer's keyframe until the hold has
+// passed (the bottleneck's queue drains first).
+func TestForwarderDropCurrentHold(t *testing.T) {
+	const hold = 5 * frameNanos
+	s := newSim(t, 3, nil)
+	s.f.SetTarget(2, -1)
+	s.step(2)
+	s.step()
+	s.f.SetTarget(0, -1)
+	s.f.DropCurrent(time.Duration(hold))
+	n := len(s.out)
+	s.step(0) // starts the hold; a keyframe during it is not taken
+	if _, ok := s.f.NeedsKeyframe(); ok {
+		t.Fatal("keyframe asked for during the hold")
+	}
+	for range 3 {
+		s.step(0)
+	}
+	if len(s.out) != n || s.f.Current() != 2 {
+		t.Fatalf("forwarded %d packets during the hold (current %d), want none", len(s.out)-n, s.f.Current())
+	}
+	s.step()
+	s.step()
+	if l, ok := s.f.NeedsKeyframe(); !ok || l != 0 {
+		t.Fatalf("NeedsKeyframe = %d %v after the hold, want layer 0", l, ok)
+	}
+	s.step(0)
+	if s.f.Current() != 0 || len(s.out) == n {
+		t.Fatalf("current %d after the hold and a keyframe, want 0", s.f.Current())
+	}
+	s.checkContinuous()
 }

@@ -112,7 +112,7 @@ func TestForwarderDropCurrent(t *testing.T) {
 	s.step(2)
 	s.step()
 	s.f.SetTarget(0, -1)
-	s.f.DropCurrent()
+	s.f.DropCurrent(0)
 	n := len(s.out)
 	s.step()
 	s.step()
@@ -127,7 +127,7 @@ func TestForwarderDropCurrent(t *testing.T) {
 		t.Fatalf("gap at the switch: %d after %d", s.out[n].d.SequenceNumber, s.out[n-1].d.SequenceNumber)
 	}
 	// DropCurrent without a lower target does nothing.
-	s.f.DropCurrent()
+	s.f.DropCurrent(0)
 	m := len(s.out)
 	s.step()
 	if len(s.out) == m {

@@ -58,8 +58,9 @@ type frameInProgress struct {
 
 // frameAssembler reorders packets by sequence number and groups them into
 // frames by RTP timestamp and marker bit, like a receiver's jitter buffer.
-// A hole in the sequence is awaited for holeWait (a retransmission may fill
-// it); after that the frames it touches are released as incomplete.
+// A hole in the sequence is awaited for holeWait from the arrival of the
+// first packet after it (a retransmission may fill it); after that the
+// frames it touches are released as incomplete.
 type frameAssembler struct {
 	holeWait    time.Duration
 	started     bool
@@ -108,7 +109,17 @@ func (a *frameAssembler) release(now time.Time) {
 			continue
 		}
 		if a.holeSince.IsZero() {
+			// A packet is known missing from when a later one arrived,
+			// and every hole is awaited from then, not one after the
+			// other: a burst of losses (a bottleneck's queue dropping
+			// its tail) costs one wait, as in a browser, whose NACK
+			// module gives up on each missing packet on its own clock.
 			a.holeSince = now
+			for _, b := range a.buf {
+				if b.arrival.Before(a.holeSince) {
+					a.holeSince = b.arrival
+				}
+			}
 		}
 		if now.Sub(a.holeSince) < a.holeWait && len(a.buf) < maxBuffered {
 			return

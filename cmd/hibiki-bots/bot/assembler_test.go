@@ -228,3 +228,26 @@ func FuzzParseVP8(f *testing.F) {
 		}
 	})
 }
+
+// Holes from one burst of losses are awaited together, from when the first
+// packet after each arrived: the keyframe behind four holes is released one
+// wait after the burst, not four waits later.
+func TestAssemblerHoleBurstOneWait(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	a := newFrameAssembler(defaultHoleWait)
+	ps := drop(concat(frame(0, 0, 5, false), frame(5, 3000, 5, false), frame(10, 6000, 3, true)), 1, 3, 6, 8)
+	for _, p := range ps {
+		p.at = time.Duration(p.seq) * time.Millisecond
+		if out := a.push(p.info(t0), t0.Add(p.at)); len(out) != 0 && out[len(out)-1].Keyframe {
+			t.Fatalf("keyframe released at %v, before any hole was given up", p.at)
+		}
+	}
+	last := pkt{seq: 13, ts: 9000, start: true, marker: true, at: defaultHoleWait + 20*time.Millisecond}
+	var key bool
+	for _, f := range a.push(last.info(t0), t0.Add(last.at)) {
+		key = key || (f.Keyframe && f.Complete)
+	}
+	if !key {
+		t.Fatalf("keyframe not released %v after the burst", last.at)
+	}
+}
