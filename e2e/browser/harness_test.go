@@ -43,8 +43,8 @@ func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	for _, f := range configure {
 		f(&cfg)
 	}
-	if os.Getenv("HIBIKI_TEST_BWE") != "" {
-		cfg.BWE.Enabled = true
+	if v := os.Getenv("HIBIKI_TEST_BWE"); v != "" {
+		cfg.BWE.Enabled = v != "0"
 	}
 	level := slog.LevelWarn
 	if os.Getenv("HIBIKI_TEST_DEBUG") != "" {
