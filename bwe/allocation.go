@@ -160,12 +160,14 @@ func class(s *SubscriptionInfo, dominant string) int {
 // the cheapest step of their ladder (a track for which even that does not
 // fit is paused), then, again in rank order, each is raised to the best
 // step that fits what is left: the top-ranked track gets the best layer
-// that fits, the others what remains. A screen share or the speaker's
-// video held below what its tile wants keeps every track of a lower class
-// on its lowest step: what is left cannot buy the main view's next layer,
-// but spent on thumbnails it would show them sharper than the speaker
-// (and a layer's cost varies by a third with its keyframes, so which of
-// them fits changed from one round to the next).
+// that fits, the others what remains. While a screen share or the
+// speaker's video is held below what its tile wants, no track of a lower
+// class is raised above its present layer: what is left cannot buy the
+// main view's next layer, but spent on thumbnails it would show them
+// sharper than the speaker (and a layer's cost varies by a third with its
+// keyframes, so which of them fitted changed from one round to the next).
+// A thumbnail keeps the layer it has, though, as long as that fits: taking
+// it back would not give the speaker anything, only cost a switch.
 //
 // current holds the subscriptions' present allocations (by index; nil or
 // shorter means none): keeping a present choice gets slack bit/s of
@@ -210,12 +212,16 @@ func Allocate(budget int, infos []SubscriptionInfo, dominant string, current []A
 	for _, i := range order {
 		l := ladders[i]
 		cls := class(&infos[i], dominant)
-		if level[i] < 0 || cls > held {
+		if level[i] < 0 {
 			continue
 		}
 		for up := len(l) - 1; up > level[i]; up-- {
 			delta := l[up].bitrate - l[level[i]].bitrate
-			if delta <= remaining || (isCurrent(current, i, l[up]) && delta <= remaining+slack) {
+			keep := isCurrent(current, i, l[up])
+			if cls > held && !keep {
+				continue // below a held priority track: no raise, only a kept layer
+			}
+			if delta <= remaining || (keep && delta <= remaining+slack) {
 				remaining -= delta
 				level[i] = up
 				break

@@ -89,6 +89,23 @@ func TestAllocate(t *testing.T) {
 	}
 }
 
+// Below a speaker held under its tile, a thumbnail keeps the layer it has
+// (it fits), but another is not raised to one.
+func TestAllocateHeldSpeakerKeepsPresent(t *testing.T) {
+	infos := []SubscriptionInfo{
+		audio("a1"), audio("a2"), camera("v1", "P1", 1280, 720), camera("v2", "P2", 1280, 720), camera("v3", "P3", 1280, 720),
+	}
+	// 80 k audio + 3 x 150 k lowest + the speaker's middle (+350 k) = 880 k;
+	// 1.3 M leaves 420 k: room for one more middle layer, not the top.
+	cur := []Allocation{{Skip: true}, {Skip: true}, {Spatial: 0, Temporal: -1}, {Spatial: 1, Temporal: -1}, {Spatial: 0, Temporal: -1}}
+	if got := spatials(Allocate(1_300_000, infos, "P3", cur, 0)); got != "00011" {
+		t.Fatalf("allocation %s, want 00011 (v2 keeps its middle layer)", got)
+	}
+	if got := spatials(Allocate(1_300_000, infos, "P3", nil, 0)); got != "00001" {
+		t.Fatalf("allocation %s without present layers, want 00001 (nobody raised under the speaker)", got)
+	}
+}
+
 // The present layer is kept within the slack, not dropped on noise.
 func TestAllocateKeepsPresentWithinSlack(t *testing.T) {
 	infos := []SubscriptionInfo{camera("v", "A", 1280, 720)}

@@ -44,6 +44,9 @@ func testConfig() app.Config {
 	cfg.RTC.UDPPort = 0
 	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
+	if v := os.Getenv("HIBIKI_TEST_BWE"); v != "" {
+		cfg.BWE.Enabled = v != "0" // the bot suite with bandwidth estimation on (1) or off (0)
+	}
 	return cfg
 }
 
