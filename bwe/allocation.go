@@ -72,8 +72,14 @@ func temporalShares(n int) []float64 {
 }
 
 // Fallback bits per pixel per second when a layer's bitrate is not known
-// (a paused encoding): 0.06 bit per pixel at 30 frames per second.
-const fallbackBitsPerPixel = 0.06 * 30
+// (a paused encoding, or a relayed track in its first second): 0.1 bit per
+// pixel at 30 frames per second, about libwebrtc's simulcast maxima (200
+// kbit/s at 320x180, 700 kbit/s at 640x360, 2.5 Mbit/s at 1280x720). An
+// unknown layer priced high starts a track low and lets the probes raise
+// it; priced at 0.06 (the earlier value), a relayed track's middle layer
+// was given at 415 kbit/s, measured 650 kbit/s a moment later, taken back
+// and given again after a probe: two switches where one upgrade would do.
+const fallbackBitsPerPixel = 0.1 * 30
 
 // defaultAudioBps is reserved for an audio track whose rate is unknown.
 const defaultAudioBps = 48_000

@@ -143,9 +143,16 @@ func trackStats(b *bot.Bot, sid string) (bot.TrackStats, bool) {
 // assertHealthy checks what every received track must show on loopback:
 // complete frames starting with a keyframe, no loss, no freeze. One frame
 // cut by a layer switch is allowed: a simulcast subscription may start on
-// one layer and move to its default layer once.
+// one layer and move to its default layer once. With bandwidth estimation
+// on, three: a subscription starts on the lowest layer that fits the
+// initial 1 Mbit/s estimate and climbs through the middle one as probes
+// prove more, and a second track arriving can move the first down once.
 func assertHealthy(t *testing.T, name string, s bot.Stats) {
 	t.Helper()
+	maxCuts := uint64(1)
+	if testConfig().BWE.Enabled {
+		maxCuts = 3
+	}
 	for _, tr := range s.Tracks {
 		if tr.Packets == 0 {
 			t.Errorf("%s: track %s (%s) received nothing", name, tr.TrackSID, tr.Kind)
@@ -153,7 +160,7 @@ func assertHealthy(t *testing.T, name string, s bot.Stats) {
 		if !tr.FirstFrameKeyframe {
 			t.Errorf("%s: track %s first frame was not a keyframe", name, tr.TrackSID)
 		}
-		if tr.Incomplete > 0 || tr.SwitchCuts > 1 {
+		if tr.Incomplete > 0 || tr.SwitchCuts > maxCuts {
 			t.Errorf("%s: track %s has %d incomplete frames, %d cut by switches", name, tr.TrackSID, tr.Incomplete, tr.SwitchCuts)
 		}
 		if tr.Freezes > 0 {

@@ -363,9 +363,12 @@ func (f *Forwarder) Resendable(layer int) bool {
 // (ok false) unless video of the current layer is flowing and the newest
 // forwarded packet ended a frame: padding never lands inside a frame, where
 // it would look like a lost media packet to the receiver until the frame's
-// tail arrives. A paused or muted track may carry padding too: a
-// subscriber whose video is all paused for lack of bandwidth can only be
-// probed that way. Once the forwarder waits for a keyframe (paused, muted,
+// tail arrives. A paused track may carry padding too: a subscriber whose
+// video is all paused for lack of bandwidth can only be probed that way.
+// A track its publisher muted carries none: its subscribers are told it is
+// muted and expect nothing on it (a padding probe there showed as "still
+// forwarding" in stats), and its bandwidth is needed only once it is
+// unmuted. Once the forwarder waits for a keyframe (paused, muted,
 // resumed or started over: current < 0) the frame it last forwarded is
 // never continued, so padding is allowed there even if that frame was cut
 // short (a pause mid-frame, DropCurrent, a direct connection taking over);
@@ -374,7 +377,7 @@ func (f *Forwarder) Resendable(layer int) bool {
 func (f *Forwarder) Padding(n int) (seq uint16, ts uint32, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.kind != KindVideo || (!f.frameEnd && f.current >= 0) {
+	if f.kind != KindVideo || f.muted || (!f.frameEnd && f.current >= 0) {
 		return 0, 0, false
 	}
 	return f.m.padding(n)

@@ -67,6 +67,11 @@ func TestForwarderPaddingStates(t *testing.T) {
 	if _, _, ok := s.f.Padding(2); !ok {
 		t.Fatal("padding refused on a paused track after a complete frame")
 	}
+	// A muted track stays silent: its subscribers expect nothing on it.
+	s.f.SetMuted(true)
+	if _, _, ok := s.f.Padding(2); ok {
+		t.Fatal("padding on a muted track")
+	}
 }
 
 // A track paused in the middle of a frame (for bandwidth, or because the
