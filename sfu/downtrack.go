@@ -60,6 +60,10 @@ type DownTrack struct {
 	// to the next reselect, which applies it with the new target.
 	dropNow  bool
 	dropHold time.Duration
+	// rtt is the round trip to the subscriber from its last report (0:
+	// unknown), and born the DownTrack's clock for sentPacket.resentAt.
+	rtt      time.Duration
+	born     time.Time
 	bwPaused bool
 	pad      rtp.Header
 }
@@ -73,6 +77,7 @@ func newDownTrack(t *PublishedTrack, sub downstream) *DownTrack {
 
 		allocLayer:    -1,
 		allocTemporal: -1,
+		born:          time.Now(),
 	}
 	if t.kind == KindVideo {
 		d.seq = &sequencer{}
@@ -255,6 +260,12 @@ func (d *DownTrack) handleRTCP(b []byte, nack *rtcp.TransportLayerNack) {
 		case feedbackKeyframe:
 			stats.PLIsReceived.Add(1)
 			d.track.requestKeyframe(d.currentLayer())
+		case feedbackReport:
+			d.mu.Lock()
+			if rtt, ok := reportRTT(b[:size], d.ssrc, time.Now()); ok {
+				d.rtt = rtt
+			}
+			d.mu.Unlock()
 		case feedbackNACK:
 			// Unmarshal appends to Nacks: start from an empty list, or
 			// every NACK would resend all the earlier ones again.
@@ -274,10 +285,12 @@ const (
 	feedbackOther feedback = iota
 	feedbackKeyframe
 	feedbackNACK
+	feedbackReport
 )
 
 // feedbackOf classifies one RTCP packet by its header: PLI and FIR ask for
-// a keyframe, a generic NACK for retransmissions.
+// a keyframe, a generic NACK for retransmissions; a sender or receiver
+// report carries the round trip (reportRTT).
 func feedbackOf(b []byte) feedback {
 	format := b[0] & 0x1f
 	switch rtcp.PacketType(b[1]) {
@@ -289,6 +302,8 @@ func feedbackOf(b []byte) feedback {
 		if format == rtcp.FormatTLN {
 			return feedbackNACK
 		}
+	case rtcp.TypeReceiverReport, rtcp.TypeSenderReport:
+		return feedbackReport
 	}
 	return feedbackOther
 }

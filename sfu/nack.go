@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"time"
+
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
@@ -40,7 +42,12 @@ func (d *DownTrack) resendOne(outSeq uint16) bool {
 	if e == nil || e.resends >= maxResends || !d.fwd.Resendable(int(e.layer)) {
 		return false
 	}
+	now := uint16(time.Since(d.born).Milliseconds())
+	if !resendDue(e.resends, e.resentAt, now, d.rtt) {
+		return false // the last copy is still on its way (minResendGap)
+	}
 	e.resends++
+	e.resentAt = now
 	cache := d.track.cache(int(e.layer))
 	if cache == nil {
 		return false

@@ -112,7 +112,8 @@ func TestFeedbackOf(t *testing.T) {
 		{"PLI", &rtcp.PictureLossIndication{MediaSSRC: 1}, feedbackKeyframe},
 		{"FIR", &rtcp.FullIntraRequest{MediaSSRC: 1, FIR: []rtcp.FIREntry{{SSRC: 1}}}, feedbackKeyframe},
 		{"NACK", &rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 5}}}, feedbackNACK},
-		{"receiver report", &rtcp.ReceiverReport{SSRC: 1}, feedbackOther},
+		{"receiver report", &rtcp.ReceiverReport{SSRC: 1}, feedbackReport},
+		{"sender report", &rtcp.SenderReport{SSRC: 1}, feedbackReport},
 		{"TWCC", &rtcp.TransportLayerCC{MediaSSRC: 1, PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1}}, RecvDeltas: []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}}}, feedbackOther},
 		{"REMB", &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 1e6, SSRCs: []uint32{1}}, feedbackOther},
 	} {

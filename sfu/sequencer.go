@@ -7,7 +7,8 @@ const sequencerSize = 256
 
 // sentPacket is what a DownTrack needs to resend one packet it sent: where
 // the source is (layer, source sequence number in that layer's cache) and
-// how it was rewritten. 16 bytes, so the ring is 4 KiB per video subscription.
+// how it was rewritten, and when it was last resent. 20 bytes, so the ring
+// is 5 KiB per video subscription.
 type sentPacket struct {
 	srcSeq    uint16
 	outSeq    uint16
@@ -17,6 +18,9 @@ type sentPacket struct {
 	layer     uint8
 	flags     uint8
 	resends   uint8
+	// resentAt is the last resend's time in ms on the DownTrack's clock,
+	// modulo 2^16 (an entry lives a few seconds).
+	resentAt uint16
 }
 
 const (
