@@ -49,6 +49,11 @@ const (
 	// through at once.
 	collapseLoss  = 0.25
 	collapseShare = 0.5
+	// collapseQueue is the queueing delay that, with arrivals at under
+	// collapseShare of the send rate, marks a collapsed link at once
+	// (queueCollapse): a receiver's scheduling hiccup shows as a short
+	// gap, not as 100 ms of steadily growing delay.
+	collapseQueue = 100 * time.Millisecond
 	// probeQuiet is how long after congestion cut the estimate no probe
 	// starts.
 	probeQuiet = time.Second
@@ -312,7 +317,10 @@ func (e *Estimator) update(now time.Time) {
 	raw, overuse := delayTarget(e.gcc)
 	acked, loss, ok := e.acked.rate(now)
 	e.ackedBps, e.loss = acked, loss
-	if raw < e.rawPrev && overuse {
+	if cut, ok := e.queueCollapse(); ok {
+		e.est = cut
+		e.decreasedAt, e.cause = now, "queue collapse"
+	} else if raw < e.rawPrev && overuse {
 		// GCC saw over-use (a growing queue). When the path held back what
 		// was sent (received slower than sent), the bottleneck delivers
 		// what arrives now: cut to GCC's 0.85 x that, measured over the
@@ -365,6 +373,26 @@ func (e *Estimator) update(now time.Time) {
 	}
 	e.est = clamp(e.est, e.minBitrate, e.maxBitrate)
 	e.validated = min(e.validated, e.est)
+}
+
+// queueCollapse recognises a link that became much slower from the first
+// feedback on it, before GCC's trend line does (scenario 3: GCC signalled
+// 0.4-0.5 s after a 5 Mbit/s link fell to 300 kbit/s, by when its queue
+// was full and a freeze unavoidable): the newest 250 ms of arrivals came
+// in at under half the rate they were sent at while a queue of
+// collapseQueue built. It returns GCC's 0.85 x the receive rate when that
+// is below the estimate. A probe is left out: it sends above the link on
+// purpose and is judged on its own. e.mu is held.
+func (e *Estimator) queueCollapse() (int, bool) {
+	if e.probe.cur.phase != probeIdle || e.queue.delay() < collapseQueue {
+		return 0, false
+	}
+	recv, sent, ok := e.arrivals.rates()
+	if !ok || float64(recv) >= collapseShare*float64(sent) {
+		return 0, false
+	}
+	cut := int(gccBeta * float64(recv))
+	return cut, cut < e.est
 }
 
 // overuseCut is the estimate after an over-use signal: 0.85 x the receive

@@ -341,3 +341,29 @@ func TestProberFailureBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A link that falls to a quarter of what is sent is recognised from the
+// arrivals at once (queue collapse): a queue of over 100 ms builds while
+// packets arrive at under half their send rate. The estimate goes to GCC's
+// 0.85 x the receive rate, not down by steps.
+func TestEstimatorQueueCollapse(t *testing.T) {
+	r := newRig(t, true, WithInitialBitrate(2_000_000))
+	for range 5 { // 2.4 Mbit/s sent and received
+		r.send(10, 1200, 4*time.Millisecond)
+		r.feedback(4*time.Millisecond, 0)
+	}
+	if st := r.e.Stats(); st.Cause != "" {
+		t.Fatalf("cut (%s) on a link that carries everything", st.Cause)
+	}
+	for range 3 { // the link falls to 600 kbit/s
+		r.send(10, 1200, 4*time.Millisecond)
+		r.feedback(16*time.Millisecond, 0)
+	}
+	st := r.e.Stats()
+	if st.Cause != "queue collapse" || st.Estimate < 400_000 || st.Estimate > 600_000 {
+		t.Fatalf("estimate %d (cause %q), want about 0.85 x 600 kbit/s from a queue collapse", st.Estimate, st.Cause)
+	}
+	if st.QueueDelay < 100*time.Millisecond {
+		t.Fatalf("queue delay %v, want the queue that built", st.QueueDelay)
+	}
+}
