@@ -26,8 +26,8 @@ type server struct {
 	stop func() error
 }
 
-// startServer runs a server with the built-in config, media on loopback
-// with an ephemeral port per connection (tests run in parallel packages).
+// startServer runs a server with the built-in config, all media on one
+// loopback UDP port as in the default configuration.
 func startServer(t *testing.T, tweak func(*app.Config)) *server {
 	t.Helper()
 	cfg := testConfig()
@@ -37,11 +37,12 @@ func startServer(t *testing.T, tweak func(*app.Config)) *server {
 	return serve(t, cfg, listen(t, cfg.Listen))
 }
 
-// testConfig is the built-in config on loopback with ephemeral ports.
+// testConfig is the built-in config on loopback, on ports free a moment
+// ago (tests run in parallel packages).
 func testConfig() app.Config {
 	cfg := app.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.RTC.UDPPort = 0
+	cfg.RTC.UDPPort = mediaPort()
 	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
 	if v := os.Getenv("HIBIKI_TEST_BWE"); v != "" {
@@ -170,4 +171,15 @@ func assertHealthy(t *testing.T, name string, s bot.Stats) {
 			t.Errorf("%s: track %s lost %d packets", name, tr.TrackSID, tr.Lost)
 		}
 	}
+}
+
+// mediaPort returns a loopback UDP port that was free a moment ago, for
+// the server's one media port; 0 (a port per connection) if none is.
+func mediaPort() int {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = c.Close() }()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }

@@ -237,7 +237,8 @@ func (r *Room) AcceptRelay(ctx context.Context, node string, offer RelayOffer) (
 	if err != nil {
 		return "", err
 	}
-	api, err := r.sfu.transport.newAPI(rolePublish, apiOptions{}, levels)
+	// One relay connection per track: they differ only in this side's port.
+	api, err := r.sfu.transport.newAPI(rolePublish, apiOptions{ownPort: true}, levels)
 	if err != nil {
 		return "", err
 	}

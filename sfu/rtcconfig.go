@@ -260,7 +260,12 @@ func ipSet(ips []string) (map[string]bool, error) {
 // apiOptions are the per-connection choices of newAPI.
 type apiOptions struct {
 	relayOnly bool
-	first     interceptor.Factory
+	// ownPort gives the connection a socket of its own instead of the
+	// shared media port. The relay connections between two nodes all run
+	// from one node's media port to the other's: on both muxes they would
+	// share one address pair, which the mux maps to a single connection.
+	ownPort bool
+	first   interceptor.Factory
 }
 
 // role says which way media flows on a peer connection, so each gets only
@@ -305,6 +310,9 @@ func (t *transport) newAPI(r role, o apiOptions, extra ...interceptor.Factory) (
 		// Peer-reflexive candidates pass this filter too, so a client
 		// that sends checks from its own address is never paired.
 		settings.SetRemoteIPFilter(func(ip net.IP) bool { return t.relayIPs[ip.String()] })
+	}
+	if o.ownPort {
+		settings.SetICEUDPMux(nil)
 	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),

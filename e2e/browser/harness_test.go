@@ -25,7 +25,8 @@ type server struct {
 }
 
 // startServer runs a server on loopback whose media candidates are limited
-// to loopback and the namespace's own veth address. configure, if given,
+// to loopback and the namespace's own veth address, with all media on one
+// UDP port as in the default configuration. configure, if given,
 // changes the configuration first.
 func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	t.Helper()
@@ -37,7 +38,7 @@ func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	cfg.Listen = ln.Addr().String() // known before configure: a node's URL names it
 	cfg.Dev = true
 	cfg.RTC.IPs = []string{"127.0.0.1", serverIP}
-	cfg.RTC.UDPPort = 0
+	cfg.RTC.UDPPort = freeUDPPort(t)
 	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
 	for _, f := range configure {
