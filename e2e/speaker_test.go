@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,15 +34,30 @@ func TestDominantSpeakerFollowsTurns(t *testing.T) {
 	srv := startServer(t, nil)
 	ctx := deadline(t, 30*time.Second)
 	const room = "talk"
-	observer := newBot(ctx, t, srv, room, "observer", false, false)
+	observer := newBot(ctx, t, srv, room, "observer", false, true)
+	var mu sync.Mutex // t0 is read by the bots' audio goroutines
 	t0 := time.Now()
-	since := func() time.Duration { return time.Since(t0) }
+	since := func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Since(t0)
+	}
 	a := speakingBot(ctx, t, srv, room, "A", func(time.Duration) bool { return since() < 4*time.Second })
 	b := speakingBot(ctx, t, srv, room, "B", func(time.Duration) bool {
 		e := since()
 		return e >= 4*time.Second && e < 8*time.Second
 	})
 	c := speakingBot(ctx, t, srv, room, "C", func(time.Duration) bool { return since()%(1500*time.Millisecond) < 300*time.Millisecond })
+	// The turns count from when the observer receives all three: Connect
+	// returns at the publish answer, and ICE and DTLS after it took up to
+	// 1.5 s under -race on a loaded machine, which is not the detector's
+	// delay. A keeps talking meanwhile.
+	if _, err := observer.WaitStats(ctx, func(st bot.Stats) bool { return st.Totals.TracksReceiving >= 3 }); err != nil {
+		t.Fatalf("observer never received the three speakers: %v", err)
+	}
+	mu.Lock()
+	t0 = time.Now()
+	mu.Unlock()
 	isDominant := func(sid string) func(*signaling.Message) bool {
 		return func(m *signaling.Message) bool { return m.Type == signaling.TypeActiveSpeakers && m.Dominant == sid }
 	}
