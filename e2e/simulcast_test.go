@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
+	"github.com/hibiki-sfu/hibiki/sfu"
 )
 
 // newSimulcastPublisher connects a bot sending three VP8 layers and returns
@@ -182,6 +183,32 @@ func TestSimulcastUnusedLayersPaused(t *testing.T) {
 		t.Fatalf("no 1280x720 after resume: %v", err)
 	}
 	t.Logf("resume to first 720p keyframe: %v", time.Since(start))
+
+	// The server's account of the subscription says why it forwards what
+	// it does: the top layer now, nothing (hidden) for a 0x0 tile.
+	state := func() sfu.SubscriptionState {
+		p := srv.app.SFU().Room("pause").Participant(sub.Self().SID)
+		if p == nil {
+			t.Fatal("the subscriber left the room")
+		}
+		st, ok := p.SubscriptionState(vsid)
+		if !ok {
+			t.Fatalf("no subscription to %s", vsid)
+		}
+		return st
+	}
+	if st := state(); !st.Bound || st.Paused || st.Hidden || st.TargetLayer != 2 || st.CurrentLayer != 2 {
+		t.Errorf("at 1280x720: %+v, want bound, forwarding layer 2", st)
+	}
+	if err := sub.SetVideoSize(ctx, vsid, 0, 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); !st.Hidden || !st.Paused || st.CurrentLayer != -1 {
+		t.Errorf("at 0x0: %+v, want hidden and paused", st)
+	}
+	if _, ok := srv.app.SFU().Room("pause").Participant(sub.Self().SID).SubscriptionState("TR_NONE"); ok {
+		t.Errorf("a state for a track never subscribed")
+	}
 }
 
 // A subscriber that never says its tile size gets the middle layer and no

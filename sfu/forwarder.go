@@ -193,6 +193,13 @@ func (f *Forwarder) SetPaused(paused bool) {
 	f.mu.Unlock()
 }
 
+// Paused reports whether SetPaused stopped forwarding.
+func (f *Forwarder) Paused() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paused
+}
+
 // setStopped applies mute/pause; video forgets its layer so that resuming
 // goes through the keyframe-gated start.
 func (f *Forwarder) setStopped(muted, paused bool) {

@@ -398,6 +398,9 @@ func TestP2P(t *testing.T) {
 		}()
 		mediaFlows(ctx, t, alice, bobVideo, bobAudio, 5*time.Second)
 		<-done
+		if t.Failed() {
+			logSubscriptions(t, srv, room, aliceVideo, bobVideo)
+		}
 		if n := forwarded(srv, room) - before; n < 100 {
 			t.Errorf("the server forwarded %d packets after the direct path failed, want it forwarding", n)
 		}
@@ -407,4 +410,23 @@ func TestP2P(t *testing.T) {
 		checkFreezes(t, alice, frames(ctx, t, alice), time.Second)
 		checkFreezes(t, bob, frames(ctx, t, bob), time.Second)
 	})
+}
+
+// logSubscriptions logs the server's state of every subscription to the
+// given tracks: on a failure, it tells a forwarding fault (paused, no
+// keyframe yet) from one in the page.
+func logSubscriptions(t *testing.T, srv *server, room string, tracks ...string) {
+	t.Helper()
+	r := srv.app.SFU().Room(room)
+	if r == nil {
+		t.Logf("room %s is gone", room)
+		return
+	}
+	for _, p := range r.Participants() {
+		for _, sid := range tracks {
+			if st, ok := p.SubscriptionState(sid); ok {
+				t.Logf("server: %s receives %s: %+v", p.Identity(), sid, st)
+			}
+		}
+	}
 }

@@ -262,3 +262,68 @@ func othersOf(s sample, vsids []string, speaker string) []int {
 	}
 	return out
 }
+
+// 6. A link narrower than the lowest layer: 800 kbit/s, then 100 kbit/s
+// (the lowest layer is about 150 kbit/s, the audio about 40). The video is
+// paused within 5 s and the subscriber told so (subscriptionPaused), audio
+// keeps arriving with < 5 % loss, and the video comes back within 15 s of
+// the link returning to 800 kbit/s. This is how a subscriber that cannot
+// keep up is degraded instead of having packets queued or dropped for it.
+func TestScenario6PauseAndResume(t *testing.T) {
+	scenario(t)
+	tb := newTestbed(t, linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond})
+	ctx := deadline(t, 60*time.Second)
+	sub, vsid := onePublisher(ctx, t, tb)
+	rec := newRecorder("scenario6_pause_resume", sub, tb.down)
+	rec.srv = tb.srv.SFU().Counters()
+	rec.run(ctx, 4*time.Second)
+	narrow := rec.take()
+	tb.down.setRate(100_000)
+	rec.run(ctx, 10*time.Second)
+	wide := rec.take()
+	tb.down.setRate(800_000)
+	rec.run(ctx, 16*time.Second)
+	saveCSV(t, rec)
+	logCounters(t, tb)
+	logTracks(t, sub)
+
+	paused := rec.firstAt(narrow.t, func(s sample) bool { return s.paused[vsid] && s.recv[vsid] == -1 })
+	if paused < 0 || paused > wide.t {
+		t.Fatalf("video never paused (and the subscriber told) on the 100 kbit/s link")
+	}
+	t.Logf("video paused %v after the link narrowed", paused-narrow.t)
+	if paused-narrow.t > 5*time.Second {
+		t.Errorf("video paused %v after the link narrowed, want <= 5 s", paused-narrow.t)
+	}
+	// Audio alone from the pause on (plus a second for the queue the
+	// video left in the link to drain).
+	var from sample
+	for _, s := range rec.since(paused + time.Second) {
+		from = s
+		break
+	}
+	audio := func(s sample) (n uint64) {
+		for _, p := range s.audioPackets {
+			n += p
+		}
+		return n
+	}
+	got := audio(wide) - audio(from)
+	secs := (wide.t - from.t).Seconds()
+	loss := lossBetween(from, wide)
+	t.Logf("while paused: %d audio packets in %.1f s, loss %.2f %%", got, secs, loss)
+	if float64(got) < 40*secs { // 50 packets a second are sent
+		t.Errorf("while paused: %d audio packets in %.1f s, want at least 40 a second", got, secs)
+	}
+	if loss >= 5 {
+		t.Errorf("while paused: loss %.2f %%, want < 5 %%", loss)
+	}
+	back := rec.firstAt(wide.t, func(s sample) bool { return !s.paused[vsid] && s.recv[vsid] >= 0 })
+	if back < 0 {
+		t.Fatalf("video never resumed after the link returned to 800 kbit/s")
+	}
+	t.Logf("video back %v after the link widened (layer %d at the end)", back-wide.t, rec.rows[len(rec.rows)-1].recv[vsid])
+	if back-wide.t > 15*time.Second {
+		t.Errorf("video back %v after the link widened, want <= 15 s", back-wide.t)
+	}
+}
