@@ -63,6 +63,7 @@ func New(s *sfu.SFU, key string, logger *slog.Logger, opts ...Option) *Handler {
 	h.mux.HandleFunc("DELETE /admin/rooms/{room}", h.closeRoom)
 	h.mux.HandleFunc("PUT /admin/rooms/{room}/policy", h.setPolicy)
 	h.mux.HandleFunc("DELETE /admin/rooms/{room}/participants/{sid}", h.removeParticipant)
+	h.mux.HandleFunc("GET /admin/rooms/{room}/participants/{sid}/subscriptions", h.subscriptions)
 	h.mux.HandleFunc("POST /admin/rooms/{room}/tracks/{sid}/mute", h.muteTrack)
 	return h
 }

@@ -60,6 +60,8 @@ func TestAdminRequests(t *testing.T) {
 		{"policy shown", "GET", "/admin/rooms/ops", "Bearer key", "", 200, `"policy":{"relayOnly":true}`},
 		{"mute unknown track", "POST", "/admin/rooms/ops/tracks/TR_x/mute", "Bearer key", `{"muted":true}`, 404, "no such track"},
 		{"mute without muted", "POST", "/admin/rooms/ops/tracks/TR_x/mute", "Bearer key", `{}`, 400, "muted"},
+		{"subscriptions", "GET", "/admin/rooms/ops/participants/" + p.SID() + "/subscriptions", "Bearer key", "", 200, `"subscriptions":[]`},
+		{"subscriptions of nobody", "GET", "/admin/rooms/ops/participants/PA_x/subscriptions", "Bearer key", "", 404, "no such participant"},
 		{"remove unknown", "DELETE", "/admin/rooms/ops/participants/PA_x", "Bearer key", "", 404, "no such participant"},
 		{"method", "POST", "/admin/rooms", "Bearer key", "", 405, ""},
 		{"remove", "DELETE", "/admin/rooms/ops/participants/" + p.SID(), "Bearer key", "", 200, p.SID()},

@@ -28,6 +28,22 @@ func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"removed": p.SID()})
 }
 
+// subscriptions is GET /admin/rooms/{room}/participants/{sid}/subscriptions:
+// what the server forwards to the participant and, for what it does not,
+// why (sfu.SubscriptionState).
+func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
+	room := h.room(w, r)
+	if room == nil {
+		return
+	}
+	p := room.Participant(r.PathValue("sid"))
+	if p == nil {
+		writeError(w, http.StatusNotFound, "no such participant")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"participant": p.SID(), "subscriptions": p.SubscriptionStates()})
+}
+
 // muteRequest is the body of POST .../tracks/{sid}/mute.
 type muteRequest struct {
 	Muted *bool `json:"muted"`

@@ -1,5 +1,10 @@
 package sfu
 
+import (
+	"slices"
+	"strings"
+)
+
 // SubscriptionState is one subscription's forwarding state. It answers an
 // operator's (or a test's) "why does this subscriber see nothing of that
 // track": each reason the server forwards nothing is a field of its own.
@@ -47,4 +52,16 @@ func (d *DownTrack) state() SubscriptionState {
 		Paused: d.fwd.Paused(), TargetLayer: target, CurrentLayer: d.fwd.Current(),
 		AllocatedLayer: d.allocLayer, Holding: d.fwd.Holding(),
 	}
+}
+
+// SubscriptionStates returns the state of every subscription of p, in
+// track SID order.
+func (p *Participant) SubscriptionStates() []SubscriptionState {
+	ds := p.downTracks()
+	out := make([]SubscriptionState, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.state())
+	}
+	slices.SortFunc(out, func(a, b SubscriptionState) int { return strings.Compare(a.TrackSID, b.TrackSID) })
+	return out
 }
