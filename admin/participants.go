@@ -7,16 +7,25 @@ import (
 	"github.com/hibiki-sfu/hibiki/sfu"
 )
 
-// removeParticipant is DELETE /admin/rooms/{room}/participants/{sid}: its
-// connections close and the room sees it leave.
-func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
+// participant finds the {room} and {sid} of the path, or answers 404 and
+// returns a nil participant.
+func (h *Handler) participant(w http.ResponseWriter, r *http.Request) (*sfu.Room, *sfu.Participant) {
 	room := h.room(w, r)
 	if room == nil {
-		return
+		return nil, nil
 	}
 	p := room.Participant(r.PathValue("sid"))
 	if p == nil {
 		writeError(w, http.StatusNotFound, "no such participant")
+	}
+	return room, p
+}
+
+// removeParticipant is DELETE /admin/rooms/{room}/participants/{sid}: its
+// connections close and the room sees it leave.
+func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
+	room, p := h.participant(w, r)
+	if p == nil {
 		return
 	}
 	if p.Remote() {
@@ -32,13 +41,8 @@ func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
 // what the server forwards to the participant and, for what it does not,
 // why (sfu.SubscriptionState).
 func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
-	room := h.room(w, r)
-	if room == nil {
-		return
-	}
-	p := room.Participant(r.PathValue("sid"))
+	_, p := h.participant(w, r)
 	if p == nil {
-		writeError(w, http.StatusNotFound, "no such participant")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"participant": p.SID(), "subscriptions": p.SubscriptionStates()})

@@ -28,6 +28,30 @@ func onePublisher(ctx context.Context, t *testing.T, tb *testbed) (*bot.Bot, str
 	return sub, vsid
 }
 
+// onePublisherScenario is the start of the one-publisher scenarios: the
+// testbed with its downlink as lc, the publisher and the subscriber
+// (onePublisher), and a recorder of the subscriber named name; the whole scenario must end
+// within timeout.
+func onePublisherScenario(t *testing.T, name string, lc linkConfig, timeout time.Duration) (context.Context, *testbed, string, *recorder) {
+	t.Helper()
+	scenario(t)
+	tb := newTestbed(t, lc)
+	ctx := deadline(t, timeout)
+	sub, vsid := onePublisher(ctx, t, tb)
+	rec := newRecorder(name, sub, tb.down)
+	rec.srv = tb.srv.SFU().Counters()
+	return ctx, tb, vsid, rec
+}
+
+// report saves the scenario's time series and logs what the server and
+// the subscriber counted.
+func report(t *testing.T, tb *testbed, r *recorder) {
+	t.Helper()
+	saveCSV(t, r)
+	logCounters(t, tb)
+	logTracks(t, r.sub)
+}
+
 func saveCSV(t *testing.T, r *recorder) {
 	t.Helper()
 	path, err := r.writeCSV()
@@ -41,15 +65,9 @@ func saveCSV(t *testing.T, r *recorder) {
 // 1. 800 kbit/s: the middle layer (about 500 kbit/s) is the best that
 // fits; it must be reached within 5 s and then hold with < 2 % loss.
 func TestScenario1Cap800k(t *testing.T) {
-	scenario(t)
-	tb := newTestbed(t, linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond})
-	ctx := deadline(t, 40*time.Second)
-	sub, vsid := onePublisher(ctx, t, tb)
-	rec := newRecorder("scenario1_800k", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	ctx, tb, vsid, rec := onePublisherScenario(t, "scenario1_800k", linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond}, 40*time.Second)
 	rec.run(ctx, 15*time.Second)
-	saveCSV(t, rec)
-	logCounters(t, tb)
+	report(t, tb, rec)
 
 	settled := rec.settledAt(0, func(s sample) bool { return s.recv[vsid] == 1 })
 	if settled < 0 || settled > 5*time.Second {
@@ -93,18 +111,12 @@ func (r *recorder) firstAt(from time.Duration, ok func(sample) bool) time.Durati
 
 // 2. 800 kbit/s, then 5 Mbit/s: the top layer within 10 s of the change.
 func TestScenario2Up800kTo5M(t *testing.T) {
-	scenario(t)
-	tb := newTestbed(t, linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond})
-	ctx := deadline(t, 40*time.Second)
-	sub, vsid := onePublisher(ctx, t, tb)
-	rec := newRecorder("scenario2_800k_to_5M", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	ctx, tb, vsid, rec := onePublisherScenario(t, "scenario2_800k_to_5M", linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond}, 40*time.Second)
 	rec.run(ctx, 5*time.Second)
 	change := rec.take().t
 	tb.down.setRate(5_000_000)
 	rec.run(ctx, 12*time.Second)
-	saveCSV(t, rec)
-	logCounters(t, tb)
+	report(t, tb, rec)
 
 	top := rec.firstAt(change, func(s sample) bool { return s.recv[vsid] == 2 })
 	if top < 0 {
@@ -122,12 +134,7 @@ func TestScenario2Up800kTo5M(t *testing.T) {
 // 3. 5 Mbit/s, then 300 kbit/s: down to the lowest layer within 2 s, no
 // freeze over 500 ms.
 func TestScenario3Down5MTo300k(t *testing.T) {
-	scenario(t)
-	tb := newTestbed(t, linkConfig{rateBps: 5_000_000, delay: 20 * time.Millisecond})
-	ctx := deadline(t, 40*time.Second)
-	sub, vsid := onePublisher(ctx, t, tb)
-	rec := newRecorder("scenario3_5M_to_300k", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	ctx, tb, vsid, rec := onePublisherScenario(t, "scenario3_5M_to_300k", linkConfig{rateBps: 5_000_000, delay: 20 * time.Millisecond}, 40*time.Second)
 	for i := 0; i < 20 && rec.take().recv[vsid] != 2; i++ {
 		rec.run(ctx, 500*time.Millisecond)
 	}
@@ -138,9 +145,7 @@ func TestScenario3Down5MTo300k(t *testing.T) {
 	before := rec.take()
 	tb.down.setRate(300_000)
 	rec.run(ctx, 10*time.Second)
-	saveCSV(t, rec)
-	logCounters(t, tb)
-	logTracks(t, sub)
+	report(t, tb, rec)
 
 	down := rec.firstAt(before.t, func(s sample) bool { return s.recv[vsid] == 0 })
 	last := rec.rows[len(rec.rows)-1]
@@ -157,15 +162,9 @@ func TestScenario3Down5MTo300k(t *testing.T) {
 // 5. 2 % random loss, 100 ms RTT, no cap: random loss is not congestion;
 // the estimate stays above 2 Mbit/s.
 func TestScenario5RandomLoss(t *testing.T) {
-	scenario(t)
-	tb := newTestbed(t, linkConfig{delay: 100 * time.Millisecond, lossPct: 2})
-	ctx := deadline(t, 40*time.Second)
-	sub, vsid := onePublisher(ctx, t, tb)
-	rec := newRecorder("scenario5_loss2_rtt100", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	ctx, tb, vsid, rec := onePublisherScenario(t, "scenario5_loss2_rtt100", linkConfig{delay: 100 * time.Millisecond, lossPct: 2}, 40*time.Second)
 	rec.run(ctx, 18*time.Second)
-	saveCSV(t, rec)
-	logCounters(t, tb)
+	report(t, tb, rec)
 
 	above := rec.settledAt(0, func(s sample) bool { return s.est > 2_000_000 })
 	top := rec.firstAt(0, func(s sample) bool { return s.recv[vsid] == 2 })
@@ -216,9 +215,7 @@ func TestScenario4FourPublishersSpeaker(t *testing.T) {
 	rec := newRecorder("scenario4_four_publishers", sub, tb.down)
 	rec.srv = tb.srv.SFU().Counters()
 	rec.run(ctx, 16*time.Second)
-	saveCSV(t, rec)
-	logCounters(t, tb)
-	logTracks(t, sub)
+	report(t, tb, rec)
 
 	want := func(s sample) bool {
 		if s.recv[speakerSID] < 1 {
@@ -270,12 +267,7 @@ func othersOf(s sample, vsids []string, speaker string) []int {
 // the link returning to 800 kbit/s. This is how a subscriber that cannot
 // keep up is degraded instead of having packets queued or dropped for it.
 func TestScenario6PauseAndResume(t *testing.T) {
-	scenario(t)
-	tb := newTestbed(t, linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond})
-	ctx := deadline(t, 60*time.Second)
-	sub, vsid := onePublisher(ctx, t, tb)
-	rec := newRecorder("scenario6_pause_resume", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	ctx, tb, vsid, rec := onePublisherScenario(t, "scenario6_pause_resume", linkConfig{rateBps: 800_000, delay: 20 * time.Millisecond}, 60*time.Second)
 	rec.run(ctx, 4*time.Second)
 	narrow := rec.take()
 	tb.down.setRate(100_000)
@@ -283,9 +275,7 @@ func TestScenario6PauseAndResume(t *testing.T) {
 	wide := rec.take()
 	tb.down.setRate(800_000)
 	rec.run(ctx, 16*time.Second)
-	saveCSV(t, rec)
-	logCounters(t, tb)
-	logTracks(t, sub)
+	report(t, tb, rec)
 
 	paused := rec.firstAt(narrow.t, func(s sample) bool { return s.paused[vsid] && s.recv[vsid] == -1 })
 	if paused < 0 || paused > wide.t {
