@@ -320,6 +320,7 @@ func (e *Estimator) update(now time.Time) {
 	if cut, ok := e.queueCollapse(); ok {
 		e.est = cut
 		e.decreasedAt, e.cause = now, "queue collapse"
+		e.probe.disproved(now)
 	} else if raw < e.rawPrev && overuse {
 		// GCC saw over-use (a growing queue). When the path held back what
 		// was sent (received slower than sent), the bottleneck delivers
@@ -339,6 +340,7 @@ func (e *Estimator) update(now time.Time) {
 		recv, sent, sok := e.arrivals.rates()
 		e.est = overuseCut(e.est, recv, sent, sok)
 		e.decreasedAt, e.cause = now, fmt.Sprintf("overuse: received %d of %d bit/s sent", recv, sent)
+		e.probe.disproved(now)
 	} else if ok && loss <= heavyLoss {
 		limit := int(appLimitedFactor*float64(acked)) + appLimitedSlack
 		e.est = max(e.est, min(raw, limit))
@@ -364,6 +366,7 @@ func (e *Estimator) update(now time.Time) {
 		}
 		e.est = cut
 		e.lossCutAt, e.decreasedAt = now, now
+		e.probe.disproved(now)
 	}
 	if ok && loss < validLoss {
 		e.validated = max(e.validated, acked)

@@ -73,8 +73,12 @@ func (e *Estimator) applyProbe(r ProbeResult) {
 	if r.Saturated {
 		// The probe measured the capacity: above it the estimate is
 		// application-limited drift, and nothing validates it.
+		before := e.est
 		e.est = clamp(min(e.est, max(r.Bitrate, e.validated)), e.minBitrate, e.maxBitrate)
 		e.validated = min(e.validated, e.est)
+		if e.est < before {
+			e.probe.disproved(r.At) // a cut like any other
+		}
 		return
 	}
 	if !e.decreasedAt.Before(r.Start) {

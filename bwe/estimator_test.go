@@ -2,6 +2,7 @@ package bwe
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -365,5 +366,75 @@ func TestEstimatorQueueCollapse(t *testing.T) {
 	}
 	if st.QueueDelay < 100*time.Millisecond {
 		t.Fatalf("queue delay %v, want the queue that built", st.QueueDelay)
+	}
+}
+
+// A congestion cut soon after a successful upgrade probe makes that probe
+// a failure (a burst allowance carried it, not capacity): the next probe
+// waits a backoff that grows with each such failure. A cut after the
+// window, or after a headroom probe, changes nothing.
+func TestProberDisproved(t *testing.T) {
+	succeed := func(p *prober, purpose ProbePurpose, now time.Time) time.Time {
+		t.Helper()
+		if !p.start(100_000, purpose, now) {
+			t.Fatal("probe refused")
+		}
+		c := &p.cur
+		c.packets, c.bytes, c.haveArrival = 20, 20*1200, true
+		c.firstSent, c.lastSent, c.firstSentSize, c.lastSentSize = now, now.Add(100*time.Millisecond), 1200, 1200
+		c.firstArrival, c.lastArrival, c.firstSize, c.lastArrivalSize = 0, 100*time.Millisecond, 1200, 1200
+		now = now.Add(probeDuration)
+		p.sendingID(now)
+		now = now.Add(probeSettle)
+		if r, done := p.update(now); !done || !r.Success {
+			t.Fatalf("result %+v (done %v), want a success", r, done)
+		}
+		return now
+	}
+	tests := []struct {
+		name      string
+		purpose   ProbePurpose
+		cutAfter  time.Duration
+		wantDelay time.Duration // until the next probe is allowed after the cut
+	}{
+		{"cut at once", ProbeUpgrade, 500 * time.Millisecond, 2 * time.Second},
+		{"cut after the window", ProbeUpgrade, probeDisproveWindow + time.Second, 0},
+		{"headroom probe", ProbeHeadroom, 500 * time.Millisecond, probeBackoffMin - 500*time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p prober
+			now := succeed(&p, tt.purpose, time.Unix(1000, 0))
+			cut := now.Add(tt.cutAfter)
+			p.disproved(cut)
+			if tt.wantDelay > 0 && p.start(100_000, ProbeUpgrade, cut.Add(tt.wantDelay-time.Millisecond)) {
+				t.Fatalf("a probe allowed %v after the cut, want a backoff of %v", tt.wantDelay-time.Millisecond, tt.wantDelay)
+			}
+			if !p.start(100_000, ProbeUpgrade, cut.Add(tt.wantDelay)) {
+				t.Fatalf("no probe allowed %v after the cut", tt.wantDelay)
+			}
+		})
+	}
+	// Failures in a row double the wait, up to probeDisprovedMax.
+	var p prober
+	now := time.Unix(1000, 0)
+	var waits []time.Duration
+	for range 4 {
+		now = succeed(&p, ProbeUpgrade, now)
+		now = now.Add(100 * time.Millisecond)
+		p.disproved(now)
+		waits = append(waits, p.notBefore.Sub(now))
+		now = p.notBefore
+	}
+	want := []time.Duration{2 * time.Second, 4 * time.Second, probeDisprovedMax, probeDisprovedMax}
+	if !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	// A success that stands for the window ends the row.
+	now = succeed(&p, ProbeUpgrade, now)
+	now = succeed(&p, ProbeUpgrade, now.Add(probeDisproveWindow+time.Second))
+	p.disproved(now.Add(100 * time.Millisecond))
+	if w := p.notBefore.Sub(now.Add(100 * time.Millisecond)); w != 2*time.Second {
+		t.Errorf("wait after a success that stood %v, want 2s", w)
 	}
 }

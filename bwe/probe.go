@@ -16,6 +16,14 @@ const (
 	probeMinSpan    = 50 * time.Millisecond
 	probeBackoffMin = time.Second
 	probeBackoffMax = 4 * time.Second
+	// probeDisproveWindow: a congestion cut this soon after a successful
+	// upgrade probe shows the probe was carried by a burst allowance (a
+	// token bucket or a queue), not by capacity. It then counts as a
+	// failure, with a backoff of up to probeDisprovedMax: on a link below
+	// the lowest layer each retry resumes the video, fills the queue and
+	// is paused again (scenario 6 retried every 2.5-3 s).
+	probeDisproveWindow = 3 * time.Second
+	probeDisprovedMax   = 8 * time.Second
 	// A receive rate below this fraction of the send rate means the probe
 	// filled a queue: the link is saturated (libwebrtc's
 	// kMinRatioForUnsaturatedLink).
@@ -148,6 +156,10 @@ type prober struct {
 	notBefore time.Time
 	failures  int
 	last      ProbeResult
+	// provenAt is when the last successful upgrade probe finished, zero
+	// once a cut disproved it; disproofs counts those cuts in a row.
+	provenAt  time.Time
+	disproofs int
 }
 
 // ProbeResult describes the last finished probe.
@@ -229,6 +241,12 @@ func (p *prober) update(now time.Time) (ProbeResult, bool) {
 	case r.Success:
 		p.failures = 0
 		p.notBefore = now.Add(probeBackoffMin)
+		if r.Purpose == ProbeUpgrade {
+			if !p.provenAt.IsZero() && now.Sub(p.provenAt) > probeDisproveWindow {
+				p.disproofs = 0 // the previous success stood
+			}
+			p.provenAt = now
+		}
 	case r.Purpose == ProbeHeadroom:
 		p.notBefore = now
 	default:
@@ -238,4 +256,30 @@ func (p *prober) update(now time.Time) (ProbeResult, bool) {
 	}
 	p.last = r
 	return r, true
+}
+
+// disproved is called at a congestion cut of the estimate. Soon after a
+// successful upgrade probe, the cut makes that probe a failure: the next
+// one waits a backoff that doubles with each such failure in a row (a
+// success that stood for the window ends the row).
+func (p *prober) disproved(now time.Time) {
+	if p.provenAt.IsZero() {
+		return
+	}
+	stood := now.Sub(p.provenAt) > probeDisproveWindow
+	p.provenAt = time.Time{}
+	if stood {
+		p.disproofs = 0
+		return
+	}
+	p.disproofs++
+	backoff := min(probeBackoffMin<<min(p.disproofs, 4), probeDisprovedMax)
+	p.notBefore = later(p.notBefore, now.Add(backoff))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -31,6 +31,7 @@ type sample struct {
 	packets, lost          int64   // cumulative, all tracks
 	freezes                int     // cumulative, video
 	audioPackets           map[string]uint64
+	audioLost              int64 // cumulative, all audio tracks
 }
 
 // recorder samples a subscriber bot (its measurements and the server's
@@ -95,6 +96,7 @@ func (r *recorder) take() sample {
 			s.freezes += tr.Freezes
 		} else {
 			s.audioPackets[tr.TrackSID] = tr.Packets
+			s.audioLost += tr.Lost
 		}
 	}
 	if n := len(r.rows); n > 0 {
