@@ -318,9 +318,8 @@ func (e *Estimator) update(now time.Time) {
 	acked, loss, ok := e.acked.rate(now)
 	e.ackedBps, e.loss = acked, loss
 	if cut, ok := e.queueCollapse(); ok {
-		e.est = cut
-		e.decreasedAt, e.cause = now, "queue collapse"
-		e.probe.disproved(now)
+		e.est, e.cause = cut, "queue collapse"
+		e.decreased(now)
 	} else if raw < e.rawPrev && overuse {
 		// GCC saw over-use (a growing queue). When the path held back what
 		// was sent (received slower than sent), the bottleneck delivers
@@ -339,8 +338,8 @@ func (e *Estimator) update(now time.Time) {
 		// new over-use while the queue keeps growing.
 		recv, sent, sok := e.arrivals.rates()
 		e.est = overuseCut(e.est, recv, sent, sok)
-		e.decreasedAt, e.cause = now, fmt.Sprintf("overuse: received %d of %d bit/s sent", recv, sent)
-		e.probe.disproved(now)
+		e.cause = fmt.Sprintf("overuse: received %d of %d bit/s sent", recv, sent)
+		e.decreased(now)
 	} else if ok && loss <= heavyLoss {
 		limit := int(appLimitedFactor*float64(acked)) + appLimitedSlack
 		e.est = max(e.est, min(raw, limit))
@@ -364,9 +363,8 @@ func (e *Estimator) update(now time.Time) {
 		} else {
 			e.cause = "loss"
 		}
-		e.est = cut
-		e.lossCutAt, e.decreasedAt = now, now
-		e.probe.disproved(now)
+		e.est, e.lossCutAt = cut, now
+		e.decreased(now)
 	}
 	if ok && loss < validLoss {
 		e.validated = max(e.validated, acked)
@@ -376,6 +374,14 @@ func (e *Estimator) update(now time.Time) {
 	}
 	e.est = clamp(e.est, e.minBitrate, e.maxBitrate)
 	e.validated = min(e.validated, e.est)
+}
+
+// decreased records a congestion cut of the estimate made at now: no probe
+// starts for probeQuiet, and an upgrade probe that succeeded just before
+// is disproved by it. e.mu is held.
+func (e *Estimator) decreased(now time.Time) {
+	e.decreasedAt = now
+	e.probe.disproved(now)
 }
 
 // queueCollapse recognises a link that became much slower from the first

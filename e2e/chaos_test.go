@@ -213,22 +213,14 @@ func TestChaosSignalingDropWindowExpires(t *testing.T) {
 	}
 }
 
-// freeUDPPort returns a loopback UDP port that was free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // Garbage on the one media port (random bytes, STUN, DTLS and RTP
 // look-alikes from many source ports) hurts nobody.
 func TestChaosGarbageUDP(t *testing.T) {
-	port := freeUDPPort(t)
-	srv := chaosServer(t, func(c *app.Config) { c.RTC.UDPPort = port })
+	var port int // the one media port testConfig picked
+	srv := chaosServer(t, func(c *app.Config) { port = c.RTC.UDPPort })
+	if port == 0 {
+		t.Fatal("no free loopback UDP port for the server's media")
+	}
 	ctx := deadline(t, 60*time.Second)
 	pub := newBot(ctx, t, srv, "garbage", "pub", true, false)
 	sub := newBot(ctx, t, srv, "garbage", "sub", false, true)

@@ -45,9 +45,7 @@ func testConfig() app.Config {
 	cfg.RTC.UDPPort = mediaPort()
 	cfg.RTC.TCPPort = 0
 	cfg.Room.EmptyGrace = 200 * time.Millisecond
-	if v := os.Getenv("HIBIKI_TEST_BWE"); v != "" {
-		cfg.BWE.Enabled = v != "0" // the bot suite with bandwidth estimation on (1) or off (0)
-	}
+	cfg.BWE.Enabled = bweEnabled()
 	return cfg
 }
 
@@ -151,7 +149,7 @@ func trackStats(b *bot.Bot, sid string) (bot.TrackStats, bool) {
 func assertHealthy(t *testing.T, name string, s bot.Stats) {
 	t.Helper()
 	maxCuts := uint64(1)
-	if testConfig().BWE.Enabled {
+	if bweEnabled() {
 		maxCuts = 3
 	}
 	for _, tr := range s.Tracks {
@@ -174,6 +172,15 @@ func assertHealthy(t *testing.T, name string, s bot.Stats) {
 			t.Errorf("%s: track %s lost %d packets", name, tr.TrackSID, tr.Lost)
 		}
 	}
+}
+
+// bweEnabled is whether the suite's servers estimate bandwidth: the
+// default configuration's choice, or HIBIKI_TEST_BWE's (1 on, 0 off).
+func bweEnabled() bool {
+	if v := os.Getenv("HIBIKI_TEST_BWE"); v != "" {
+		return v != "0"
+	}
+	return app.DefaultConfig().BWE.Enabled
 }
 
 // mediaPort returns a loopback UDP port that was free a moment ago, for

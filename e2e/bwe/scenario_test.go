@@ -287,11 +287,11 @@ func TestScenario6PauseAndResume(t *testing.T) {
 	}
 	// Audio alone from the pause on (plus a second for the queue the
 	// video left in the link to drain).
-	var from sample
-	for _, s := range rec.since(paused + time.Second) {
-		from = s
-		break
+	drained := rec.since(paused + time.Second)
+	if len(drained) == 0 {
+		t.Fatalf("no sample a second after the pause")
 	}
+	from := drained[0]
 	audio := func(s sample) (n uint64) {
 		for _, p := range s.audioPackets {
 			n += p
@@ -313,11 +313,9 @@ func TestScenario6PauseAndResume(t *testing.T) {
 	// alone, or a probe got through a burst allowance) fills the queue
 	// and is paused again; the probe backoff keeps them rare.
 	resumes := 0
-	for i, s := range rec.since(paused) {
-		if s.t >= wide.t {
-			break
-		}
-		if i > 0 && s.recv[vsid] >= 0 && rec.since(paused)[i-1].recv[vsid] < 0 {
+	rows := rec.since(paused)
+	for i := 1; i < len(rows) && rows[i].t < wide.t; i++ {
+		if rows[i].recv[vsid] >= 0 && rows[i-1].recv[vsid] < 0 {
 			resumes++
 		}
 	}
