@@ -20,3 +20,8 @@ func (p *Participant) Tracks() []*PublishedTrack { return p.announcedTracks() }
 // Subscribers returns how many subscriptions (participants and WHEP
 // viewers) the track currently feeds.
 func (t *PublishedTrack) Subscribers() int { return len(*t.downs.Load()) }
+
+// Layers returns what is known of each spatial layer of the track as it
+// arrives here (for a relayed track, as the relay delivers it): the view
+// the forwarders choose from.
+func (t *PublishedTrack) Layers() []LayerInfo { return t.layerInfos() }

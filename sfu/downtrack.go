@@ -26,6 +26,8 @@ type DownTrack struct {
 	// direct: the subscriber receives this track over a peer-to-peer
 	// connection; nothing is forwarded and no layer is needed for it.
 	direct atomic.Bool
+	// sent counts the packets forwarded, for SubscriptionState.
+	sent atomic.Uint64
 
 	mu     sync.Mutex
 	fwd    *Forwarder
@@ -178,6 +180,7 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		stats.WriteErrors.Add(1)
 		return
 	}
+	d.sent.Add(1)
 	stats.PacketsOut.Add(1)
 	stats.BytesOut.Add(uint64(n + 12))
 	room := &d.track.owner.room.counters // the subscriber (or WHEP viewer) is in the same room

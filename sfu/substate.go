@@ -29,6 +29,10 @@ type SubscriptionState struct {
 	AllocatedLayer int `json:"allocatedLayer"`
 	// Holding: a congestion downswitch waits before taking a keyframe.
 	Holding bool `json:"holding"`
+	// Packets is how many packets were forwarded so far: a count that
+	// stands still while nothing else says paused points at the publisher
+	// or the relay, not at this subscription.
+	Packets uint64 `json:"packets"`
 }
 
 // SubscriptionState returns the state of p's subscription to trackSID.
@@ -51,6 +55,7 @@ func (d *DownTrack) state() SubscriptionState {
 		Bound: d.bound, Direct: d.direct.Load(), Hidden: d.hidden, BandwidthPaused: d.bwPaused,
 		Paused: d.fwd.Paused(), TargetLayer: target, CurrentLayer: d.fwd.Current(),
 		AllocatedLayer: d.allocLayer, Holding: d.fwd.Holding(),
+		Packets: d.sent.Load(),
 	}
 }
 

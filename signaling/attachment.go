@@ -27,6 +27,10 @@ type attachment struct {
 	// queued on a dead socket are lost and the joined snapshot lacks them.
 	layers map[string][]bool
 	paused map[string]bool
+	// joining: the SFU has the participant but its joined reply is not
+	// out yet; events wait in held so the client sees joined first.
+	joining bool
+	held    []sfu.Event
 	// endOnce takes the identity out of the lobby's in-call count once,
 	// whichever way the participant ended.
 	endOnce sync.Once
@@ -38,12 +42,32 @@ func (a *attachment) ended() {
 	a.endOnce.Do(func() { a.srv.lobby.callChanged(a.claims.Identity(), -1) })
 }
 
-func newAttachment(srv *Server, claims *Claims, s *session) *attachment {
+// newAttachment returns an attachment for a join in progress: it holds the
+// participant's events until joined sends the reply. Another participant
+// may join (on this node or, in a room spanning nodes, on another) between
+// the SFU adding this one and the reply going out. Its participantJoined
+// must not overtake the reply, whose snapshot lacks it: a client that
+// replaces its list with the snapshot would forget that participant.
+func newAttachment(srv *Server, claims *Claims) *attachment {
 	return &attachment{
-		srv: srv, claims: claims, sess: s,
+		srv: srv, claims: claims, joining: true,
 		layers: make(map[string][]bool),
 		paused: make(map[string]bool),
 	}
+}
+
+// joined attaches s, sends the joined reply and then the events held
+// while the join was in progress, in their order.
+func (a *attachment) joined(s *session, reply *Message) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.joining = false
+	a.sess = s
+	s.send(reply)
+	for _, ev := range a.held {
+		s.Notify(ev)
+	}
+	a.held = nil
 }
 
 // Notify implements sfu.Notifier. It holds the lock while handing the event
@@ -62,13 +86,16 @@ func (a *attachment) Notify(ev sfu.Event) {
 	case sfu.Removed:
 		a.removed = true
 		defer a.ended()
-		if a.sess == nil {
+		if a.sess == nil && !a.joining {
 			a.stopExpiryLocked()
 			a.srv.forget(a)
 		}
 	}
-	if a.sess != nil {
+	switch {
+	case a.sess != nil:
 		a.sess.Notify(ev)
+	case a.joining:
+		a.held = append(a.held, ev)
 	}
 }
 

@@ -228,10 +228,9 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 		AutoSubscribe: auto,
 		P2P:           slices.Contains(m.Capabilities, CapabilityP2P),
 	}
-	// Join may schedule a subscribe offer; it goes out after
-	// negotiationDelay, well after this reply is queued, so the client
-	// always sees joined first.
-	a := newAttachment(s.srv, claims, s)
+	// The attachment holds every event of the participant (others
+	// joining, the first subscribe offer) until the reply is out.
+	a := newAttachment(s.srv, claims)
 	p, others, err := s.srv.sfu.Join(claims.Room, req, a)
 	if err != nil {
 		return nil, toError(err)
@@ -247,11 +246,13 @@ func handleJoin(s *session, m *Message) (*Message, error) {
 	}
 	s.logger = s.logger.With("participant", p.SID())
 	reply := joinedReply(s, p, claims)
+	reply.ID = m.ID
 	reply.Participants = make([]*ParticipantInfo, 0, len(others))
 	for _, o := range others {
 		reply.Participants = append(reply.Participants, participantInfo(o))
 	}
-	return reply, nil
+	a.joined(s, reply)
+	return nil, nil
 }
 
 // locate asks the cluster where room is served: nil to join here, a

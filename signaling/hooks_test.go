@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hibiki-sfu/hibiki/sfu"
 )
 
 // OnError sees the code of every error sent; OnJoin sees each successful
@@ -38,5 +40,46 @@ func TestHooks(t *testing.T) {
 	}
 	if len(joins) != 1 || joins[0] <= 0 {
 		t.Errorf("OnJoin saw %v, want one positive duration", joins)
+	}
+}
+
+// discard is a notifier for a participant joined straight through the SFU.
+type discard struct{}
+
+func (discard) Notify(sfu.Event) {}
+
+// A participant who joins while another's join is in progress (between the
+// SFU adding it and its reply going out) must reach that client after the
+// joined reply: the reply's snapshot lacks it, and a client that takes the
+// snapshot as its list would otherwise forget it. OnJoin runs in exactly
+// that gap, so carol joins from there.
+func TestJoinedComesBeforeEvents(t *testing.T) {
+	var (
+		h    *harness
+		once sync.Once
+	)
+	h = newHarness(t, func(c *Config) {
+		c.OnJoin = func(time.Duration) {
+			once.Do(func() {
+				if _, _, err := h.sfu.Join("order", sfu.JoinRequest{Identity: "carol", Name: "Carol"}, discard{}); err != nil {
+					t.Errorf("carol's join: %v", err)
+				}
+			})
+		}
+	})
+	a := h.connect(t)
+	a.send(&Message{Type: TypeJoin, ID: "j", Token: h.token(t, "order", "alice", AllGrants())})
+	first := a.await("a first message", func(*Message) bool { return true })
+	if first.Type != TypeJoined || first.ID != "j" {
+		t.Fatalf("first message %s (id %q), want the joined reply", first.Type, first.ID)
+	}
+	for _, p := range first.Participants {
+		if p.Identity == "carol" {
+			t.Fatalf("joined lists carol, who joined after the snapshot: the test no longer covers the gap")
+		}
+	}
+	ev := a.await("participantJoined", isType(TypeParticipantJoined))
+	if ev.Participant == nil || ev.Participant.Identity != "carol" {
+		t.Fatalf("participantJoined = %+v, want carol", ev.Participant)
 	}
 }

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,25 @@ func TestSpanningRoomAcrossNodes(t *testing.T) {
 	room := "e2e-" + strings.ToLower(t.Name())
 	alice := newBrowser(t, ctx, "alice")
 	bob := newBrowser(t, ctx, "bob")
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range []struct {
+			name string
+			srv  *server
+			page *browser
+		}{{"a", a, alice}, {"b", b, bob}} {
+			logRoomState(t, "node "+n.name, n.srv, room)
+			var inbound any
+			err := n.page.eval(context.Background(), `(async () => (await window.hibikiRoom.statsSummary()).subscribe.inbound)()`, &inbound)
+			t.Logf("%s's page receives: %+v (%v)", n.page.name, inbound, err)
+			var view any
+			err = n.page.eval(context.Background(), `[...window.hibikiRoom.participants.values()].map((p) => ({sid: p.sid, name: p.name, identity: p.identity,
+				tracks: [...p.tracks.values()].map((t) => ({sid: t.sid, source: t.source, kind: t.kind, subscribed: t.subscribed, mid: t.mid}))}))`, &view)
+			t.Logf("%s's page sees: %+v (%v)", n.page.name, view, err)
+		}
+	})
 	joinRoom(ctx, t, a, alice, room, "Alice")
 	joinRoom(ctx, t, b, bob, room, "Bob")
 
@@ -59,6 +79,25 @@ func TestSpanningRoomAcrossNodes(t *testing.T) {
 		}
 		if n := c.srv.app.SFU().Counters().RelaysOut.Load(); n != 2 {
 			t.Errorf("node %s relays %d tracks, want 2 (camera and microphone)", c.name, n)
+		}
+	}
+}
+
+// logRoomState logs, for a failing test, what the server forwards: every
+// participant's subscriptions and what arrives of every track's layers.
+func logRoomState(t *testing.T, label string, srv *server, room string) {
+	t.Helper()
+	r := srv.app.SFU().Room(room)
+	if r == nil {
+		t.Logf("%s: room %s is gone", label, room)
+		return
+	}
+	for _, p := range r.Participants() {
+		for _, st := range p.SubscriptionStates() {
+			t.Logf("%s: %s receives %+v", label, p.Identity(), st)
+		}
+		for _, tr := range p.Tracks() {
+			t.Logf("%s: %s's %s arrives as %+v", label, p.Identity(), tr.SID(), tr.Layers())
 		}
 	}
 }
