@@ -103,6 +103,15 @@ const (
 	// queue only left the link idle before it (scenario 3: lowest layer
 	// after 1.7-2.0 s with the whole queue as hold, 1.5-1.6 s with 250 ms).
 	maxKeyframeHold = 250 * time.Millisecond
+	// immediateMinQueue is the standing queue below which a congested
+	// downgrade still waits for the lower layer's keyframe. Cutting the
+	// old layer at once pays a freeze of one keyframe round trip (through
+	// a relay, two hops and the publisher's encoder) to keep the old
+	// layer's packets from queueing ahead of that keyframe; with less
+	// than this queued they delay it by less than the freeze costs. An
+	// over-use read from jitter (a loaded host stalling its reads) has no
+	// standing queue, and it froze the video for nothing.
+	immediateMinQueue = 100 * time.Millisecond
 	// keepSlack is the tolerance (fraction of the estimate) for keeping a
 	// present layer, against flapping on measurement noise.
 	keepSlack = 0.2
@@ -233,7 +242,8 @@ func (a *Allocator) allocate() {
 	// congestion signal is a start-up or an estimate that has not grown
 	// yet, and the switch can wait for the keyframe.
 	congested := float64(curTotal) > (1+keepSlack)*float64(budget) &&
-		!st.DecreasedAt.IsZero() && a.now().Sub(st.DecreasedAt) < congestionMemory
+		!st.DecreasedAt.IsZero() && a.now().Sub(st.DecreasedAt) < congestionMemory &&
+		st.QueueDelay >= immediateMinQueue
 	if anyUpgrade(infos, next, cur) && newTotal > max(st.Validated, curTotal) {
 		// More than the link has been seen to carry: keep every track where
 		// it is (new ones start at their lowest step) and probe first. An

@@ -164,6 +164,41 @@ func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
 	}
 }
 
+// A congested downgrade is immediate only with a queue standing at the
+// bottleneck: an estimate cut by over-use read from jitter leaves the old
+// layer's packets delaying nothing, and cutting them freezes the video.
+func TestAllocatorImmediateNeedsQueue(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		queue     time.Duration
+		immediate bool
+	}{
+		{"no queue", 0, false},
+		{"jitter", immediateMinQueue - time.Millisecond, false},
+		{"standing queue", immediateMinQueue, true},
+		{"full queue", 700 * time.Millisecond, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := newFakeSource(2_000_000, 2_000_000)
+			v := &fakeSub{info: camera("v", "A", 1280, 720), set: make(chan Target, 4)}
+			runAllocator(t, src, v)
+			if tg := waitTarget(t, v); tg.Spatial != 2 {
+				t.Fatalf("first target %+v", tg)
+			}
+			src.mu.Lock()
+			src.st.Estimate = 800_000
+			src.st.DecreasedAt = time.Now()
+			src.st.QueueDelay = c.queue
+			src.mu.Unlock()
+			src.changed <- struct{}{}
+			tg := waitTarget(t, v)
+			if tg.Spatial != 1 || tg.Immediate != c.immediate {
+				t.Fatalf("target %+v, want layer 1, immediate %v", tg, c.immediate)
+			}
+		})
+	}
+}
+
 // paddingSub is a video subscription whose padding goes out through an
 // estimatorRig's stream, as sfu.DownTrack's goes through its connection.
 type paddingSub struct {
