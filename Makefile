@@ -36,7 +36,7 @@ unit:
 	$(GO) test -race -p 1 -timeout 18m ./...
 
 # Bandwidth-estimation scenarios on a pion vnet (e2e/bwe, docs/bwe.md):
-# timing measurements, so without -race. bwe runs all five BWEROUNDS times
+# timing measurements, so without -race. bwe runs all seven BWEROUNDS times
 # and writes e2e/out/*.csv (go run ./cmd/bweplot draws them); bwe-smoke,
 # part of make test, runs the capped-link upswitch, which has never missed
 # its bound here (3.7-5.5 s against 10 s).

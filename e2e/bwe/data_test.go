@@ -1,0 +1,124 @@
+package bwe
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiki-sfu/hibiki/cmd/hibiki-bots/bot"
+)
+
+// fileSize is scenario 7's transfer: about 5 s of the link's spare
+// capacity beside the top layer.
+const fileSize = 768 << 10
+
+// 7. A file sent to the subscriber during the call, on a 2.5 Mbit/s link
+// that carries the top layer: the transfer's SCTP traffic shares the link
+// with the video but is invisible to the estimator (which counts RTP). The
+// file must arrive, the audio must not be lost, and the video must be back
+// on the top layer soon after; what the video does during the transfer is
+// measured (docs/bwe.md: SCTP's loss-based control takes most of the link,
+// and the video yields).
+func TestScenario7FileOnCappedLink(t *testing.T) {
+	scenario(t)
+	tb := newTestbed(t, linkConfig{rateBps: 2_500_000, delay: 20 * time.Millisecond})
+	ctx := deadline(t, 90*time.Second)
+	var got atomic.Int64
+	done := make(chan struct{})
+	pub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "pub", Publish: true, Simulcast: true}, nil)
+	vsid := pub.TrackSID("video")
+	sub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "sub", Subscribe: true, OnData: func(m bot.DataMessage) {
+		if m.Topic == "file" && got.Add(int64(len(m.Payload))) == fileSize {
+			close(done)
+		}
+	}}, tb.subNet)
+	if err := sub.WaitTracks(ctx, 2); err != nil {
+		t.Fatalf("subscriber tracks: %v", err)
+	}
+	if err := sub.SetVideoSize(ctx, vsid, 1280, 720, -1); err != nil {
+		t.Fatalf("setVideoSize: %v", err)
+	}
+	for _, b := range []*bot.Bot{pub, sub} {
+		if err := b.WaitDataOpen(ctx); err != nil {
+			t.Fatalf("data channels: %v", err)
+		}
+	}
+	rec := newRecorder("scenario7_file", sub, tb.down)
+	rec.srv = tb.srv.SFU().Counters()
+	rec.run(ctx, 10*time.Second)
+	before := rec.take()
+
+	to := []string{sub.Self().SID}
+	sendErr := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 16<<10)
+		for sent := 0; sent < fileSize; sent += len(chunk) {
+			if _, err := pub.SendData(ctx, bot.DataSend{To: to, Topic: "file", Payload: chunk}); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	start := time.Now()
+	sampleUntil(ctx, rec, done)
+	if err := <-sendErr; err != nil {
+		t.Fatalf("sending the file: %v", err)
+	}
+	if got.Load() != fileSize {
+		t.Fatalf("file: %d of %d bytes arrived", got.Load(), fileSize)
+	}
+	took := time.Since(start)
+	during := rec.take()
+	rec.run(ctx, 11*time.Second)
+	after := rec.take()
+	report(t, tb, rec)
+
+	layers := map[int]int{}
+	rows := rec.since(before.t)
+	for _, s := range rows {
+		if s.t > during.t {
+			break
+		}
+		layers[s.recv[vsid]]++
+	}
+	t.Logf("file: %d KiB in %v (%.0f kbit/s)", fileSize>>10, took.Round(time.Millisecond), float64(fileSize*8)/took.Seconds()/1000)
+	t.Logf("video during the transfer: samples per layer %v; freezes %d; loss %.2f %%", layers, during.freezes-before.freezes, lossBetween(before, during))
+	t.Logf("after: layer %d at the end, freezes %d, loss %.2f %%", after.recv[vsid], after.freezes-during.freezes, lossBetween(during, after))
+	audioLost := during.audioLost - before.audioLost
+	var audio uint64
+	for id, n := range during.audioPackets {
+		audio += n - before.audioPackets[id]
+	}
+	loss := 100 * float64(audioLost) / float64(max(int64(audio)+audioLost, 1))
+	t.Logf("audio during the transfer: %d packets, %d lost (%.2f %%)", audio, audioLost, loss)
+	if loss >= 5 {
+		t.Errorf("audio loss during the transfer %.2f %%, want < 5 %%", loss)
+	}
+	if took > 20*time.Second {
+		t.Errorf("the file took %v, want <= 20 s", took)
+	}
+	top := rec.firstAt(during.t, func(s sample) bool { return s.recv[vsid] == 2 })
+	if top < 0 || top-during.t > 10*time.Second {
+		t.Errorf("video not back on the top layer within 10 s of the transfer's end (at %v)", top-during.t)
+	} else {
+		t.Logf("video back on the top layer %v after the transfer", (top - during.t).Round(100*time.Millisecond))
+	}
+}
+
+// sampleUntil samples rec until done is closed or ctx ends.
+func sampleUntil(ctx context.Context, rec *recorder, done <-chan struct{}) {
+	tick := time.NewTicker(samplePeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-tick.C:
+			rec.take()
+		}
+	}
+}
