@@ -133,6 +133,10 @@ type Estimator struct {
 	ackedBps               int
 	loss                   float64
 	allocated              int // media the allocator spends (SetAllocated)
+	// Data-channel bytes handed to SCTP since the last feedback, and
+	// their rate (estimator_data.go).
+	dataBytes int
+	data      rateWindow
 	// Sent bitrate: bytes written since sentAt, averaged at each feedback.
 	sentBytes int
 	sentAt    time.Time
@@ -155,6 +159,7 @@ func NewEstimator(opts ...EstimatorOption) (*Estimator, error) {
 		acked:      newRateWindow(ackedWindow),
 		recent:     newRateWindow(recentWindow),
 		arrivals:   newArrivalRate(recentWindow),
+		data:       newRateWindow(dataWindow),
 		changed:    make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
@@ -315,6 +320,7 @@ func (e *Estimator) update(now time.Time) {
 		e.sentBytes, e.sentAt = 0, now
 	}
 	raw, overuse := delayTarget(e.gcc)
+	data := e.dataRate(now)
 	acked, loss, ok := e.acked.rate(now)
 	e.ackedBps, e.loss = acked, loss
 	if cut, ok := e.queueCollapse(); ok {
@@ -336,9 +342,13 @@ func (e *Estimator) update(now time.Time) {
 		// on a link with room to spare; the delay signal then gets GCC's
 		// multiplicative decrease of the estimate itself, again at each
 		// new over-use while the queue keeps growing.
+		//
+		// Data-channel bytes crossed the same bottleneck unseen (SCTP
+		// fills its queue): they count as received and sent, or a file
+		// transfer's queue cut the estimate to the media alone.
 		recv, sent, sok := e.arrivals.rates()
-		e.est = overuseCut(e.est, recv, sent, sok)
-		e.cause = fmt.Sprintf("overuse: received %d of %d bit/s sent", recv, sent)
+		e.est = overuseCut(e.est, recv+data, sent+data, sok)
+		e.cause = fmt.Sprintf("overuse: received %d of %d bit/s sent, data %d bit/s", recv, sent, data)
 		e.decreased(now)
 	} else if ok && loss <= heavyLoss {
 		limit := int(appLimitedFactor*float64(acked)) + appLimitedSlack

@@ -31,6 +31,9 @@ func (p *Participant) startAllocator(est *bwe.Estimator) error {
 	ctx, cancel := context.WithCancel(p.room.sfu.ctx)
 	p.alloc, p.stopAlloc = alloc, cancel
 	p.resends = &resendBudget{src: est}
+	if p.data != nil {
+		p.data.pace(newDataPacer(est))
+	}
 	p.room.sfu.goroutine(func() { alloc.Run(ctx) })
 	return nil
 }

@@ -63,7 +63,12 @@ type dataLink struct {
 	wake chan struct{} // one pending wake-up for the writer
 	done chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// pacer, when set (bandwidth estimation on), holds reliable messages
+	// back to the subscriber's data budget; timer wakes the writer when
+	// the budget allows the next one.
+	pacer  *dataPacer
+	timer  *time.Timer
 	queue  [][]byte
 	queued int
 	space  chan struct{} // closed (and replaced) whenever the queue shrinks
@@ -122,6 +127,14 @@ func (l *dataLink) writeOne() bool {
 		l.mu.Unlock()
 		return false
 	}
+	pacer := l.pacer
+	if pacer != nil {
+		if d := pacer.wait(time.Now()); d > 0 {
+			l.wakeAfterLocked(d)
+			l.mu.Unlock()
+			return false
+		}
+	}
 	msg := l.queue[0]
 	l.queue[0] = nil
 	l.queue = l.queue[1:]
@@ -134,8 +147,27 @@ func (l *dataLink) writeOne() bool {
 		l.stats.DataDropped.Add(1)
 		return true
 	}
+	if pacer != nil {
+		pacer.spent(len(msg), time.Now())
+	}
 	l.stats.DataOut.Add(1)
 	return true
+}
+
+// wakeAfterLocked pokes the writer after d. l.mu is held.
+func (l *dataLink) wakeAfterLocked(d time.Duration) {
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, l.poke)
+		return
+	}
+	l.timer.Reset(d)
+}
+
+// pace puts the link's reliable messages under p from now on.
+func (l *dataLink) pace(p *dataPacer) {
+	l.mu.Lock()
+	l.pacer = p
+	l.mu.Unlock()
 }
 
 // enqueue queues a reliable message, waiting up to wait for space (0: no
@@ -214,6 +246,12 @@ func (l *dataLink) sendLossy(msg []byte) bool {
 		l.stats.DataDropped.Add(1)
 		return false
 	}
+	l.mu.Lock()
+	pacer := l.pacer
+	l.mu.Unlock()
+	if pacer != nil {
+		pacer.spent(len(msg), time.Now())
+	}
 	l.stats.DataOut.Add(1)
 	return true
 }
@@ -246,6 +284,9 @@ func (l *dataLink) close() {
 	}
 	l.closed = true
 	l.queue, l.queued = nil, 0
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 	l.mu.Unlock()
 	close(l.done)
 }

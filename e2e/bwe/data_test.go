@@ -15,11 +15,11 @@ const fileSize = 768 << 10
 
 // 7. A file sent to the subscriber during the call, on a 2.5 Mbit/s link
 // that carries the top layer: the transfer's SCTP traffic shares the link
-// with the video but is invisible to the estimator (which counts RTP). The
-// file must arrive, the audio must not be lost, and the video must be back
-// on the top layer soon after; what the video does during the transfer is
-// measured (docs/bwe.md: SCTP's loss-based control takes most of the link,
-// and the video yields).
+// with the video but is invisible to GCC (which sees RTP). Media comes
+// first: the video stays on the top layer, the audio is not lost, and the
+// file takes what is left (sfu's data pacer, docs/bwe.md). Unpaced, SCTP's
+// loss-based control took 2 of the 2.5 Mbit/s and the video sat on its
+// lowest layer for most of the transfer.
 func TestScenario7FileOnCappedLink(t *testing.T) {
 	scenario(t)
 	tb := newTestbed(t, linkConfig{rateBps: 2_500_000, delay: 20 * time.Millisecond})
@@ -96,8 +96,15 @@ func TestScenario7FileOnCappedLink(t *testing.T) {
 	if loss >= 5 {
 		t.Errorf("audio loss during the transfer %.2f %%, want < 5 %%", loss)
 	}
-	if took > 20*time.Second {
-		t.Errorf("the file took %v, want <= 20 s", took)
+	if took > 30*time.Second {
+		t.Errorf("the file took %v, want <= 30 s", took)
+	}
+	total := 0
+	for _, n := range layers {
+		total += n
+	}
+	if layers[2] < total*9/10 {
+		t.Errorf("video on the top layer in %d of %d samples during the transfer, want >= 90 %%", layers[2], total)
 	}
 	top := rec.firstAt(during.t, func(s sample) bool { return s.recv[vsid] == 2 })
 	if top < 0 || top-during.t > 10*time.Second {
