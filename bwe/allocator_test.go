@@ -116,15 +116,23 @@ func TestAllocatorProbesBeforeUpgrade(t *testing.T) {
 	}
 }
 
-// When the estimate collapses, tracks that no longer fit are paused and
-// the downgrade is immediate.
-func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
+// topLayerCamera runs an allocator on a 2 Mbit/s estimate with one
+// 1280x720 camera and waits for its first target, the top layer.
+func topLayerCamera(t *testing.T) (*fakeSource, *fakeSub) {
+	t.Helper()
 	src := newFakeSource(2_000_000, 2_000_000)
 	v := &fakeSub{info: camera("v", "A", 1280, 720), set: make(chan Target, 4)}
 	runAllocator(t, src, v)
 	if tg := waitTarget(t, v); tg.Spatial != 2 {
 		t.Fatalf("first target %+v", tg)
 	}
+	return src, v
+}
+
+// When the estimate collapses, tracks that no longer fit are paused and
+// the downgrade is immediate.
+func TestAllocatorPausesAndDowngradesImmediately(t *testing.T) {
+	src, v := topLayerCamera(t)
 	// Over the estimate without a congestion signal (it has not grown
 	// yet): the downgrade waits for the keyframe.
 	src.mu.Lock()
@@ -179,12 +187,7 @@ func TestAllocatorImmediateNeedsQueue(t *testing.T) {
 		{"full queue", 700 * time.Millisecond, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			src := newFakeSource(2_000_000, 2_000_000)
-			v := &fakeSub{info: camera("v", "A", 1280, 720), set: make(chan Target, 4)}
-			runAllocator(t, src, v)
-			if tg := waitTarget(t, v); tg.Spatial != 2 {
-				t.Fatalf("first target %+v", tg)
-			}
+			src, v := topLayerCamera(t)
 			src.mu.Lock()
 			src.st.Estimate = 800_000
 			src.st.DecreasedAt = time.Now()

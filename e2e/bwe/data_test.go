@@ -1,7 +1,6 @@
 package bwe
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,7 +61,7 @@ func TestScenario7FileOnCappedLink(t *testing.T) {
 		sendErr <- nil
 	}()
 	start := time.Now()
-	sampleUntil(ctx, rec, done)
+	rec.until(ctx, done)
 	if err := <-sendErr; err != nil {
 		t.Fatalf("sending the file: %v", err)
 	}
@@ -111,21 +110,5 @@ func TestScenario7FileOnCappedLink(t *testing.T) {
 		t.Errorf("video not back on the top layer within 10 s of the transfer's end (at %v)", top-during.t)
 	} else {
 		t.Logf("video back on the top layer %v after the transfer", (top - during.t).Round(100*time.Millisecond))
-	}
-}
-
-// sampleUntil samples rec until done is closed or ctx ends.
-func sampleUntil(ctx context.Context, rec *recorder, done <-chan struct{}) {
-	tick := time.NewTicker(samplePeriod)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-done:
-			return
-		case <-tick.C:
-			rec.take()
-		}
 	}
 }

@@ -112,14 +112,20 @@ func (r *recorder) take() sample {
 
 // run samples for d (or until ctx ends).
 func (r *recorder) run(ctx context.Context, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	r.until(ctx, nil)
+}
+
+// until samples until done is closed or ctx ends.
+func (r *recorder) until(ctx context.Context, done <-chan struct{}) {
 	tick := time.NewTicker(samplePeriod)
 	defer tick.Stop()
-	end := time.After(d)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-end:
+		case <-done:
 			return
 		case <-tick.C:
 			r.take()
