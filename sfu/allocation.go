@@ -3,9 +3,11 @@ package sfu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiki-sfu/hibiki/bwe"
+	"github.com/pion/webrtc/v4"
 )
 
 var errNoEstimator = errors.New("sfu: subscribe connection has no bandwidth estimator")
@@ -30,6 +32,9 @@ func (p *Participant) startAllocator(est *bwe.Estimator) error {
 	}
 	ctx, cancel := context.WithCancel(p.room.sfu.ctx)
 	p.alloc, p.stopAlloc = alloc, cancel
+	p.mu.Lock()
+	p.est = est
+	p.mu.Unlock()
 	p.resends = &resendBudget{src: est}
 	if p.data != nil {
 		p.data.pace(newDataPacer(est))
@@ -76,4 +81,28 @@ func (p *Participant) bandwidthStats(s bwe.AllocatorStats) {
 		})
 	}
 	p.notify(ev)
+}
+
+// subscribeRoute notes the subscribe connection's selected candidate pair;
+// a change of pair (an ICE restart onto another path, a fallback to a
+// relay) starts the bandwidth estimate over: it measured the old path.
+func (p *Participant) subscribeRoute(pair *webrtc.ICECandidatePair) {
+	if pair == nil || pair.Local == nil || pair.Remote == nil {
+		return
+	}
+	route := routeKey(pair.Local, pair.Remote)
+	p.mu.Lock()
+	old, est := p.subRoute, p.est
+	p.subRoute = route
+	p.mu.Unlock()
+	if old != "" && old != route && est != nil {
+		p.logger.Debug("subscribe route changed, bandwidth estimate starts over", "from", old, "to", route)
+		est.RouteChanged()
+	}
+}
+
+// routeKey names the path a candidate pair takes: both transport addresses
+// (a relayed candidate's is its address on the relay).
+func routeKey(local, remote *webrtc.ICECandidate) string {
+	return fmt.Sprintf("%s %s:%d -> %s %s:%d", local.Protocol, local.Address, local.Port, remote.Protocol, remote.Address, remote.Port)
 }

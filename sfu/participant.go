@@ -67,7 +67,12 @@ type Participant struct {
 	// runs until stopAlloc.
 	alloc     *bwe.Allocator
 	stopAlloc context.CancelFunc
-	resends   *resendBudget
+	// est is the subscribe connection's estimator (nil without bandwidth
+	// estimation); subRoute the candidate pair it measures, "" until the
+	// first is selected (both under mu).
+	est      *bwe.Estimator
+	subRoute string
+	resends  *resendBudget
 
 	mu         sync.Mutex
 	published  map[string]*PublishedTrack        // by SID
@@ -202,6 +207,9 @@ func (p *Participant) wirePeer(pc *webrtc.PeerConnection, target Target) {
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
 		p.logger.Debug("selected candidate pair", "target", target, "pair", pair.String())
 		p.checkRelayed(target, pair)
+		if target == TargetSubscribe {
+			p.subscribeRoute(pair)
+		}
 	})
 }
 
