@@ -235,6 +235,12 @@ func TestFileTransferKeepsVideoAndGameData(t *testing.T) {
 		t.Errorf("lossy p95 latency %v under load, want < 150 ms", p95)
 	}
 	if p50 > r50 {
-		t.Errorf("lossy messages (p50 %v) were not ahead of reliable ones queued behind the file (p50 %v)", p50, r50)
+		t.Errorf("lossy messages (p50 %v) were not ahead of reliable ones queued beside the file (p50 %v)", p50, r50)
+	}
+	// The player's reliable messages have a lane of their own in the
+	// receiver's queue: they wait for one file chunk at a time, not for
+	// the file (p95 3 s when they queued behind it, 0.1-0.2 s since).
+	if r95 > time.Second {
+		t.Errorf("reliable p95 latency %v beside the file, want < 1 s: queued behind the transfer", r95)
 	}
 }

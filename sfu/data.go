@@ -148,7 +148,7 @@ func (r *Room) relayData(from *Participant, m webrtc.DataChannelMessage, lossy b
 			q.data.sendLossy(out)
 			continue
 		}
-		if err := q.data.enqueue(out, wait); errors.Is(err, ErrReceiverSlow) && len(env.To) > 0 {
+		if err := q.data.enqueue(from.sid, out, wait); errors.Is(err, ErrReceiverSlow) && len(env.To) > 0 {
 			r.refuseData(from, env.Seq, DataCodeReceiverSlow, "receiver too slow: "+q.sid)
 		}
 	}
@@ -187,7 +187,7 @@ func (r *Room) DeliverData(to []string, deliver []byte, lossy bool) {
 		if lossy {
 			q.data.sendLossy(deliver)
 		} else {
-			_ = q.data.enqueue(deliver, 0)
+			_ = q.data.enqueue(d.From, deliver, 0)
 		}
 	}
 }

@@ -69,7 +69,7 @@ type dataLink struct {
 	// the budget allows the next one.
 	pacer  *dataPacer
 	timer  *time.Timer
-	queue  [][]byte
+	queue  senderLanes
 	queued int
 	space  chan struct{} // closed (and replaced) whenever the queue shrinks
 	open   bool
@@ -123,7 +123,7 @@ func (l *dataLink) run() {
 // the writer should wait for the next wake-up.
 func (l *dataLink) writeOne() bool {
 	l.mu.Lock()
-	if !l.open || l.closed || len(l.queue) == 0 || l.reliable.BufferedAmount() >= highWater {
+	if !l.open || l.closed || l.queue.len() == 0 || l.reliable.BufferedAmount() >= highWater {
 		l.mu.Unlock()
 		return false
 	}
@@ -135,9 +135,7 @@ func (l *dataLink) writeOne() bool {
 			return false
 		}
 	}
-	msg := l.queue[0]
-	l.queue[0] = nil
-	l.queue = l.queue[1:]
+	msg := l.queue.pop()
 	l.queued -= len(msg)
 	close(l.space)
 	l.space = make(chan struct{})
@@ -170,10 +168,11 @@ func (l *dataLink) pace(p *dataPacer) {
 	l.mu.Unlock()
 }
 
-// enqueue queues a reliable message, waiting up to wait for space (0: no
-// wait). A message larger than the whole queue is accepted into an empty
-// one, so the size limit of messages, not of queues, decides what fits.
-func (l *dataLink) enqueue(msg []byte, wait time.Duration) error {
+// enqueue queues a reliable message of sender from, waiting up to wait for
+// space (0: no wait). A message larger than the whole queue is accepted
+// into an empty one, so the size limit of messages, not of queues, decides
+// what fits.
+func (l *dataLink) enqueue(from string, msg []byte, wait time.Duration) error {
 	var timer *time.Timer
 	for {
 		l.mu.Lock()
@@ -185,8 +184,8 @@ func (l *dataLink) enqueue(msg []byte, wait time.Duration) error {
 			l.mu.Unlock()
 			return ErrReceiverSlow
 		}
-		if l.queued+len(msg) <= l.maxQueued || len(l.queue) == 0 {
-			l.queue = append(l.queue, msg)
+		if l.queued+len(msg) <= l.maxQueued || l.queue.len() == 0 {
+			l.queue.push(from, msg)
 			l.queued += len(msg)
 			l.mu.Unlock()
 			l.poke()
@@ -223,8 +222,9 @@ func (l *dataLink) markSlow() {
 		return
 	}
 	l.slow = true
-	dropped := len(l.queue)
-	l.queue, l.queued = nil, 0
+	dropped := l.queue.len()
+	l.queue.reset()
+	l.queued = 0
 	close(l.space)
 	l.space = make(chan struct{})
 	l.mu.Unlock()
@@ -264,7 +264,7 @@ func (l *dataLink) sendError(seq uint32, code, message string) {
 	l.mu.Lock()
 	ok := !l.closed && !l.slow && l.queued+len(msg) <= l.maxQueued
 	if ok {
-		l.queue = append(l.queue, msg)
+		l.queue.push("", msg)
 		l.queued += len(msg)
 	}
 	l.mu.Unlock()
@@ -283,7 +283,8 @@ func (l *dataLink) close() {
 		return
 	}
 	l.closed = true
-	l.queue, l.queued = nil, 0
+	l.queue.reset()
+	l.queued = 0
 	if l.timer != nil {
 		l.timer.Stop()
 	}

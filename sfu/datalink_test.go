@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestDataLinkQueuesUntilOpen(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the link closes
 	l, rel, _ := newTestLink(t, 1<<20)
 	for range 3 {
-		if err := l.enqueue([]byte("m"), 0); err != nil {
+		if err := l.enqueue("a", []byte("m"), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,7 +119,7 @@ func TestDataLinkKeepsSCTPBufferUnderHighWater(t *testing.T) {
 	l.opened()
 	chunk := make([]byte, 64<<10)
 	for range 40 { // 2.5 MiB
-		if err := l.enqueue(chunk, 0); err != nil {
+		if err := l.enqueue("a", chunk, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -144,11 +145,11 @@ func TestDataLinkSlowReceiver(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Cleanup(func() { goleak.VerifyNone(t) }) // after the link closes
 			l, rel, lossy := newTestLink(t, 100)       // never opened: nothing drains
-			if err := l.enqueue(make([]byte, 80), c.wait); err != nil {
+			if err := l.enqueue("a", make([]byte, 80), c.wait); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			err := l.enqueue(make([]byte, 80), c.wait)
+			err := l.enqueue("a", make([]byte, 80), c.wait)
 			if !errors.Is(err, ErrReceiverSlow) {
 				t.Fatalf("full queue: %v, want ErrReceiverSlow", err)
 			}
@@ -158,7 +159,7 @@ func TestDataLinkSlowReceiver(t *testing.T) {
 			if !rel.closed {
 				t.Error("slow receiver's reliable channel still open")
 			}
-			if err := l.enqueue([]byte("x"), 0); !errors.Is(err, ErrReceiverSlow) {
+			if err := l.enqueue("a", []byte("x"), 0); !errors.Is(err, ErrReceiverSlow) {
 				t.Errorf("after slow: %v", err)
 			}
 			if !l.sendLossy([]byte("pos")) || lossy.count() != 1 {
@@ -171,11 +172,11 @@ func TestDataLinkSlowReceiver(t *testing.T) {
 func TestDataLinkTargetedSenderIsPacedNotDropped(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the link closes
 	l, rel, _ := newTestLink(t, 100)
-	if err := l.enqueue(make([]byte, 80), time.Second); err != nil {
+	if err := l.enqueue("a", make([]byte, 80), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- l.enqueue(make([]byte, 80), time.Second) }()
+	go func() { done <- l.enqueue("a", make([]byte, 80), time.Second) }()
 	l.opened() // the receiver drains: the waiting sender gets space
 	if err := <-done; err != nil {
 		t.Fatalf("paced sender: %v", err)
@@ -204,7 +205,7 @@ func TestDataLinkLossyDropsOverBudget(t *testing.T) {
 func TestDataLinkErrorNeverMarksSenderSlow(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the link closes
 	l, rel, _ := newTestLink(t, 100)
-	if err := l.enqueue(make([]byte, 100), 0); err != nil {
+	if err := l.enqueue("a", make([]byte, 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	l.sendError(1, DataCodeTooLarge, "x")
@@ -219,5 +220,31 @@ func TestDataConfigSCTPLimit(t *testing.T) {
 		if got := int(c.sctpMaxMessage()); got <= max+17000 {
 			t.Errorf("max %d: SCTP limit %d leaves no room to refuse oversized messages", max, got)
 		}
+	}
+}
+
+// Senders take turns: a message of b waits behind one message of a's
+// long run, not behind all of it, and each sender's order holds.
+func TestDataLinkSendersTakeTurns(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the link closes
+	l, rel, _ := newTestLink(t, 1<<20)
+	for _, m := range []struct{ from, msg string }{
+		{"a", "a1"}, {"a", "a2"}, {"a", "a3"}, {"a", "a4"}, {"b", "b1"}, {"b", "b2"}, {"", "err"},
+	} {
+		if err := l.enqueue(m.from, []byte(m.msg), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.opened()
+	waitSends(t, rel, 7)
+	rel.mu.Lock()
+	defer rel.mu.Unlock()
+	var got []string
+	for _, b := range rel.sent {
+		got = append(got, string(b))
+	}
+	want := []string{"a1", "b1", "err", "a2", "b2", "a3", "a4"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sent %v, want %v", got, want)
 	}
 }
