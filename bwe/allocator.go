@@ -242,7 +242,7 @@ func (a *Allocator) allocate() {
 	// congestion signal is a start-up or an estimate that has not grown
 	// yet, and the switch can wait for the keyframe.
 	congested := float64(curTotal) > (1+keepSlack)*float64(budget) &&
-		!st.DecreasedAt.IsZero() && a.now().Sub(st.DecreasedAt) < congestionMemory &&
+		recentCut(st.DecreasedAt, a.now()) &&
 		st.QueueDelay >= immediateMinQueue
 	if anyUpgrade(infos, next, cur) && newTotal > max(st.Validated, curTotal) {
 		// More than the link has been seen to carry: keep every track where

@@ -156,12 +156,9 @@ func NewEstimator(opts ...EstimatorOption) (*Estimator, error) {
 		initial:    defaultInitialBitrate,
 		minBitrate: defaultMinBitrate,
 		maxBitrate: defaultMaxBitrate,
-		acked:      newRateWindow(ackedWindow),
-		recent:     newRateWindow(recentWindow),
-		arrivals:   newArrivalRate(recentWindow),
-		data:       newRateWindow(dataWindow),
 		changed:    make(chan struct{}, 1),
 	}
+	e.resetPath()
 	for _, opt := range opts {
 		if err := opt(e); err != nil {
 			return nil, err
@@ -384,6 +381,25 @@ func (e *Estimator) update(now time.Time) {
 	}
 	e.est = clamp(e.est, e.minBitrate, e.maxBitrate)
 	e.validated = min(e.validated, e.est)
+}
+
+// resetPath empties what the Estimator measured of the path: the rate
+// windows, the queue delay and its base, and the rates derived from them.
+// A new Estimator starts so, and RouteChanged starts so again.
+func (e *Estimator) resetPath() {
+	e.acked = newRateWindow(ackedWindow)
+	e.recent = newRateWindow(recentWindow)
+	e.arrivals = newArrivalRate(recentWindow)
+	e.data = newRateWindow(dataWindow)
+	e.queue = queueDelay{}
+	e.ackedBps, e.loss = 0, 0
+}
+
+// recentCut reports whether a congestion cut at decreasedAt (zero: never)
+// is within congestionMemory of now: the allocator may then downgrade at
+// once, and the data pacer keeps to the spare.
+func recentCut(decreasedAt, now time.Time) bool {
+	return !decreasedAt.IsZero() && now.Sub(decreasedAt) < congestionMemory
 }
 
 // decreased records a congestion cut of the estimate made at now: no probe

@@ -10,10 +10,6 @@ import "time"
 // dataWindow is the span of the data rate measurement, as ackedWindow.
 const dataWindow = ackedWindow
 
-// dataCongestionMemory is how long after a congestion cut the data must
-// keep to the estimate's spare strictly: the allocator's congestionMemory.
-const dataCongestionMemory = congestionMemory
-
 // CountData records bytes of data-channel messages handed to SCTP on this
 // connection.
 func (e *Estimator) CountData(bytes int) {
@@ -33,7 +29,7 @@ func (e *Estimator) dataRate(now time.Time) int {
 
 // DataBudget is what the subscriber's data may use: spare, what the
 // estimate leaves beside the allocated media (at least retransmitShare of
-// it), and congested, a congestion cut within dataCongestionMemory. While
+// it), and congested, a congestion cut within congestionMemory (recentCut). While
 // congested the data keeps to spare; otherwise its pacer may grow past it
 // with what it delivers, because beside a small allocation the estimate is
 // held near what the media carries and says nothing of the link's room.
@@ -41,6 +37,6 @@ func (e *Estimator) DataBudget() (spare int, congested bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	spare = max(e.est-e.allocated, int(retransmitShare*float64(e.est)))
-	congested = !e.decreasedAt.IsZero() && e.now().Sub(e.decreasedAt) < dataCongestionMemory
+	congested = recentCut(e.decreasedAt, e.now())
 	return spare, congested
 }

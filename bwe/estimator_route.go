@@ -14,12 +14,7 @@ func (e *Estimator) RouteChanged() {
 	e.mu.Lock()
 	e.est = min(e.est, e.initial)
 	e.validated = min(e.validated, e.est)
-	e.acked = newRateWindow(ackedWindow)
-	e.recent = newRateWindow(recentWindow)
-	e.arrivals = newArrivalRate(recentWindow)
-	e.data = newRateWindow(dataWindow)
-	e.queue = queueDelay{}
-	e.ackedBps, e.loss = 0, 0
+	e.resetPath()
 	e.probe = prober{nextID: e.probe.nextID, last: e.probe.last}
 	e.cause = "route changed"
 	est, cb := e.est, e.onChange

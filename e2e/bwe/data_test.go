@@ -25,26 +25,17 @@ func TestScenario7FileOnCappedLink(t *testing.T) {
 	ctx := deadline(t, 90*time.Second)
 	var got atomic.Int64
 	done := make(chan struct{})
-	pub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "pub", Publish: true, Simulcast: true}, nil)
-	vsid := pub.TrackSID("video")
-	sub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "sub", Subscribe: true, OnData: func(m bot.DataMessage) {
+	pub, sub, vsid := onePublisher(ctx, t, tb, func(m bot.DataMessage) {
 		if m.Topic == "file" && got.Add(int64(len(m.Payload))) == fileSize {
 			close(done)
 		}
-	}}, tb.subNet)
-	if err := sub.WaitTracks(ctx, 2); err != nil {
-		t.Fatalf("subscriber tracks: %v", err)
-	}
-	if err := sub.SetVideoSize(ctx, vsid, 1280, 720, -1); err != nil {
-		t.Fatalf("setVideoSize: %v", err)
-	}
+	})
 	for _, b := range []*bot.Bot{pub, sub} {
 		if err := b.WaitDataOpen(ctx); err != nil {
 			t.Fatalf("data channels: %v", err)
 		}
 	}
-	rec := newRecorder("scenario7_file", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	rec := tb.recorder("scenario7_file", sub)
 	rec.run(ctx, 10*time.Second)
 	before := rec.take()
 

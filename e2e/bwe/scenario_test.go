@@ -10,22 +10,23 @@ import (
 	"github.com/hibiki-sfu/hibiki/signaling"
 )
 
-// onePublisher starts a simulcast publisher and the impaired subscriber,
-// and returns the subscriber with the publisher's video SID once the
-// subscriber receives both tracks. The subscriber's tile wants 1280x720,
-// so only bandwidth keeps it below the top layer.
-func onePublisher(ctx context.Context, t *testing.T, tb *testbed) (*bot.Bot, string) {
+// onePublisher starts a simulcast publisher and the impaired subscriber
+// (its data messages to onData, if set), and returns both with the
+// publisher's video SID once the subscriber receives both tracks. The
+// subscriber's tile wants 1280x720, so only bandwidth keeps it below the
+// top layer.
+func onePublisher(ctx context.Context, t *testing.T, tb *testbed, onData func(bot.DataMessage)) (pub, sub *bot.Bot, vsid string) {
 	t.Helper()
-	pub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "pub", Publish: true, Simulcast: true}, nil)
-	vsid := pub.TrackSID("video")
-	sub := tb.bot(ctx, bot.Config{Room: "bwe", Identity: "sub", Subscribe: true}, tb.subNet)
+	pub = tb.bot(ctx, bot.Config{Room: "bwe", Identity: "pub", Publish: true, Simulcast: true}, nil)
+	vsid = pub.TrackSID("video")
+	sub = tb.bot(ctx, bot.Config{Room: "bwe", Identity: "sub", Subscribe: true, OnData: onData}, tb.subNet)
 	if err := sub.WaitTracks(ctx, 2); err != nil {
 		t.Fatalf("subscriber tracks: %v", err)
 	}
 	if err := sub.SetVideoSize(ctx, vsid, 1280, 720, -1); err != nil {
 		t.Fatalf("setVideoSize: %v", err)
 	}
-	return sub, vsid
+	return pub, sub, vsid
 }
 
 // onePublisherScenario is the start of the one-publisher scenarios: the
@@ -37,10 +38,16 @@ func onePublisherScenario(t *testing.T, name string, lc linkConfig, timeout time
 	scenario(t)
 	tb := newTestbed(t, lc)
 	ctx := deadline(t, timeout)
-	sub, vsid := onePublisher(ctx, t, tb)
+	_, sub, vsid := onePublisher(ctx, t, tb, nil)
+	return ctx, tb, vsid, tb.recorder(name, sub)
+}
+
+// recorder returns a recorder named name of sub behind the testbed's
+// downlink, with the server's counters.
+func (tb *testbed) recorder(name string, sub *bot.Bot) *recorder {
 	rec := newRecorder(name, sub, tb.down)
 	rec.srv = tb.srv.SFU().Counters()
-	return ctx, tb, vsid, rec
+	return rec
 }
 
 // report saves the scenario's time series and logs what the server and
@@ -212,8 +219,7 @@ func TestScenario4FourPublishersSpeaker(t *testing.T) {
 		}
 	}
 	t.Logf("video tracks %v, speaker %s", vsids, speakerSID)
-	rec := newRecorder("scenario4_four_publishers", sub, tb.down)
-	rec.srv = tb.srv.SFU().Counters()
+	rec := tb.recorder("scenario4_four_publishers", sub)
 	rec.run(ctx, 16*time.Second)
 	report(t, tb, rec)
 
