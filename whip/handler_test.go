@@ -25,13 +25,13 @@ type recorded struct {
 	errors []string
 }
 
-func newTestHandler(t *testing.T) (*Handler, *recorded) {
+func newTestHandler(t testing.TB) (*Handler, *recorded) {
 	t.Helper()
 	return newTestHandlerWith(t, nil)
 }
 
 // newTestHandlerWith is newTestHandler with tweak applied to the Config.
-func newTestHandlerWith(t *testing.T, tweak func(*Config)) (*Handler, *recorded) {
+func newTestHandlerWith(t testing.TB, tweak func(*Config)) (*Handler, *recorded) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := sfu.New(sfu.DefaultRTCConfig(), sfu.WithLogger(logger))
@@ -62,7 +62,7 @@ func newTestHandlerWith(t *testing.T, tweak func(*Config)) (*Handler, *recorded)
 	return h, rec
 }
 
-func testToken(t *testing.T, room string, g signaling.Grants, ttl time.Duration) string {
+func testToken(t testing.TB, room string, g signaling.Grants, ttl time.Duration) string {
 	t.Helper()
 	tok, err := signaling.NewToken(testKey, testSecret, room, "alice", "Alice", g, ttl)
 	if err != nil {
